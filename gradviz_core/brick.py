@@ -1,0 +1,147 @@
+"""The brick contract (the lectures' "modular way", as in Caffe and Torch).
+
+A brick declares its input ports, its parameters (settings), ``infer_shape``, its
+learnable weights and their shapes, and its forward and backward formulas as text.
+
+``forward(inputs, training)`` computes the output and keeps what backward needs in
+``self.cache`` under names. ``backward(grad_out)`` returns one gradient per input
+port (fresh arrays, or ``None`` for an input that has no gradient such as integer
+labels) and *adds* the weight gradients into ``self.grads`` (weight gradients
+accumulate, input gradients are returned fresh, as in Caffe).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gradviz_core.errors import ShapeError
+from gradviz_core.params import ParamSpec
+from gradviz_core.shapes import Shape, fmt
+
+
+class Brick:
+    type_name: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    doc: ClassVar[str] = ""
+    forward_text: ClassVar[str] = ""
+    backward_text: ClassVar[str] = ""
+    params: ClassVar[tuple[ParamSpec, ...]] = ()
+    inputs: ClassVar[tuple[str, ...]] = ("x",)
+    #: names of weights that weight decay applies to by default (biases are left out)
+    decay: ClassVar[tuple[str, ...]] = ()
+    #: True for bricks with a kink (ReLU, max, hinge ...): see ``kink_distance``
+    has_kink: ClassVar[bool] = False
+    #: True for data bricks whose output the runner provides (Input, Target)
+    is_source: ClassVar[bool] = False
+    #: True for regularizers: they read and write other nodes' weights (see ``bind``)
+    acts_on_weights: ClassVar[bool] = False
+
+    def __init__(self, name: str = "", **config: Any) -> None:
+        self.name = name or self.type_name.lower()
+        self.config: dict[str, Any] = {}
+        for spec in self.params:
+            self.config[spec.name] = spec.coerce(config.pop(spec.name, spec.default), self.name)
+        if config:
+            from gradviz_core.errors import ParamError
+            bad = ", ".join(sorted(config))
+            known = ", ".join(s.name for s in self.params) or "none"
+            raise ParamError(f"{self.name}: {self.type_name} has no parameter {bad} "
+                             f"(its parameters: {known})", node=self.name)
+        self.weights: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+        self.cache: dict[str, Any] = {}
+        #: the float type this brick computes in (float32 for training, float64 for checks)
+        self.dtype = np.dtype(np.float64)
+
+    # ---- declarations ------------------------------------------------------------
+    @classmethod
+    def spec(cls, name: str) -> ParamSpec:
+        for s in cls.params:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def input_ports(self) -> tuple[str, ...]:
+        return self.inputs
+
+    def infer_shape(self, shapes: dict[str, Shape]) -> Shape:
+        raise NotImplementedError
+
+    def weight_shapes(self, shapes: dict[str, Shape]) -> dict[str, tuple[int, ...]]:
+        """Shapes of the learnable weights, given the input shapes."""
+        return {}
+
+    def param_count(self, shapes: dict[str, Shape]) -> int:
+        return sum(math.prod(s) for s in self.weight_shapes(shapes).values())
+
+    def param_count_text(self, shapes: dict[str, Shape]) -> str:
+        """The parameter count with its formula, e.g. ``(2·16) + 16 = 48``."""
+        n = self.param_count(shapes)
+        return f"{n}"
+
+    # ---- weights -------------------------------------------------------------------
+    def init_weights(self, shapes: dict[str, Shape], rng: np.random.Generator, dtype) -> None:
+        """Create the learnable weights (and buffers) for these input shapes."""
+        self.weights = {}
+
+    def ensure_weights(self, shapes: dict[str, Shape], rng_factory, dtype) -> None:
+        """(Re)initialize weights whose shape no longer fits; keep the ones that do."""
+        want = self.weight_shapes(shapes)
+        have = {k: v.shape for k, v in self.weights.items()}
+        if want != have:
+            self.init_weights(shapes, rng_factory(), dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.weights.items()}
+
+    def zero_grads(self) -> None:
+        for k, v in self.weights.items():
+            self.grads[k] = np.zeros_like(v)
+
+    def astype(self, dtype) -> None:
+        self.dtype = np.dtype(dtype)
+        for store in (self.weights, self.grads, self.buffers):
+            for k, v in store.items():
+                if np.issubdtype(v.dtype, np.floating):
+                    store[k] = v.astype(dtype)
+
+    # ---- computation ---------------------------------------------------------------
+    def forward(self, inputs: dict[str, np.ndarray], training: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray) -> dict[str, np.ndarray | None]:
+        raise NotImplementedError
+
+    def kink_distance(self) -> float | None:
+        """After forward: how close the inputs came to a kink (0 = on it). None if no kink."""
+        return None
+
+    # ---- helpers for subclasses ---------------------------------------------------------
+    def shape_error(self, message: str, port: str | None = None) -> ShapeError:
+        where = f"{self.name}" + (f" (port {port})" if port else "")
+        return ShapeError(f"{where}: {message}", node=self.name, port=port)
+
+    def expect_rank(self, shapes: dict[str, Shape], port: str, ranks: tuple[int, ...],
+                    hint: str = "") -> Shape:
+        s = shapes[port]
+        if len(s) not in ranks:
+            want = " or ".join({2: "(N, D)", 4: "(N, C, H, W)", 1: "(N,)", 0: "a scalar"}.get(r, f"rank {r}")
+                               for r in ranks)
+            raise self.shape_error(f"{self.type_name} expects {want} but gets {fmt(s)}"
+                                   + (f"; {hint}" if hint else ""), port)
+        return s
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({self.name})"
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a gradient over the dimensions that broadcasting stretched, back to ``shape``."""
+    grad = np.asarray(grad)
+    while grad.ndim > len(shape):
+        grad = grad.sum(axis=0)
+    for axis, dim in enumerate(shape):
+        if dim == 1 and grad.shape[axis] != 1:
+            grad = grad.sum(axis=axis, keepdims=True)
+    return grad

@@ -1,0 +1,92 @@
+"""Conv2D: a bank of K filters of size F×F slid over the input with stride S and padding P."""
+from __future__ import annotations
+
+from gradviz_core import kernels
+from gradviz_core.brick import Brick
+from gradviz_core.init import init_array, weight_param_specs
+from gradviz_core.params import ParamSpec
+from gradviz_core.registry import register
+
+
+def window_output(brick: Brick, port: str, axis: str, w: int, f: int, s: int, p: int) -> int:
+    """(W − F + 2P)/S + 1, or a ShapeError that shows the arithmetic and a fix."""
+    span = w - f + 2 * p
+    if span < 0:
+        raise brick.shape_error(
+            f"the {f}×{f} window is larger than the padded input: {axis} + 2P = {w} + {2 * p} "
+            f"= {w + 2 * p} < F = {f}; use a smaller size or more padding", port)
+    if span % s:
+        tries = [f"stride {t}" for t in range(s - 1, 0, -1) if span % t == 0][:1]
+        tries += [f"padding {q}" for q in range(p + 1, p + f + 1) if (w - f + 2 * q) % s == 0][:1]
+        raise brick.shape_error(
+            f"({axis} − F + 2P)/S + 1 = ({w} − {f} + {2 * p})/{s} + 1 = {span / s + 1:g} is not a "
+            f"whole number; try {' or '.join(tries)}", port)
+    return span // s + 1
+
+
+@register
+class Conv2D(Brick):
+    type_name = "Conv2D"
+    family = "Layers"
+    doc = "K filters of size F×F slide over the input; each output map is one filter's response."
+    forward_text = ("out[n,k,h,w] = Σ_c Σ_ij W[k,c,i,j] · xpad[n,c,S·h+i,S·w+j] + b[k];  "
+                    "Ho = (H − F + 2P)/S + 1")
+    backward_text = ("dL/dW[k,c,i,j] = Σ_n,h,w dL/dout[n,k,h,w] · xpad[n,c,S·h+i,S·w+j];  "
+                     "dL/db[k] = Σ dL/dout[:,k];  dL/dx = the same windows, weighted by W, added back")
+    params = (
+        ParamSpec("filters", "int", 8, "K, the number of filters (output channels)", low=1, high=4096),
+        ParamSpec("size", "int", 3, "F, each filter is F×F", low=1, high=64),
+        ParamSpec("stride", "int", 1, "S, the step between windows", low=1, high=64),
+        ParamSpec("padding", "int", 0, "P, zeros added on each border", low=0, high=64),
+        ParamSpec("groups", "int", 1, "G: split channels and filters in G groups (AlexNet used 2)",
+                  low=1, high=4096),
+    ) + weight_param_specs("he")
+    decay = ("W",)
+    fan_in_axes = {"W": (1, 2, 3)}
+
+    def infer_shape(self, shapes):
+        n, c, h, w = self.expect_rank(shapes, "x", (4,))
+        k, f, s, p, g = (self.config[x] for x in ("filters", "size", "stride", "padding", "groups"))
+        if c % g or k % g:
+            raise self.shape_error(f"groups G = {g} must divide both the {c} input channels and the "
+                                   f"{k} filters", "x")
+        return (n, k, window_output(self, "x", "H", h, f, s, p), window_output(self, "x", "W", w, f, s, p))
+
+    def weight_shapes(self, shapes):
+        c, k, f = shapes["x"][1], self.config["filters"], self.config["size"]
+        out = {"W": (k, c // self.config["groups"], f, f)}
+        if self.config["bias"]:
+            out["b"] = (k,)
+        return out
+
+    def param_count_text(self, shapes):
+        c, k, f, g = shapes["x"][1], self.config["filters"], self.config["size"], self.config["groups"]
+        n = self.param_count(shapes)
+        d = f"{c}/{g}" if g > 1 else f"{c}"
+        body = f"(F·F·D)·K = ({f}·{f}·{d})·{k}"
+        return f"{body} + K = {n}" if self.config["bias"] else f"{body} = {n}"
+
+    def init_weights(self, shapes, rng, dtype):
+        c = self.config
+        ws = self.weight_shapes(shapes)
+        kk, cg, f, _ = ws["W"]
+        fan_in, fan_out = cg * f * f, kk * f * f // c["groups"]
+        self.weights = {"W": init_array(c["init"], ws["W"], fan_in, fan_out, c["init_scale"], rng, dtype)}
+        if c["bias"]:
+            self.weights["b"] = init_array("constant", (kk,), fan_in, fan_out, c["bias_init"], rng, dtype)
+
+    def forward(self, inputs, training):
+        x = inputs["x"]
+        self.cache = {"x": x}
+        c = self.config
+        return kernels.active().conv2d_forward(x, self.weights["W"], self.weights.get("b"),
+                                               c["stride"], c["padding"], c["groups"])
+
+    def backward(self, g):
+        c = self.config
+        dx, dw, db = kernels.active().conv2d_backward(g, self.cache["x"], self.weights["W"], c["stride"],
+                                                      c["padding"], c["groups"], "b" in self.weights)
+        self.grads["W"] = self.grads["W"] + dw
+        if db is not None:
+            self.grads["b"] = self.grads["b"] + db
+        return {"x": dx}

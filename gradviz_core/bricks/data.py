@@ -1,0 +1,136 @@
+"""Data bricks: Input (a batch of samples), Target (their labels), Constant and Variable."""
+from __future__ import annotations
+
+import numpy as np
+
+from gradviz_core.brick import Brick
+from gradviz_core.params import ParamSpec
+from gradviz_core.registry import register
+from gradviz_core.shapes import Shape
+
+
+class _Source(Brick):
+    """A brick whose output the runner feeds from the graph's dataset."""
+
+    family = "Data"
+    inputs = ()
+    is_source = True
+
+    def __init__(self, name: str = "", **config):
+        super().__init__(name, **config)
+        self.fed: np.ndarray | None = None
+        #: set by the graph from its dataset: (sample shape, number of classes, label kind)
+        self.data_info: dict | None = None
+
+    def _need_data(self) -> dict:
+        if self.data_info is None:
+            raise self.shape_error("no data: give the graph a data source "
+                                   "(a toy set, an image set or a file)")
+        return self.data_info
+
+    def feed(self, array: np.ndarray) -> None:
+        self.fed = array
+
+    def forward(self, inputs, training):
+        if self.fed is None:
+            raise self.shape_error("no batch was fed to this data node")
+        return self.fed
+
+    def backward(self, grad_out):
+        return {}
+
+
+@register
+class Input(_Source):
+    type_name = "Input"
+    doc = "A batch of samples from the graph's dataset."
+    forward_text = "x = the next batch of samples, shape (N, ...)"
+    backward_text = "no inputs: the gradient stops here (dL/dx is shown, nothing is updated)"
+
+    def infer_shape(self, shapes):
+        return (None,) + tuple(self._need_data()["sample_shape"])
+
+    def encode(self, X: np.ndarray, dtype) -> np.ndarray:
+        return X.astype(dtype, copy=False)
+
+
+@register
+class Target(_Source):
+    type_name = "Target"
+    doc = "The labels of the batch, encoded for the loss that reads them."
+    forward_text = ("index: y ∈ {0..K−1};  onehot: t[n, y] = 1;  pm1: c = 2y − 1 ∈ {−1, +1};  "
+                    "real: d = y")
+    backward_text = "labels are data: nothing is updated"
+    params = (ParamSpec("encoding", "choice", "index",
+                        "how labels reach the loss: class index, one-hot row, ±1, or real values",
+                        choices=("index", "onehot", "pm1", "real")),)
+
+    def infer_shape(self, shapes):
+        info = self._need_data()
+        enc = self.config["encoding"]
+        label_shape = tuple(info["label_shape"])
+        if enc == "real":
+            return (None,) + label_shape
+        if info["classes"] is None:
+            raise self.shape_error(f"encoding '{enc}' needs class labels, but the data has real "
+                                   "values; use encoding 'real'")
+        if enc == "onehot":
+            return (None, info["classes"])
+        if enc == "pm1" and info["classes"] != 2:
+            raise self.shape_error(f"encoding 'pm1' needs 2 classes, the data has {info['classes']}; "
+                                   "use 'index' or 'onehot' with a softmax or max-margin loss")
+        return (None,)
+
+    def encode(self, y: np.ndarray, dtype) -> np.ndarray:
+        enc = self.config["encoding"]
+        if enc == "index":
+            return y.astype(np.int64)
+        if enc == "onehot":
+            return np.eye(self._need_data()["classes"], dtype=dtype)[y.astype(np.int64)]
+        if enc == "pm1":
+            return (2.0 * y - 1.0).astype(dtype)
+        return y.astype(dtype)
+
+
+@register
+class Constant(Brick):
+    type_name = "Constant"
+    family = "Data"
+    doc = "A number or tensor that you type in; trainable if you tick it."
+    forward_text = "out = value"
+    backward_text = "dL/dvalue = dL/dout  (added to the gradient when trainable)"
+    inputs = ()
+    params = (
+        ParamSpec("value", "tensor", 1.0, "the value: 3, or 1, 2, 3, or [[1, 2], [3, 4]]"),
+        ParamSpec("trainable", "bool", False, "whether the update step changes it"),
+    )
+
+    def infer_shape(self, shapes):
+        return tuple(np.shape(self.config["value"]))
+
+    def weight_shapes(self, shapes):
+        return {"value": tuple(np.shape(self.config["value"]))} if self.config["trainable"] else {}
+
+    def init_weights(self, shapes, rng, dtype):
+        self.weights = ({"value": np.array(self.config["value"], dtype=dtype)}
+                        if self.config["trainable"] else {})
+
+    def forward(self, inputs, training):
+        if "value" in self.weights:
+            return self.weights["value"]
+        return np.asarray(self.config["value"], dtype=self.dtype)
+
+    def backward(self, grad_out):
+        if "value" in self.weights:
+            self.grads["value"] = self.grads["value"] + grad_out
+        return {}
+
+
+@register
+class Variable(Constant):
+    type_name = "Variable"
+    doc = "A trainable number or tensor that you type in (a Constant with trainable on)."
+    params = (
+        ParamSpec("value", "tensor", 1.0, "the starting value: 3, or 1, 2, 3, or [[1, 2], [3, 4]]"),
+        ParamSpec("trainable", "bool", True, "whether the update step changes it"),
+    )

@@ -1,0 +1,57 @@
+"""Linear (fully connected) layer: out = x W + b."""
+from __future__ import annotations
+
+from gradviz_core.brick import Brick
+from gradviz_core.init import init_array, weight_param_specs
+from gradviz_core.params import ParamSpec
+from gradviz_core.registry import register
+
+
+@register
+class Linear(Brick):
+    type_name = "Linear"
+    family = "Layers"
+    doc = "A fully connected layer: every output unit sees every input feature."
+    forward_text = "out = x W + b        x (N, D), W (D, K), b (K,) → out (N, K)"
+    backward_text = "dL/dx = dL/dout Wᵀ;  dL/dW = xᵀ dL/dout;  dL/db = Σₙ dL/dout"
+    params = (ParamSpec("units", "int", 16, "K, the number of output units", low=1, high=100000),
+              ) + weight_param_specs("he")
+    decay = ("W",)
+    #: the axes of W that make up one unit's incoming weights (for max-norm)
+    fan_in_axes = {"W": (0,)}
+
+    def infer_shape(self, shapes):
+        self.expect_rank(shapes, "x", (2,), hint="put a Flatten in front of this layer"
+                         if len(shapes["x"]) > 2 else "")
+        return (shapes["x"][0], self.config["units"])
+
+    def weight_shapes(self, shapes):
+        d, k = shapes["x"][-1], self.config["units"]
+        return {"W": (d, k), "b": (k,)} if self.config["bias"] else {"W": (d, k)}
+
+    def param_count_text(self, shapes):
+        d, k = shapes["x"][-1], self.config["units"]
+        n = self.param_count(shapes)
+        return f"D·K + K = {d}·{k} + {k} = {n}" if self.config["bias"] else f"D·K = {d}·{k} = {n}"
+
+    def init_weights(self, shapes, rng, dtype):
+        c = self.config
+        d, k = shapes["x"][-1], c["units"]
+        self.weights = {"W": init_array(c["init"], (d, k), d, k, c["init_scale"], rng, dtype)}
+        if c["bias"]:
+            self.weights["b"] = init_array("constant", (k,), d, k, c["bias_init"], rng, dtype)
+
+    def forward(self, inputs, training):
+        x = inputs["x"]
+        self.cache = {"x": x}
+        out = x @ self.weights["W"]
+        if "b" in self.weights:
+            out = out + self.weights["b"]
+        return out
+
+    def backward(self, g):
+        x = self.cache["x"]
+        self.grads["W"] = self.grads["W"] + x.T @ g
+        if "b" in self.weights:
+            self.grads["b"] = self.grads["b"] + g.sum(axis=0)
+        return {"x": g @ self.weights["W"].T}

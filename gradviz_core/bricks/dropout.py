@@ -1,0 +1,55 @@
+"""Dropout: in training, drop each unit with probability p; at test time, use every unit."""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from gradviz_core.brick import Brick
+from gradviz_core.params import ParamSpec
+from gradviz_core.registry import register
+
+
+@register
+class Dropout(Brick):
+    type_name = "Dropout"
+    family = "Layers"
+    doc = ("Drops each unit with probability p while training. 'inverted' scales the kept units "
+           "by 1/(1−p) in training; 'test_scaling' instead multiplies by (1−p) at test time.")
+    forward_text = ("training: m ~ Bernoulli(1−p), out = x·m/(1−p) (inverted) or x·m;  "
+                    "test: out = x (inverted) or x·(1−p)")
+    backward_text = "training: dL/dx = dL/dout · m/(1−p) (or · m);  test: dL/dx = dL/dout (or · (1−p))"
+    params = (
+        ParamSpec("p", "float", 0.5, "probability of dropping a unit", low=0.0, high=0.99),
+        ParamSpec("mode", "choice", "inverted", "where the 1−p correction goes",
+                  choices=("inverted", "test_scaling")),
+        ParamSpec("seed", "int", 0, "seed of the masks, so a stepped pass is reproducible", low=0),
+    )
+
+    def __init__(self, name: str = "", **config):
+        super().__init__(name, **config)
+        #: which mask to draw: the trainer advances it once per iteration, so every forward
+        #: pass within one iteration (stepping, gradient checks) sees the same mask.
+        self.draw = 0
+
+    def infer_shape(self, shapes):
+        return shapes["x"]
+
+    def mask(self, shape) -> np.ndarray:
+        rng = np.random.default_rng([self.config["seed"], zlib.crc32(self.name.encode()), self.draw])
+        return rng.random(shape) >= self.config["p"]
+
+    def forward(self, inputs, training):
+        x = inputs["x"]
+        p, inverted = self.config["p"], self.config["mode"] == "inverted"
+        if training:
+            scale = self.mask(x.shape).astype(x.dtype)
+            if inverted:
+                scale = scale / (1.0 - p)
+        else:
+            scale = np.asarray(1.0 if inverted else 1.0 - p, dtype=x.dtype)
+        self.cache = {"scale": scale}
+        return x * scale
+
+    def backward(self, g):
+        return {"x": g * self.cache["scale"]}

@@ -1,0 +1,30 @@
+"""Flatten: (N, C, H, W) -> (N, C·H·W), so a Linear layer can follow a ConvNet."""
+from __future__ import annotations
+
+from gradviz_core.brick import Brick
+from gradviz_core.registry import register
+from gradviz_core.shapes import numel
+
+
+@register
+class Flatten(Brick):
+    type_name = "Flatten"
+    family = "Layers"
+    doc = "Lays each sample out as one row of numbers."
+    forward_text = "out = x reshaped to (N, C·H·W)"
+    backward_text = "dL/dx = dL/dout reshaped back to x's shape"
+
+    def infer_shape(self, shapes):
+        s = shapes["x"]
+        if len(s) < 2 or s[0] is not None:
+            from gradviz_core.shapes import fmt
+            raise self.shape_error(f"Flatten expects a batch (N, ...) but gets {fmt(s)}", "x")
+        return (None, numel(s))
+
+    def forward(self, inputs, training):
+        x = inputs["x"]
+        self.cache = {"shape": x.shape}
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, g):
+        return {"x": g.reshape(self.cache["shape"])}

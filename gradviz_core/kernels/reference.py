@@ -1,0 +1,183 @@
+"""Readable NumPy reference kernels, in forward/backward pairs with the shapes in the docstring.
+
+The fast (Numba) kernels in ``fast.py`` keep exactly these signatures, and the tests
+check that both agree. These work in any float dtype.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+# ---- convolution ---------------------------------------------------------------------
+def _windows(xp: np.ndarray, size: int, stride: int) -> np.ndarray:
+    """(N, C, Hp, Wp) -> (N, C, Ho, Wo, F, F) view of every window the filter visits."""
+    return sliding_window_view(xp, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
+
+
+def _pad(x: np.ndarray, pad: int, value: float = 0.0) -> np.ndarray:
+    if pad == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=value)
+
+
+def _scatter_windows(dcols: np.ndarray, shape: tuple, size: int, stride: int) -> np.ndarray:
+    """Adjoint of ``_windows``: add each window's gradient back where it came from.
+
+    dcols (N, C, Ho, Wo, F, F) -> (N, C, Hp, Wp)
+    """
+    out = np.zeros(shape, dtype=dcols.dtype)
+    ho, wo = dcols.shape[2], dcols.shape[3]
+    for i in range(size):
+        for j in range(size):
+            out[:, :, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride] += \
+                dcols[:, :, :, :, i, j]
+    return out
+
+
+def conv2d_forward(x, w, b, stride: int, pad: int, groups: int):
+    """out[n, k] = Σ_c Σ_ij w[k, c, i, j] · xpad[n, c, S·h + i, S·w + j] + b[k]
+
+    x (N, C, H, W), w (K, C/G, F, F), b (K,) or None -> out (N, K, Ho, Wo)
+    with Ho = (H − F + 2P)/S + 1. Channels and filters are split into G groups;
+    group g's filters see only group g's channels.
+    """
+    k, cg, f, _ = w.shape
+    cols = _windows(_pad(x, pad), f, stride)
+    n, _, ho, wo = cols.shape[:4]
+    kg = k // groups
+    out = np.empty((n, k, ho, wo), dtype=np.result_type(x, w))
+    for g in range(groups):
+        out[:, g * kg:(g + 1) * kg] = np.einsum(
+            "nchwij,kcij->nkhw", cols[:, g * cg:(g + 1) * cg], w[g * kg:(g + 1) * kg], optimize=True)
+    if b is not None:
+        out += b[None, :, None, None]
+    return out
+
+
+def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: bool = True):
+    """dout (N, K, Ho, Wo) -> dx (N, C, H, W), dw (K, C/G, F, F), db (K,) or None."""
+    k, cg, f, _ = w.shape
+    xp = _pad(x, pad)
+    cols = _windows(xp, f, stride)
+    kg = k // groups
+    dw = np.empty_like(w)
+    dcols = np.empty(cols.shape, dtype=dout.dtype)
+    for g in range(groups):
+        ks, cs = slice(g * kg, (g + 1) * kg), slice(g * cg, (g + 1) * cg)
+        dw[ks] = np.einsum("nkhw,nchwij->kcij", dout[:, ks], cols[:, cs], optimize=True)
+        dcols[:, cs] = np.einsum("nkhw,kcij->nchwij", dout[:, ks], w[ks], optimize=True)
+    dxp = _scatter_windows(dcols, xp.shape, f, stride)
+    h, wd = x.shape[2], x.shape[3]
+    dx = dxp[:, :, pad:pad + h, pad:pad + wd]
+    db = dout.sum(axis=(0, 2, 3)) if with_bias else None
+    return np.ascontiguousarray(dx), dw, db
+
+
+# ---- pooling -------------------------------------------------------------------------
+def maxpool_forward(x, size: int, stride: int, pad: int):
+    """out[n, c, h, w] = max of the window; also returns the argmax inside each window.
+
+    x (N, C, H, W) -> out (N, C, Ho, Wo), arg (N, C, Ho, Wo) with values in [0, F·F).
+    Padding counts as −∞, so it is never chosen. Ties go to the first element.
+    """
+    cols = _windows(_pad(x, pad, -np.inf), size, stride)
+    flat = cols.reshape(cols.shape[:4] + (size * size,))
+    arg = flat.argmax(axis=-1)
+    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+    return out, arg
+
+
+def maxpool_backward(dout, arg, x_shape, size: int, stride: int, pad: int):
+    """The gradient goes to the element that won each window. -> dx (N, C, H, W)"""
+    n, c, h, w = x_shape
+    dcols = np.zeros(arg.shape + (size * size,), dtype=dout.dtype)
+    np.put_along_axis(dcols, arg[..., None], dout[..., None], axis=-1)
+    dcols = dcols.reshape(arg.shape + (size, size))
+    dxp = _scatter_windows(dcols, (n, c, h + 2 * pad, w + 2 * pad), size, stride)
+    return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + w])
+
+
+def avgpool_forward(x, size: int, stride: int, pad: int):
+    """out = mean of each F×F window (padding counts as zeros). x (N,C,H,W) -> (N,C,Ho,Wo)"""
+    return _windows(_pad(x, pad), size, stride).mean(axis=(4, 5))
+
+
+def avgpool_backward(dout, x_shape, size: int, stride: int, pad: int):
+    """Each element of a window gets dout / F². -> dx (N, C, H, W)"""
+    n, c, h, w = x_shape
+    dcols = np.broadcast_to((dout / (size * size))[..., None, None], dout.shape + (size, size))
+    dxp = _scatter_windows(np.ascontiguousarray(dcols), (n, c, h + 2 * pad, w + 2 * pad), size, stride)
+    return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + w])
+
+
+# ---- batch normalization ------------------------------------------------------------------
+def batchnorm_forward(x, gamma, beta, eps: float):
+    """Normalize each column with the batch's statistics, then scale and shift.
+
+    x (M, D) -> out (M, D), xhat (M, D), mean (D,), var (D,), inv_std (D,)
+    xhat = (x − μ) / √(σ² + ε);  out = γ · xhat + β
+    """
+    mean = x.mean(axis=0)
+    var = x.var(axis=0)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv_std
+    return gamma * xhat + beta, xhat, mean, var, inv_std
+
+
+def batchnorm_backward(dout, xhat, gamma, inv_std):
+    """dout (M, D) -> dx (M, D), dgamma (D,), dbeta (D,)
+
+    dx = (1/M) · inv_std · (M·dxhat − Σ dxhat − xhat · Σ(dxhat · xhat)),  dxhat = dout · γ
+    """
+    m = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    dxhat = dout * gamma
+    dx = (inv_std / m) * (m * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
+    return dx, dgamma, dbeta
+
+
+# ---- softmax + cross-entropy ---------------------------------------------------------------
+def softmax(s):
+    """Row-wise softmax, shifted by the row max for stability. s (N, K) -> p (N, K)"""
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_xent_forward(s, t):
+    """L = −(1/N) Σ_n Σ_k t[n, k] · log softmax(s)[n, k]
+
+    s (N, K) scores, t (N, K) target distribution (one-hot rows for class labels)
+    -> loss (scalar), p (N, K) the softmax, logp (N, K)
+    """
+    shifted = s - s.max(axis=-1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    n = s.shape[0]
+    return -(t * logp).sum() / n, np.exp(logp), logp
+
+
+def softmax_xent_backward(p, t):
+    """dL/ds = (p · Σ_k t − t) / N  (= (p − t)/N for one-hot targets). -> ds (N, K)"""
+    n = p.shape[0]
+    return (p * t.sum(axis=-1, keepdims=True) - t) / n
+
+
+# ---- elementwise activations --------------------------------------------------------------
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e^(−x)), computed without overflow for large |x|."""
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out
+
+
+def relu_forward(x, alpha: float = 0.0):
+    """max(0, x), or leaky: x for x > 0 and α·x otherwise."""
+    return np.where(x > 0, x, alpha * x)
+
+
+def relu_backward(dout, x, alpha: float = 0.0):
+    return np.where(x > 0, dout, alpha * dout)
