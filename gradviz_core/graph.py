@@ -250,7 +250,8 @@ class Graph:
                                           "must be acyclic") for n in names]
             self.order = []
         else:
-            self.order = list(nx.lexicographical_topological_sort(self.g))
+            rank = {n: i for i, n in enumerate(self.g.nodes)}  # ties keep the order nodes were added
+            self.order = list(nx.lexicographical_topological_sort(self.g, key=rank.__getitem__))
         data_info, data_error = self._data_info()
         for name in self.order:
             brick = self.brick(name)

@@ -30,7 +30,8 @@ def get_brick_class(type_name: str) -> type["Brick"]:
     try:
         return _REGISTRY[type_name]
     except KeyError:
-        close = difflib.get_close_matches(type_name, list(_REGISTRY), n=3)
+        lower = {n.lower(): n for n in _REGISTRY}
+        close = [lower[m] for m in difflib.get_close_matches(type_name.lower(), list(lower), n=3)]
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise GraphError(f"unknown brick type {type_name!r}{hint}") from None
 

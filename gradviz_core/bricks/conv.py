@@ -18,6 +18,8 @@ def window_output(brick: Brick, port: str, axis: str, w: int, f: int, s: int, p:
     if span % s:
         tries = [f"stride {t}" for t in range(s - 1, 0, -1) if span % t == 0][:1]
         tries += [f"padding {q}" for q in range(p + 1, p + f + 1) if (w - f + 2 * q) % s == 0][:1]
+        tries += [f"size {k}" for k in sorted(range(1, w + 2 * p + 1), key=lambda k: (abs(k - f), k))
+                  if k != f and (w - k + 2 * p) % s == 0][:1]
         raise brick.shape_error(
             f"({axis} − F + 2P)/S + 1 = ({w} − {f} + {2 * p})/{s} + 1 = {span / s + 1:g} is not a "
             f"whole number; try {' or '.join(tries)}", port)

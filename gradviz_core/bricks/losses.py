@@ -145,8 +145,7 @@ class LogisticLoss(_ElementwiseLoss):
         return np.sum(np.logaddexp(0.0, -c * x))
 
     def grad(self, x, c):
-        s = kernels.active().sigmoid(-c * x)
-        return -c * s, -x * s
+        return -c * kernels.active().sigmoid(-c * x), None  # ±1 labels have no gradient
 
 
 @register
@@ -164,7 +163,7 @@ class HingeLoss(_ElementwiseLoss):
 
     def grad(self, x, c):
         active = (self.config["margin"] - c * x) > 0
-        return -c * active, -x * active
+        return -c * active, None  # ±1 labels have no gradient
 
     def kink_distance(self):
         return float(np.min(np.abs(self.config["margin"] - self.cache["t"] * self.cache["x"])))

@@ -1,9 +1,11 @@
 """Flatten: (N, C, H, W) -> (N, C·H·W), so a Linear layer can follow a ConvNet."""
 from __future__ import annotations
 
+import math
+
 from gradviz_core.brick import Brick
 from gradviz_core.registry import register
-from gradviz_core.shapes import numel
+from gradviz_core.shapes import fmt
 
 
 @register
@@ -16,10 +18,9 @@ class Flatten(Brick):
 
     def infer_shape(self, shapes):
         s = shapes["x"]
-        if len(s) < 2 or s[0] is not None:
-            from gradviz_core.shapes import fmt
+        if len(s) < 2:
             raise self.shape_error(f"Flatten expects a batch (N, ...) but gets {fmt(s)}", "x")
-        return (None, numel(s))
+        return (s[0], math.prod(s[1:]))
 
     def forward(self, inputs, training):
         x = inputs["x"]

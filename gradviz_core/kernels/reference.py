@@ -176,6 +176,8 @@ def sigmoid(x):
 
 def relu_forward(x, alpha: float = 0.0):
     """max(0, x), or leaky: x for x > 0 and α·x otherwise."""
+    if alpha == 0.0:
+        return np.maximum(x, 0)
     return np.where(x > 0, x, alpha * x)
 
 
