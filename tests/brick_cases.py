@@ -1,0 +1,172 @@
+"""Random inputs for every brick, for the gradient checks (float64) and dtype checks.
+
+``CASES[type_name](rng)`` yields (params, inputs, training) triples on randomized shapes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _n(rng):
+    return int(rng.integers(2, 5))
+
+
+def _away(rng, shape, low=0.3):
+    """Normal values kept at least ``low`` away from 0."""
+    x = rng.standard_normal(shape)
+    return np.where(np.abs(x) < low, np.sign(x + 1e-12) * low, x) + 0.0
+
+
+def binary_shapes(rng):
+    n, d = _n(rng), int(rng.integers(1, 4))
+    return [((), ()), ((n, d), (d,)), ((n, d), (n, d)), ((n, 1), (1, d)), ((), (n, d))]
+
+
+def _binary(low_b=None):
+    def cases(rng):
+        for sa, sb in binary_shapes(rng):
+            a = rng.standard_normal(sa)
+            b = _away(rng, sb, 0.5) if low_b else rng.standard_normal(sb)
+            yield {}, {"a": np.asarray(a), "b": np.asarray(b)}, True
+    return cases
+
+
+def _unary(make_x, params=({},), scalar=True):
+    def cases(rng):
+        n, d = _n(rng), int(rng.integers(1, 5))
+        for shape in [(), (n, d), (n, 2, 3, 3)][0 if scalar else 1:]:
+            for p in params:
+                yield dict(p), {"x": np.asarray(make_x(rng, shape))}, True
+    return cases
+
+
+def _normal(rng, shape):
+    return rng.standard_normal(shape)
+
+
+def _positive(rng, shape):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def conv_cases(rng):
+    for stride, pad, groups, f in [(1, 0, 1, 3), (2, 1, 1, 3), (1, 2, 2, 3), (2, 0, 2, 1),
+                                   (3, 1, 1, 2), (1, 1, 4, 3)]:
+        c = groups * int(rng.integers(1, 3))
+        k = groups * int(rng.integers(1, 3))
+        ho, wo = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        h, w = (ho - 1) * stride + f - 2 * pad, (wo - 1) * stride + f - 2 * pad
+        h, w = max(h, 1), max(w, 1)
+        if (h - f + 2 * pad) % stride or (w - f + 2 * pad) % stride or h - f + 2 * pad < 0:
+            continue
+        params = {"filters": k, "size": f, "stride": stride, "padding": pad, "groups": groups,
+                  "bias": bool(rng.integers(0, 2))}
+        yield params, {"x": rng.standard_normal((_n(rng), c, h, w))}, True
+
+
+def pool_cases(rng):
+    for size, stride, pad in [(2, 0, 0), (2, 1, 0), (3, 2, 1), (3, 1, 1), (2, 2, 1), (1, 1, 0)]:
+        s = stride or size
+        ho, wo = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        h, w = (ho - 1) * s + size - 2 * pad, (wo - 1) * s + size - 2 * pad
+        if h < 1 or w < 1:
+            continue
+        yield ({"size": size, "stride": stride, "padding": pad},
+               {"x": rng.standard_normal((_n(rng), int(rng.integers(1, 3)), h, w))}, True)
+
+
+def batchnorm_cases(rng):
+    n = int(rng.integers(3, 6))
+    for shape in [(n, int(rng.integers(1, 5))), (n, int(rng.integers(1, 4)), 3, 2)]:
+        for training in (True, False):
+            yield {"momentum": 0.8}, {"x": rng.standard_normal(shape) * 2 + 1}, training
+
+
+def dropout_cases(rng):
+    for mode in ("inverted", "test_scaling"):
+        for training in (True, False):
+            yield ({"p": float(rng.uniform(0.2, 0.7)), "mode": mode, "seed": int(rng.integers(0, 99))},
+                   {"x": rng.standard_normal((_n(rng), int(rng.integers(2, 6))))}, training)
+
+
+def _elementwise_loss(targets):
+    def cases(rng):
+        n, d = _n(rng), int(rng.integers(1, 4))
+        for kind in targets:
+            x = rng.standard_normal((n, d))
+            if kind == "real":
+                t = rng.standard_normal((n, d))
+            elif kind == "real_flat":
+                x, t = rng.standard_normal((n, 1)), rng.standard_normal((n,))
+            elif kind == "prob":
+                x, t = rng.uniform(0.05, 0.95, (n, d)), rng.integers(0, 2, (n, d))
+            elif kind == "prob_soft":
+                x, t = rng.uniform(0.05, 0.95, (n, d)), rng.uniform(0, 1, (n, d))
+            elif kind == "binary":
+                t = rng.integers(0, 2, (n, d))
+            elif kind == "soft":
+                t = rng.uniform(0, 1, (n, d))
+            elif kind == "pm1":
+                x, t = rng.standard_normal((n,)), rng.choice([-1.0, 1.0], (n,))
+            yield {}, {"x": x, "target": t}, True
+    return cases
+
+
+def _class_loss(targets):
+    def cases(rng):
+        n, k = _n(rng), int(rng.integers(2, 5))
+        for kind in targets:
+            s = rng.standard_normal((n, k))
+            y = rng.integers(0, k, n)
+            t = {"index": y, "onehot": np.eye(k)[y], "soft": rng.dirichlet(np.ones(k), n)}[kind]
+            yield {}, {"x": s, "target": t}, True
+    return cases
+
+
+def weighted_sum_cases(rng):
+    for k in (1, 2, 3):
+        w = tuple(float(v) for v in rng.uniform(0.1, 2.0, k))
+        yield {"weights": w}, {f"in{i}": np.asarray(rng.standard_normal()) for i in range(k)}, True
+
+
+CASES = {
+    "Add": _binary(), "Subtract": _binary(), "Multiply": _binary(), "Divide": _binary(low_b=True),
+    "Max": _binary(), "Min": _binary(),
+    "MatMul": lambda rng: [({}, {"a": rng.standard_normal((3, 4)), "b": rng.standard_normal((4, 2))}, True),
+                           ({}, {"a": rng.standard_normal(4), "b": rng.standard_normal((4, 3))}, True)],
+    "Exp": _unary(_normal), "Log": _unary(_positive), "Reciprocal": _unary(_away),
+    "Negate": _unary(_normal), "Power": _unary(_positive, ({"p": 2.0}, {"p": 3.0}, {"p": -1.5})),
+    "Square": _unary(_normal), "AddConstant": _unary(_normal, ({"c": 1.0}, {"c": -2.5})),
+    "Scale": _unary(_normal, ({"c": -1.0}, {"c": 0.3})),
+    "Sum": _unary(_normal, ({"over": "all"}, {"over": "batch"}, {"over": "features"}), scalar=False),
+    "Mean": _unary(_normal, ({"over": "all"}, {"over": "batch"}, {"over": "features"}), scalar=False),
+    "Linear": lambda rng: [({"units": int(rng.integers(1, 6)), "bias": b},
+                            {"x": rng.standard_normal((_n(rng), int(rng.integers(1, 6))))}, True)
+                           for b in (True, False)],
+    "Conv2D": conv_cases, "MaxPool2D": pool_cases, "AvgPool2D": pool_cases,
+    "Flatten": lambda rng: [({}, {"x": rng.standard_normal((_n(rng), 2, 3, 2))}, True)],
+    "Dropout": dropout_cases, "BatchNorm": batchnorm_cases,
+    "Sigmoid": _unary(_normal), "Tanh": _unary(_normal), "ReLU": _unary(_away),
+    "LeakyReLU": _unary(_away, ({"alpha": 0.01}, {"alpha": 0.2})),
+    "Ramp": _unary(lambda rng, s: _away(rng, s) * 0.6 + np.where(rng.random(s) < 0.5, 1.5, 0.0)),
+    "ELU": _unary(_away, ({"alpha": 1.0}, {"alpha": 0.5})),
+    "Softmax": lambda rng: [({}, {"x": rng.standard_normal((_n(rng), int(rng.integers(2, 5))))}, True)],
+    "SquareLoss": _elementwise_loss(("real", "real_flat")),
+    "MSELoss": _elementwise_loss(("real", "real_flat")),
+    "BinaryCrossEntropy": _elementwise_loss(("prob", "prob_soft")),
+    "BCEWithLogits": _elementwise_loss(("binary", "soft")),
+    "LogisticLoss": _elementwise_loss(("pm1",)),
+    "HingeLoss": _elementwise_loss(("pm1",)),
+    "SoftmaxCrossEntropy": _class_loss(("index", "onehot", "soft")),
+    "MaxMarginLoss": _class_loss(("index", "onehot")),
+    "WeightedSum": weighted_sum_cases,
+}
+
+#: bricks checked by their own tests, and why
+SPECIAL = {
+    "Input": "a data source: no inputs and no weights",
+    "Target": "a data source: no inputs and no weights",
+    "Constant": "checked in test_constant_and_variable",
+    "Variable": "checked in test_constant_and_variable",
+    "L2": "checked in test_regularizers", "L1": "checked in test_regularizers",
+    "ElasticNet": "checked in test_regularizers", "MaxNorm": "checked in test_regularizers",
+}

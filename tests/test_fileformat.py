@@ -1,0 +1,136 @@
+"""Graph files: round trips, clear messages for broken files, migrations, atomic saves."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from gradviz_core import GraphFileError, fileformat
+from gradviz_core.engine import prepare
+
+
+def doc(**over):
+    d = {"format": "gradviz-graph", "version": 1, "nodes": [
+        {"name": "x", "type": "Constant", "params": {"value": 2.0}, "pos": [0, 0]},
+        {"name": "e", "type": "Exp", "pos": [100, 0]}],
+         "edges": [{"from": "x", "to": "e", "port": "x"}]}
+    d.update(over)
+    return d
+
+
+def test_round_trip_keeps_everything(examples_dir, tmp_path):
+    for path in sorted(examples_dir.glob("*.json")):
+        g = fileformat.load(path)
+        out = tmp_path / path.name
+        fileformat.save(g, out)
+        again = fileformat.load(out)
+        assert fileformat.to_dict(again) == fileformat.to_dict(g)
+        assert again.note == g.note and again.note.startswith("# ")
+        assert [again.pos(n) for n in again.nodes()] == [g.pos(n) for n in g.nodes()]
+
+
+def test_weights_round_trip_through_npz(examples_dir, tmp_path):
+    g = fileformat.load(examples_dir / "mlp_softmax.json")
+    prepare(g)
+    g.brick("fc1").weights["W"] += 1.0
+    fileformat.save(g, tmp_path / "m.json", with_weights=True)
+    assert json.loads((tmp_path / "m.json").read_text())["weights"] == "m.npz"
+    again = fileformat.load(tmp_path / "m.json")
+    np.testing.assert_array_equal(again.brick("fc1").weights["W"], g.brick("fc1").weights["W"])
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{"format": "gradviz-graph", "version": 1, "nodes": [', "line 1, column 53: not valid JSON"),
+    ('{"format": "gradviz-graph", "version": 1, "nodes": [', "(the file looks truncated)"),
+    ("[1, 2]", "the top level must be a JSON object, not an array"),
+    ('{"format": "other"}', 'not a gradviz graph file ("format" should be "gradviz-graph", got \'other\')'),
+    (json.dumps(doc(version=9)), "written by a newer gradviz (file version 9)"),
+    (json.dumps(doc(version="1")), '"version" must be a whole number ≥ 1, got \'1\''),
+    (json.dumps(doc(nodes="x")), "g.json: nodes: 'x' is not of type 'array'"),
+    (json.dumps(doc(edges=[{"from": "x", "to": "e"}])), "edges[0]: 'port' is a required property"),
+    (json.dumps(doc(nodes=[{"name": "x", "type": "Constant", "pos": [0, "a"]}])), "nodes[0].pos[1]: 'a' is not of type 'number'"),
+    (json.dumps(doc(nodes=[{"name": "a b", "type": "Exp"}])), "nodes[0].name: 'a b' does not match"),
+    (json.dumps(doc(nodes=[{"name": "x", "type": "Lineer"}])), "nodes[0] (x): unknown brick type 'Lineer'; did you mean Linear?"),
+    (json.dumps(doc(nodes=[{"name": "x", "type": "Linear", "params": {"units": -3}}])),
+     "nodes[0] (x): parameter 'units' must be ≥ 1 and ≤ 100000, got -3"),
+    (json.dumps(doc(nodes=[{"name": "x", "type": "Constant", "params": {"value": [[1, 2], [3]]}}])),
+     "nodes[0] (x): parameter 'value' must be a number or a nested list of numbers"),
+    (json.dumps(doc(edges=[{"from": "x", "to": "nope", "port": "x"}])), "edges[0] (x → nope.x): there is no node named 'nope'"),
+    (json.dumps(doc(edges=[{"from": "x", "to": "e", "port": "x"}, {"from": "e", "to": "x", "port": "x"}])),
+     "edges[1] (e → x.x): x has no input port 'x'"),
+])
+def test_broken_files_give_one_clear_message(tmp_path, text, message):
+    path = tmp_path / "g.json"
+    path.write_text(text)
+    with pytest.raises(GraphFileError) as err:
+        fileformat.load(path)
+    assert message in str(err.value)
+    assert str(err.value).startswith(str(path))
+    assert "\n" not in str(err.value)
+
+
+def test_cycle_in_a_file_is_named(tmp_path):
+    d = doc(nodes=[{"name": "a", "type": "Exp"}, {"name": "b", "type": "Exp"}],
+            edges=[{"from": "a", "to": "b", "port": "x"}, {"from": "b", "to": "a", "port": "x"}])
+    with pytest.raises(GraphFileError, match=r"edges\[1\] \(b → a.x\): connecting b → a would close a cycle a → b → a"):
+        fileformat.loads(json.dumps(d))
+
+
+def test_missing_file_and_binary_file(tmp_path):
+    with pytest.raises(GraphFileError, match="no such file"):
+        fileformat.load(tmp_path / "nope.json")
+    (tmp_path / "bin.json").write_bytes(b"\x89PNG\x00\xff")
+    with pytest.raises(GraphFileError, match="not a text file"):
+        fileformat.load(tmp_path / "bin.json")
+
+
+def test_bad_weights_files(examples_dir, tmp_path):
+    g = fileformat.load(examples_dir / "mlp_softmax.json")
+    (tmp_path / "w.npz").write_bytes(b"not a zip")
+    with pytest.raises(GraphFileError, match="not a readable .npz weights file"):
+        fileformat.load_weights(g, tmp_path / "w.npz")
+    np.savez(tmp_path / "w2.npz", **{"fc1/W": np.zeros((3, 3))})
+    with pytest.raises(GraphFileError, match=r"fc1/W has shape \(3, 3\) but the graph needs \(2, 16\)"):
+        fileformat.load_weights(g, tmp_path / "w2.npz")
+
+
+def test_older_versions_are_migrated_step_by_step(monkeypatch):
+    # Pretend the current format is 3: version 1 named edge ports "input", version 2 had no title.
+    def v1_to_v2(d):
+        d["edges"] = [{"from": e["from"], "to": e["to"], "port": e.pop("input")} for e in d["edges"]]
+        return d
+
+    def v2_to_v3(d):
+        d.setdefault("title", "migrated")
+        return d
+
+    monkeypatch.setattr(fileformat, "VERSION", 3)
+    monkeypatch.setattr(fileformat, "MIGRATIONS", {1: v1_to_v2, 2: v2_to_v3})
+    old = doc(edges=[{"from": "x", "to": "e", "input": "x"}])
+    g = fileformat.from_dict(old)
+    assert g.title == "migrated" and g.source_of("e", "x") == "x"
+
+
+def test_save_is_atomic(tmp_path, monkeypatch, examples_dir):
+    g = fileformat.load(examples_dir / "circuit_xyz.json")
+    target = tmp_path / "c.json"
+    fileformat.save(g, target)
+    before = target.read_bytes()
+
+    def crash(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    g.title = "changed"
+    with pytest.raises(OSError):
+        fileformat.save(g, target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]  # no temp file left behind
+
+
+def test_schema_file_matches_what_we_write(examples_dir):
+    import jsonschema
+    schema = fileformat.schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for path in examples_dir.glob("*.json"):
+        jsonschema.validate(fileformat.to_dict(fileformat.load(path)), schema)

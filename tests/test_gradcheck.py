@@ -1,0 +1,70 @@
+"""The gradient checker itself: it passes good gradients, catches bad ones, explains kinks."""
+import numpy as np
+import pytest
+
+from gradviz_core import Graph, GraphError, fileformat
+from gradviz_core.bricks.ops import Multiply
+from gradviz_core.gradcheck import check_graph
+
+
+def test_examples_pass(examples_dir):
+    for path in sorted(examples_dir.glob("*.json")):
+        report = check_graph(fileformat.load(path))
+        assert report.passed and report.max_rel_error < 1e-6, (path.name, report.to_json())
+
+
+def test_a_wrong_gradient_is_caught(examples_dir, monkeypatch):
+    def wrong(self, g, a, b):
+        return g * b, g * a * 1.01  # 1% off in dL/db
+
+    monkeypatch.setattr(Multiply, "local", wrong)
+    report = check_graph(fileformat.load(examples_dir / "circuit_xyz.json"))
+    assert not report.passed
+    assert report.failed() == ["f"]
+    assert report.nodes["f"].error == pytest.approx(0.01 / 1.01, rel=1e-3)
+
+
+def test_a_kink_is_reported_and_explains_the_mismatch():
+    g = Graph()  # relu(x) at x = 0 exactly: finite differences give 1/2, the rule gives 0
+    g.add_node("Constant", "x", {"value": [0.0, 1.0]})
+    g.add_node("ReLU", "r")
+    g.add_node("Sum", "s")
+    g.connect("x", "r", "x")
+    g.connect("r", "s", "x")
+    report = check_graph(g)
+    assert report.nodes["r"].error > 0.1
+    assert "kink" in report.nodes["r"].kink and "r (ReLU)" in report.nodes["r"].kink
+    assert report.passed and report.failed() == []
+    assert "r" in report.to_json()["kinks"]
+
+
+def test_nothing_to_check_without_a_scalar_output():
+    g = Graph()
+    g.add_node("Constant", "x", {"value": [1.0, 2.0]})
+    g.add_node("Exp", "e")
+    g.connect("x", "e", "x")
+    with pytest.raises(GraphError, match="no scalar output"):
+        check_graph(g)
+
+
+def test_convnet_with_batchnorm_and_dropout_checks_in_both_modes():
+    rng = np.random.default_rng(0)
+    g = Graph()
+    g.set_data({"source": "inline", "X": rng.standard_normal((6, 1 * 6 * 6)).reshape(6, 1, 6, 6).tolist(),
+                "y": [0, 1, 2, 0, 1, 2]})
+    g.training["batch_size"] = 6
+    for name, t, p in [("x", "Input", {}), ("conv", "Conv2D", {"filters": 4, "size": 3, "padding": 1}),
+                       ("bn", "BatchNorm", {}), ("act", "Tanh", {}), ("pool", "AvgPool2D", {}),
+                       ("flat", "Flatten", {}), ("drop", "Dropout", {"p": 0.3}),
+                       ("fc", "Linear", {"units": 3}), ("y", "Target", {}),
+                       ("loss", "SoftmaxCrossEntropy", {}), ("reg", "L2", {"lam": 0.01})]:
+        g.add_node(t, name, p)
+    for a, b in [("x", "conv"), ("conv", "bn"), ("bn", "act"), ("act", "pool"), ("pool", "flat"),
+                 ("flat", "drop"), ("drop", "fc"), ("fc", "loss")]:
+        g.connect(a, b, "x")
+    g.connect("y", "loss", "target")
+    assert g.problems == []
+    for training in (True, False):
+        report = check_graph(g, training=training)
+        assert report.passed and report.max_rel_error < 1e-6, (training, report.to_json())
+        assert {"conv", "bn", "fc", "pool"} <= set(report.nodes)
