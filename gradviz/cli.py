@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from gradviz_core.errors import GradvizError
     try:
-        return {"step": cmd_step, "gradcheck": cmd_gradcheck}[args.verb](args)
+        with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about
+            return {"step": cmd_step, "gradcheck": cmd_gradcheck}[args.verb](args)
     except GradvizError as exc:
         print(f"gradviz: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -92,7 +93,7 @@ def cmd_step(args) -> int:
         out = {"values": {n: to_jsonable(v) for n, v in stepper.values.items()},
                "grads": {n: to_jsonable(v) for n, v in stepper.grads.items()},
                "param_grads": param_grads,
-               "loss": stepper.loss()}
+               "loss": to_jsonable(stepper.loss())}
         print(json.dumps(out))
         return 0
     title = graph.title or args.file

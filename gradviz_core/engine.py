@@ -52,6 +52,15 @@ def objective(graph: Graph, values: dict) -> float | None:
     return float(sum(float(values[n]) for n in nodes)) if nodes else None
 
 
+def first_nonfinite(graph: Graph, values: dict) -> str | None:
+    """The first node, in topological order, whose output holds NaN or ±inf."""
+    for name in graph.order:
+        v = values.get(name)
+        if v is not None and v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+            return name
+    return None
+
+
 def backward_nodes(graph: Graph) -> list[str]:
     """Nodes that take part in backward, in reverse topological order.
 

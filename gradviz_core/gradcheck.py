@@ -20,6 +20,7 @@ import numpy as np
 
 from gradviz_core import engine
 from gradviz_core.brick import Brick
+from gradviz_core.errors import GraphError
 from gradviz_core.graph import Graph
 
 H = 1e-5
@@ -72,7 +73,9 @@ class NodeCheck:
 
     @property
     def error(self) -> float:
-        return max((i.error for i in self.items), default=0.0)
+        """The largest error of the node (NaN if any is NaN)."""
+        errs = [i.error for i in self.items]
+        return float(np.max(errs)) if errs else 0.0
 
 
 @dataclass
@@ -83,19 +86,23 @@ class Report:
 
     @property
     def max_rel_error(self) -> float:
-        return max((c.error for c in self.nodes.values()), default=0.0)
+        errs = [c.error for c in self.nodes.values()]
+        return float(np.max(errs)) if errs else 0.0
 
     def failed(self) -> list[str]:
-        """Nodes over tolerance that no kink explains."""
-        return [n for n, c in self.nodes.items() if c.error > self.tol and not c.kink]
+        """Nodes over tolerance (or NaN) that no kink explains."""
+        return [n for n, c in self.nodes.items() if not c.error <= self.tol and not c.kink]
 
     @property
     def passed(self) -> bool:
         return not self.failed()
 
     def to_json(self) -> dict:
-        return {"max_rel_error": self.max_rel_error,
-                "nodes": {n: c.error for n, c in self.nodes.items()},
+        def finite(x):
+            return x if np.isfinite(x) else None
+
+        return {"max_rel_error": finite(self.max_rel_error),
+                "nodes": {n: finite(c.error) for n, c in self.nodes.items()},
                 "passed": self.passed,
                 "kinks": {n: c.kink for n, c in self.nodes.items() if c.kink}}
 
@@ -106,9 +113,13 @@ def check_graph(graph: Graph, training: bool = True, h: float = H, tol: float = 
     g = graph.clone()
     engine.prepare(g, np.float64)
     values = engine.forward_all(g, {}, training)
-    if engine.objective(g, values) is None:
-        from gradviz_core.errors import GraphError
+    loss = engine.objective(g, values)
+    if loss is None:
         raise GraphError("nothing to check: the graph has no scalar output (add a loss)")
+    if not np.isfinite(loss):
+        bad = engine.first_nonfinite(g, values)
+        raise GraphError(f"{bad}: {g.brick(bad).type_name} gives a non-finite value at the starting "
+                         "point; the gradient check needs finite values everywhere", node=bad)
     _, contributions = engine.backward_all(g, values)
     analytic_w = {n: {k: v.copy() for k, v in b.grads.items()} for n, b in g.bricks().items()}
     kinks = _kinks(g)

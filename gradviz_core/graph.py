@@ -22,7 +22,7 @@ from gradviz_core.events import Events
 from gradviz_core.init import node_rng
 from gradviz_core.params import to_json_value
 from gradviz_core.registry import get_brick_class
-from gradviz_core.shapes import Shape, fmt
+from gradviz_core.shapes import Shape
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 
@@ -348,10 +348,6 @@ class Graph:
     def _need(self, name: str) -> None:
         if name not in self.g:
             raise GraphError(f"there is no node named {name!r}", node=name)
-
-    def describe(self, name: str) -> str:
-        b = self.brick(name)
-        return f"{name}: {b.type_name} → {fmt(self.shapes.get(name))}"
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -48,7 +48,3 @@ def broadcast(a: Shape, b: Shape, where: str) -> Shape:
 def numel(shape: Shape) -> int:
     """Elements per sample (the batch dimension is left out)."""
     return math.prod(d for d in shape if d is not None)
-
-
-def batched(shape: Shape) -> bool:
-    return len(shape) > 0 and shape[0] is None

@@ -30,6 +30,11 @@ def show(a) -> str:
             f"min {num(a.min())}, max {num(a.max())}")
 
 
+def _finite(a) -> bool:
+    a = np.asarray(a)
+    return a.dtype.kind != "f" or bool(np.all(np.isfinite(a)))
+
+
 def chain_rule(graph: Graph, rec: StepRecord) -> list[str]:
     """One line per input: dL/d(src) += dL/d(node) · ∂node/∂port = … (numbers where scalar)."""
     lines = []
@@ -60,7 +65,11 @@ def describe(graph: Graph, rec: StepRecord) -> list[str]:
         head = f"{rec.node} = {b.type_name}({args})"
         if rec.inputs and all(np.ndim(v) == 0 for v in rec.inputs.values()):
             head += f" = {b.type_name}({', '.join(show(v) for v in rec.inputs.values())})"
-        return [f"{head} = {show(rec.output)}    {fmt(graph.shapes.get(rec.node))}"]
+        warn = ""
+        if not _finite(rec.output):
+            starts = all(_finite(v) for v in rec.inputs.values())
+            warn = "    ← not finite: " + ("it starts here" if starts else "it comes from an input")
+        return [f"{head} = {show(rec.output)}    {fmt(graph.shapes.get(rec.node))}{warn}"]
     if rec.phase == "backward":
         return [f"{rec.node} ({b.type_name}): upstream dL/d{rec.node} = {show(rec.upstream)}"] + \
                ["    " + line for line in chain_rule(graph, rec)]

@@ -87,3 +87,18 @@ def test_missing_file_and_no_verb():
     assert code == 2 and "does-not-exist.json: no such file" in err
     code, out, _ = run()
     assert code == 0 and "gradcheck" in out
+
+
+def test_nan_is_null_in_json_and_stops_a_gradient_check(tmp_path):
+    f = tmp_path / "nan.json"
+    f.write_text(json.dumps({"format": "gradviz-graph", "version": 1, "nodes": [
+        {"name": "x", "type": "Constant", "params": {"value": -1.0}}, {"name": "l", "type": "Log"}],
+        "edges": [{"from": "x", "to": "l", "port": "x"}]}))
+    code, out, err = run("step", f, "--json")
+    assert code == 0 and err == ""
+    d = json.loads(out)  # strict JSON: no NaN literals
+    assert d["values"]["l"] is None and d["loss"] is None
+    code, out, _ = run("step", f)
+    assert "Log(-1) = nan" in out and "not finite" in out
+    code, _, err = run("gradcheck", f)
+    assert code == 2 and "l: Log gives a non-finite value at the starting point" in err

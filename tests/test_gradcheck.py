@@ -68,3 +68,10 @@ def test_convnet_with_batchnorm_and_dropout_checks_in_both_modes():
         report = check_graph(g, training=training)
         assert report.passed and report.max_rel_error < 1e-6, (training, report.to_json())
         assert {"conv", "bn", "fc", "pool"} <= set(report.nodes)
+
+
+def test_a_nan_error_fails():
+    from gradviz_core.gradcheck import Item, NodeCheck, Report
+    report = Report({"n": NodeCheck("n", "Log", [Item("input x", float("nan"), 1, 1)])}, 1e-6, 1e-5)
+    assert not report.passed and report.failed() == ["n"]
+    assert report.to_json()["max_rel_error"] is None

@@ -1,0 +1,66 @@
+"""Data sources and the Target encodings the losses read."""
+import numpy as np
+import pytest
+
+from gradviz_core import Graph
+from gradviz_core.data import DataError, load_dataset
+from gradviz_core.engine import prepare
+
+
+def target_graph(data, encoding):
+    g = Graph()
+    g.set_data(data)
+    g.add_node("Target", "y", {"encoding": encoding})
+    return g
+
+
+BINARY = {"source": "inline", "X": [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], "y": [0, 1, 1]}
+
+
+@pytest.mark.parametrize("encoding,shape,fed", [
+    ("index", (None,), [0, 1, 1]),
+    ("onehot", (None, 2), [[1, 0], [0, 1], [0, 1]]),
+    ("pm1", (None,), [-1, 1, 1]),
+])
+def test_target_encodings(encoding, shape, fed):
+    g = target_graph(BINARY, encoding)
+    assert g.shapes["y"] == shape and g.problems == []
+    g.training.update(batch_size=0)
+    prepare(g)
+    got = g.brick("y").fed
+    order = np.random.default_rng(0).permutation(3)
+    np.testing.assert_array_equal(got, np.asarray(fed)[order])
+
+
+def test_real_targets_and_the_messages_for_mismatched_encodings():
+    real = {"source": "inline", "X": [[0.0], [1.0]], "y": [0.5, -1.25]}
+    assert target_graph(real, "real").shapes["y"] == (None,)
+    [p] = target_graph(real, "index").problems
+    assert "encoding 'index' needs class labels, but the data has real values; use encoding 'real'" in p.message
+    [p] = target_graph({"source": "spiral", "n": 30, "classes": 3}, "pm1").problems
+    assert "encoding 'pm1' needs 2 classes, the data has 3" in p.message
+
+
+def test_data_problems_land_on_the_data_nodes():
+    g = Graph()
+    g.add_node("Input", "x")
+    [p] = g.problems
+    assert p.node == "x" and "no data" in p.message
+    g.set_data({"source": "spirals"})
+    [p] = g.problems
+    assert p.node == "x" and "unknown source 'spirals'" in p.message
+    g.set_data({"source": "inline", "X": [[1.0], [2.0]], "y": [0]})
+    assert "X has 2 samples but y has 1 labels" in g.problems[0].message
+    g.set_data({"source": "spiral", "n": 30, "classes": 3, "colour": 1})
+    assert "bad setting for 'spiral'" in g.problems[0].message
+
+
+def test_toy_sets_are_seeded():
+    a = load_dataset({"source": "spiral", "n": 60, "classes": 3, "seed": 4})
+    b = load_dataset({"source": "spiral", "n": 60, "classes": 3, "seed": 4, "noise": 0.2})
+    c = load_dataset({"source": "spiral", "n": 60, "classes": 3, "seed": 5})
+    np.testing.assert_array_equal(a.X, b.X)
+    assert not np.array_equal(a.X, c.X)
+    assert a.X.shape == (60, 2) and sorted(set(a.y)) == [0, 1, 2]
+    with pytest.raises(DataError):
+        load_dataset({"source": "inline", "X": [[1.0, 2.0], [3.0]], "y": [0, 1]})
