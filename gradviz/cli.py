@@ -89,7 +89,7 @@ def cmd_step(args) -> int:
         param_grads = {}
         for r in records:
             if r.phase == "backward" and r.param_grads and not graph.brick(r.node).acts_on_weights:
-                param_grads[r.node] = {k: to_jsonable(graph.brick(r.node).grads[k]) for k in r.param_grads}
+                param_grads[r.node] = {k: to_jsonable(graph.brick(r.node).grad(k)) for k in r.param_grads}
         out = {"values": {n: to_jsonable(v) for n, v in stepper.values.items()},
                "grads": {n: to_jsonable(v) for n, v in stepper.grads.items()},
                "param_grads": param_grads,

@@ -93,11 +93,20 @@ class Brick:
         have = {k: v.shape for k, v in self.weights.items()}
         if want != have:
             self.init_weights(shapes, rng_factory(), dtype)
-        self.grads = {k: np.zeros_like(v) for k, v in self.weights.items()}
+        self.zero_grads()
 
+    # Weight gradients accumulate (Caffe's rule). A weight with no entry in ``grads`` has
+    # gradient 0, so clearing is free and the first contribution is stored as it is.
     def zero_grads(self) -> None:
-        for k, v in self.weights.items():
-            self.grads[k] = np.zeros_like(v)
+        self.grads = {}
+
+    def add_grad(self, name: str, value: np.ndarray) -> None:
+        g = self.grads.get(name)
+        self.grads[name] = value if g is None else g + value
+
+    def grad(self, name: str) -> np.ndarray:
+        g = self.grads.get(name)
+        return np.zeros_like(self.weights[name]) if g is None else g
 
     def astype(self, dtype) -> None:
         self.dtype = np.dtype(dtype)

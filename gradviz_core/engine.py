@@ -15,9 +15,10 @@ from gradviz_core.graph import Graph
 def prepare(graph: Graph, dtype=np.float64, batch_size: int | None = None, seed: int | None = None):
     """Build weights in ``dtype`` and feed the graph's first batch. Returns (X, y) or None."""
     graph.build(dtype)
-    ds = graph.dataset()
-    if ds is None:
+    splits = graph.splits()
+    if splits is None:
         return None
+    ds = splits.train
     size = graph.training["batch_size"] if batch_size is None else batch_size
     X, y = ds.batch(size, graph.training["seed"] if seed is None else seed)
     feed(graph, X, y, dtype)
@@ -117,3 +118,45 @@ def backward_all(graph: Graph, values: dict) -> tuple[dict, dict]:
     for name in backward_nodes(graph):
         backward_node(graph, name, grads, values, contributions)
     return grads, contributions
+
+
+class Program:
+    """A graph flattened once for fast repeated runs: the trainer's inner loop.
+
+    It computes exactly what ``forward_node`` / ``backward_node`` compute (the same
+    bricks, the same kernels), without looking anything up in the graph per step.
+    ``skip`` leaves nodes out of the objective and the backward pass (the regularizers,
+    when overfitting a tiny subset).
+    """
+
+    def __init__(self, graph: Graph, skip: frozenset[str] = frozenset()) -> None:
+        bricks = graph.bricks()
+        self.forward_plan = [(n, bricks[n], tuple(graph.inputs_of(n).items())) for n in graph.order
+                             if n not in skip]
+        self.objective = [n for n in graph.objective_nodes() if n not in skip]
+        self.backward_plan = [(n, bricks[n], tuple(graph.inputs_of(n).items()))
+                              for n in backward_nodes(graph) if n not in skip]
+        self.bricks = bricks
+
+    def forward(self, training: bool, until: str | None = None) -> dict:
+        values: dict = {}
+        for name, brick, ins in self.forward_plan:
+            values[name] = brick.forward({p: values[s] for p, s in ins}, training)
+            if name == until:
+                break
+        return values
+
+    def loss(self, values: dict) -> float:
+        return float(sum(float(values[n]) for n in self.objective))
+
+    def backward(self, values: dict) -> dict:
+        for b in self.bricks.values():
+            b.grads = {}
+        grads: dict = {n: np.ones_like(values[n]) for n in self.objective}
+        for name, brick, ins in self.backward_plan:
+            port_grads = brick.backward(grads[name])
+            for port, src in ins:
+                d = port_grads.get(port)
+                if d is not None:
+                    grads[src] = grads[src] + d if src in grads else d
+        return grads

@@ -46,6 +46,7 @@ def load(path: str | os.PathLike) -> Graph:
     except OSError as exc:
         raise GraphFileError(f"{path}: cannot be read ({exc.strerror})") from None
     graph = loads(text, where=str(path))
+    graph.base_dir = str(path.parent)
     doc_weights = json.loads(text).get("weights")
     if doc_weights:
         load_weights(graph, path.parent / doc_weights)

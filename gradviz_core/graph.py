@@ -16,7 +16,7 @@ import networkx as nx
 import numpy as np
 
 from gradviz_core.brick import Brick
-from gradviz_core.data import DataError, load_dataset
+from gradviz_core.data import DataError, load_dataset, make_splits
 from gradviz_core.errors import GradvizError, GraphError, ShapeError
 from gradviz_core.events import Events
 from gradviz_core.init import node_rng
@@ -56,6 +56,8 @@ class Graph:
         self.shapes: dict[str, Shape | None] = {}
         self.problems: list[Problem] = []
         self.order: list[str] = []
+        #: the folder of the graph file, for data and weights paths relative to it
+        self.base_dir: str | None = None
 
     # ---- queries ----------------------------------------------------------------------
     def __contains__(self, name: str) -> bool:
@@ -125,7 +127,11 @@ class Graph:
         return f"{base}{i}"
 
     def dataset(self):
-        return None if self.data is None else load_dataset(self.data)
+        return None if self.data is None else load_dataset(self.data, self.base_dir)
+
+    def splits(self):
+        """Train / validation / test splits, preprocessed with statistics of the train split."""
+        return None if self.data is None else make_splits(self.data, self.base_dir)
 
     # ---- commands -----------------------------------------------------------------------
     def add_node(self, type_name: str, name: str | None = None, params: dict | None = None,

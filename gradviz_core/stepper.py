@@ -160,14 +160,15 @@ class Stepper:
         if b.acts_on_weights:
             rec.param_grads = dict(b.cache.get("added", {}))
         else:
-            rec.param_grads = {k: v - before[k] for k, v in b.grads.items()}
+            rec.param_grads = {k: v - before[k] if k in before else v for k, v in b.grads.items()}
 
     def _update(self, node: str, rec: StepRecord) -> None:
         b = self.graph.brick(node)
         for wname, w in list(b.weights.items()):
-            new, info = self.optimizer.step(f"{node}/{wname}", w, b.grads[wname])
+            grad = b.grad(wname)
+            new, info = self.optimizer.step(f"{node}/{wname}", w, grad)
             b.weights[wname] = new
-            rec.update[wname] = {"old": w, "grad": b.grads[wname], **info, "new": new}
+            rec.update[wname] = {"old": w, "grad": grad, **info, "new": new}
         for reg in self.graph.bricks().values():
             if reg.acts_on_weights and any(n == node for n, _, _ in reg.targets):
                 reg.project()

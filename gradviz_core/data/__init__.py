@@ -1,22 +1,29 @@
-"""Datasets for a graph, described by a small JSON-able spec.
+"""Datasets for a graph, described by a small JSON-able spec (the graph file's ``data``).
 
-``{"source": "spiral", "n": 300, "classes": 3, "noise": 0.2, "seed": 0}`` makes a toy set;
-``{"source": "inline", "X": [[...], ...], "y": [...]}`` holds the samples in the graph file.
+Sources: the toy 2D sets (``{"source": "spiral", "n": 300, "classes": 3, "noise": 0.2,
+"seed": 0}``), ``digits``, ``shapes``, ``csv`` and ``npz`` files (``"path"`` relative to
+the graph file, ``"label"`` column, ``"shape"`` of a sample), or ``inline`` arrays
+``"X"`` and ``"y"``. The pipeline keys ``val`` and ``test`` (fractions held out),
+``preprocess`` and ``augment`` ({"flip", "shift", "jitter"}) apply to any source.
 """
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-from gradviz_core.data import toy2d
-from gradviz_core.errors import GradvizError
+from gradviz_core.data import files, images, toy2d
+from gradviz_core.data.files import DataError
+from gradviz_core.data.preprocess import Preprocessor
 
+PIPELINE_KEYS = ("val", "test", "preprocess", "augment", "split_seed")
+SOURCES = ("inline", "digits", "shapes", "csv", "npz") + tuple(toy2d.GENERATORS)
 
-class DataError(GradvizError):
-    """A data spec or data file that cannot be used; the message says where and why."""
+__all__ = ["DataError", "Dataset", "Splits", "load_dataset", "make_splits", "SOURCES"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,9 @@ class Dataset:
         return {"sample_shape": self.X.shape[1:], "label_shape": self.y.shape[1:],
                 "classes": self.classes}
 
+    def __len__(self) -> int:
+        return len(self.X)
+
     def batch(self, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The first ``size`` samples of a seeded shuffle (all samples if size ≤ 0)."""
         order = np.random.default_rng(seed).permutation(len(self.X))
@@ -36,29 +46,82 @@ class Dataset:
             order = order[:size]
         return self.X[order], self.y[order]
 
+    def subset(self, idx: np.ndarray) -> "Dataset":
+        return Dataset(self.X[idx], self.y[idx], self.classes)
 
-SOURCES = ("inline",) + tuple(toy2d.GENERATORS)
+
+@dataclass(frozen=True)
+class Splits:
+    train: Dataset
+    val: Dataset | None
+    test: Dataset | None
+    preprocessor: Preprocessor
+    augment: dict
 
 
-def load_dataset(spec: dict) -> Dataset:
-    """Build the dataset a graph's ``data`` section describes."""
-    return _load(json.dumps(spec, sort_keys=True))
+def load_dataset(spec: dict, base_dir: str | os.PathLike | None = None) -> Dataset:
+    """The raw dataset a graph's ``data`` section describes (before split and preprocessing)."""
+    source_spec = {k: v for k, v in spec.items() if k not in PIPELINE_KEYS}
+    stamp = None
+    if source_spec.get("source") in ("csv", "npz") and "path" in source_spec:
+        path = _resolve(source_spec["path"], base_dir)
+        stamp = path.stat().st_mtime_ns if path.exists() else None
+        source_spec["path"] = str(path)
+    return _load(json.dumps(source_spec, sort_keys=True), stamp)
+
+
+def make_splits(spec: dict, base_dir=None) -> Splits:
+    """Split into train / validation / test (seeded), then fit preprocessing on train."""
+    ds = load_dataset(spec, base_dir)
+    val, test = float(spec.get("val", 0.0)), float(spec.get("test", 0.0))
+    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
+        raise DataError(f"data: val = {val:g} and test = {test:g} must be fractions with val + test < 1")
+    n = len(ds)
+    order = np.random.default_rng(spec.get("split_seed", 0)).permutation(n)
+    n_test, n_val = int(round(test * n)), int(round(val * n))
+    parts = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    pre = Preprocessor(spec.get("preprocess", "none")).fit(ds.X[parts[2]])
+
+    def make(idx):
+        return Dataset(pre.transform(ds.X[idx]), ds.y[idx], ds.classes) if len(idx) else None
+
+    return Splits(make(parts[2]), make(parts[1]), make(parts[0]), pre, dict(spec.get("augment", {})))
+
+
+def _resolve(path: str, base_dir) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() or base_dir is None else Path(base_dir) / p
 
 
 @lru_cache(maxsize=16)
-def _load(key: str) -> Dataset:
+def _load(key: str, stamp) -> Dataset:
     spec = json.loads(key)
-    source = spec.get("source")
+    source = spec.pop("source", None)
     if source == "inline":
         return _inline(spec)
-    if source in toy2d.GENERATORS:
-        args = {k: v for k, v in spec.items() if k != "source"}
-        try:
-            X, y = toy2d.GENERATORS[source](**args)
-        except TypeError as exc:
-            raise DataError(f"data: bad setting for '{source}': {exc}") from None
-        return Dataset(X, y, int(y.max()) + 1)
-    raise DataError(f"data: unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    try:
+        if source in toy2d.GENERATORS:
+            X, y = toy2d.GENERATORS[source](**spec)
+        elif source == "digits":
+            X, y = images.digits(**spec)
+        elif source == "shapes":
+            X, y = images.shapes(**spec)
+        elif source in ("csv", "npz"):
+            if "path" not in spec:
+                raise DataError(f"data: a {source} source needs a \"path\"")
+            path = Path(spec.pop("path"))
+            X, y = files.read_csv(path, **spec) if source == "csv" else files.read_npz(path, **spec)
+        else:
+            raise DataError(f"data: unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    except TypeError as exc:
+        raise DataError(f"data: bad setting for '{source}': {exc}") from None
+    return _dataset(X, y)
+
+
+def _dataset(X: np.ndarray, y: np.ndarray) -> Dataset:
+    if y.dtype.kind in "iu":
+        return Dataset(X, y.astype(np.int64), int(y.max()) + 1 if len(y) else 0)
+    return Dataset(X, y, None)
 
 
 def _inline(spec: dict) -> Dataset:
@@ -69,11 +132,10 @@ def _inline(spec: dict) -> Dataset:
         raise DataError(f"data: inline data needs {exc.args[0]!r}") from None
     except ValueError as exc:
         raise DataError(f"data.X: not a rectangular table of numbers ({exc})") from None
-    if X.ndim < 2:
-        X = X.reshape(len(X), -1) if X.ndim == 1 else X
+    if X.ndim == 1:
+        X = X.reshape(len(X), -1)
     if len(X) != len(y):
         raise DataError(f"data: X has {len(X)} samples but y has {len(y)} labels")
-    if y.dtype.kind in "iub" or (y.dtype.kind == "f" and np.all(y == np.round(y)) and spec.get("classes")):
-        y = y.astype(np.int64)
-        return Dataset(X, y, int(spec.get("classes") or (y.max() + 1)))
+    if y.dtype.kind in "iub":
+        return Dataset(X, y.astype(np.int64), int(spec.get("classes") or (y.max() + 1)))
     return Dataset(X, y.astype(np.float64), None)
