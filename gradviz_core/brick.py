@@ -37,6 +37,9 @@ class Brick:
     is_source: ClassVar[bool] = False
     #: True for regularizers: they read and write other nodes' weights (see ``bind``)
     acts_on_weights: ClassVar[bool] = False
+    #: set False (by the trainer, for one backward call) when no one reads the input gradient,
+    #: e.g. a first layer fed by data; bricks that can skip that work do
+    need_input_grad: bool = True
 
     def __init__(self, name: str = "", **config: Any) -> None:
         self.name = name or self.type_name.lower()

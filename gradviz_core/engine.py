@@ -134,8 +134,10 @@ class Program:
         self.forward_plan = [(n, bricks[n], tuple(graph.inputs_of(n).items())) for n in graph.order
                              if n not in skip]
         self.objective = [n for n in graph.objective_nodes() if n not in skip]
-        self.backward_plan = [(n, bricks[n], tuple(graph.inputs_of(n).items()))
-                              for n in backward_nodes(graph) if n not in skip]
+        back = [n for n in backward_nodes(graph) if n not in skip]
+        # an input gradient is needed only where its source takes part in backward
+        self.backward_plan = [(n, bricks[n], tuple(graph.inputs_of(n).items()),
+                               any(s in back for s in graph.inputs_of(n).values())) for n in back]
         self.bricks = bricks
 
     def forward(self, training: bool, until: str | None = None) -> dict:
@@ -153,8 +155,12 @@ class Program:
         for b in self.bricks.values():
             b.grads = {}
         grads: dict = {n: np.ones_like(values[n]) for n in self.objective}
-        for name, brick, ins in self.backward_plan:
-            port_grads = brick.backward(grads[name])
+        for name, brick, ins, need in self.backward_plan:
+            brick.need_input_grad = need
+            try:
+                port_grads = brick.backward(grads[name])
+            finally:
+                brick.need_input_grad = True
             for port, src in ins:
                 d = port_grads.get(port)
                 if d is not None:

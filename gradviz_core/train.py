@@ -188,17 +188,11 @@ class Trainer:
                     break
                 idx = order[start:start + bs]
                 xb = augment(X[idx], self.rng, **self.splits.augment) if self.splits.augment else X[idx]
-                self._feed(xb, y[idx])
-                for d in self.dropouts:
-                    d.draw = self.steps + 1
-                values = self.program.forward(True)
-                data_loss, reg_loss = self._losses(values)
-                if not np.isfinite(data_loss + reg_loss):
+                data_loss, reg_loss, values = self.step(xb, y[idx])
+                if values is not None:
                     status, message = "diverged", self._diverged(values, epoch, snapshot, snap_step,
                                                                   data_loss + reg_loss)
                     break
-                self.program.backward(values)
-                self._update(values)
                 tot_data += data_loss * len(idx)
                 tot_reg += reg_loss * len(idx)
                 if self.steps % 50 == 0 and self._all_finite():
@@ -223,6 +217,21 @@ class Trainer:
         self.result = self._finish(status, message, epoch, time.perf_counter() - t0)
         self.callback("done", {"result": self.result})
         return self.result
+
+    def step(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float, dict | None]:
+        """One training step (forward, backward, update) on a batch already in the training
+        dtype. Returns (data loss, regularization loss, None), or the forward values instead
+        of None when the loss is not finite (and then nothing is updated)."""
+        self._feed(X, y)
+        for d in self.dropouts:
+            d.draw = self.steps + 1
+        values = self.program.forward(True)
+        data_loss, reg_loss = self._losses(values)
+        if not np.isfinite(data_loss + reg_loss):
+            return data_loss, reg_loss, values
+        self.program.backward(values)
+        self._update(values)
+        return data_loss, reg_loss, None
 
     def _feed(self, X: np.ndarray, y: np.ndarray) -> None:
         for b in self.inputs:

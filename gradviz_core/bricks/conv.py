@@ -87,7 +87,8 @@ class Conv2D(Brick):
     def backward(self, g):
         c = self.config
         dx, dw, db = kernels.active().conv2d_backward(g, self.cache["x"], self.weights["W"], c["stride"],
-                                                      c["padding"], c["groups"], "b" in self.weights)
+                                                      c["padding"], c["groups"], "b" in self.weights,
+                                                      self.need_input_grad)
         self.add_grad("W", dw)
         if db is not None:
             self.add_grad("b", db)

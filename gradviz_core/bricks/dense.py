@@ -1,6 +1,7 @@
 """Linear (fully connected) layer: out = x W + b."""
 from __future__ import annotations
 
+from gradviz_core import kernels
 from gradviz_core.brick import Brick
 from gradviz_core.init import init_array, weight_param_specs
 from gradviz_core.params import ParamSpec
@@ -44,14 +45,12 @@ class Linear(Brick):
     def forward(self, inputs, training):
         x = inputs["x"]
         self.cache = {"x": x}
-        out = x @ self.weights["W"]
-        if "b" in self.weights:
-            out = out + self.weights["b"]
-        return out
+        return kernels.active().linear_forward(x, self.weights["W"], self.weights.get("b"))
 
     def backward(self, g):
-        x = self.cache["x"]
-        self.add_grad("W", x.T @ g)
-        if "b" in self.weights:
-            self.add_grad("b", g.sum(axis=0))
-        return {"x": g @ self.weights["W"].T}
+        dx, dw, db = kernels.active().linear_backward(g, self.cache["x"], self.weights["W"], "b" in self.weights,
+                                                      self.need_input_grad)
+        self.add_grad("W", dw)
+        if db is not None:
+            self.add_grad("b", db)
+        return {"x": dx}

@@ -42,42 +42,31 @@ class BatchNorm(Brick):
         self.weights = {"gamma": np.ones(d, dtype), "beta": np.zeros(d, dtype)}
         self.buffers = {"running_mean": np.zeros(d, dtype), "running_var": np.ones(d, dtype)}
 
-    @staticmethod
-    def _rows(x):
-        """(N, D) stays; (N, C, H, W) -> (N·H·W, C) so each channel is one column."""
-        return x if x.ndim == 2 else x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
-
-    @staticmethod
-    def _unrows(rows, shape):
-        if len(shape) == 2:
-            return rows
-        n, c, h, w = shape
-        return np.ascontiguousarray(rows.reshape(n, h, w, c).transpose(0, 3, 1, 2))
-
     def forward(self, inputs, training):
         x = inputs["x"]
-        rows = self._rows(x)
+        x3 = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, L): a view for (N, D) and (N, C, H, W)
         gamma, beta, eps = self.weights["gamma"], self.weights["beta"], self.config["eps"]
         if training:
-            out, xhat, mean, var, inv_std = kernels.active().batchnorm_forward(rows, gamma, beta, eps)
+            out, xhat, mean, var, inv_std = kernels.active().batchnorm_forward(x3, gamma, beta, eps)
             m = self.config["momentum"]
             self.buffers["running_mean"] = m * self.buffers["running_mean"] + (1 - m) * mean
             self.buffers["running_var"] = m * self.buffers["running_var"] + (1 - m) * var
         else:
             inv_std = 1.0 / np.sqrt(self.buffers["running_var"] + eps)
-            xhat = (rows - self.buffers["running_mean"]) * inv_std
-            out = gamma * xhat + beta
-        self.cache = {"xhat": xhat, "inv_std": inv_std, "shape": x.shape, "training": training}
-        return self._unrows(out, x.shape)
+            xhat = (x3 - self.buffers["running_mean"][:, None]) * inv_std[:, None]
+            out = gamma[:, None] * xhat + beta[:, None]
+        self.cache = {"xhat": xhat, "inv_std": inv_std, "training": training}
+        return out.reshape(x.shape)
 
     def backward(self, g):
         c = self.cache
-        rows = self._rows(g)
+        g3 = g.reshape(g.shape[0], g.shape[1], -1)
         gamma = self.weights["gamma"]
         if c["training"]:
-            dx, dgamma, dbeta = kernels.active().batchnorm_backward(rows, c["xhat"], gamma, c["inv_std"])
+            dx, dgamma, dbeta = kernels.active().batchnorm_backward(g3, c["xhat"], gamma, c["inv_std"])
         else:
-            dx, dgamma, dbeta = rows * gamma * c["inv_std"], (rows * c["xhat"]).sum(0), rows.sum(0)
+            dx = g3 * (gamma * c["inv_std"])[:, None]
+            dgamma, dbeta = (g3 * c["xhat"]).sum(axis=(0, 2)), g3.sum(axis=(0, 2))
         self.add_grad("gamma", dgamma)
         self.add_grad("beta", dbeta)
-        return {"x": self._unrows(dx, c["shape"])}
+        return {"x": dx.reshape(g.shape)}

@@ -21,7 +21,7 @@ from gradviz_core.data.files import DataError
 from gradviz_core.data.preprocess import Preprocessor
 
 PIPELINE_KEYS = ("val", "test", "preprocess", "augment", "split_seed")
-SOURCES = ("inline", "digits", "shapes", "csv", "npz") + tuple(toy2d.GENERATORS)
+SOURCES = ("inline", "digits", "shapes", "random", "csv", "npz") + tuple(toy2d.GENERATORS)
 
 __all__ = ["DataError", "Dataset", "Splits", "load_dataset", "make_splits", "SOURCES"]
 
@@ -106,6 +106,8 @@ def _load(key: str, stamp) -> Dataset:
             X, y = images.digits(**spec)
         elif source == "shapes":
             X, y = images.shapes(**spec)
+        elif source == "random":
+            X, y = images.random(**spec)
         elif source in ("csv", "npz"):
             if "path" not in spec:
                 raise DataError(f"data: a {source} source needs a \"path\"")

@@ -49,3 +49,10 @@ def _segment(xx, yy, cx, cy, angle, half, width):
     along = (xx - cx) * dx + (yy - cy) * dy
     across = -(xx - cx) * dy + (yy - cy) * dx
     return ((np.abs(along) <= half) & (np.abs(across) < width)).astype(float)
+
+
+def random(n: int = 256, shape: tuple = (2,), classes: int = 2, seed: int = 0):
+    """Gaussian noise samples with uniform random labels: for benchmarks and for trying shapes.
+    -> X (n, *shape) float64, y (n,) int64"""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, *shape)), rng.integers(0, classes, n).astype(np.int64)

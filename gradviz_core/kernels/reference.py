@@ -55,8 +55,9 @@ def conv2d_forward(x, w, b, stride: int, pad: int, groups: int):
     return out
 
 
-def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: bool = True):
-    """dout (N, K, Ho, Wo) -> dx (N, C, H, W), dw (K, C/G, F, F), db (K,) or None."""
+def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: bool = True,
+                    need_dx: bool = True):
+    """dout (N, K, Ho, Wo) -> dx (N, C, H, W) or None, dw (K, C/G, F, F), db (K,) or None."""
     k, cg, f, _ = w.shape
     xp = _pad(x, pad)
     cols = _windows(xp, f, stride)
@@ -66,12 +67,14 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     for g in range(groups):
         ks, cs = slice(g * kg, (g + 1) * kg), slice(g * cg, (g + 1) * cg)
         dw[ks] = np.einsum("nkhw,nchwij->kcij", dout[:, ks], cols[:, cs], optimize=True)
-        dcols[:, cs] = np.einsum("nkhw,kcij->nchwij", dout[:, ks], w[ks], optimize=True)
+        if need_dx:
+            dcols[:, cs] = np.einsum("nkhw,kcij->nchwij", dout[:, ks], w[ks], optimize=True)
+    db = dout.sum(axis=(0, 2, 3)) if with_bias else None
+    if not need_dx:
+        return None, dw, db
     dxp = _scatter_windows(dcols, xp.shape, f, stride)
     h, wd = x.shape[2], x.shape[3]
-    dx = dxp[:, :, pad:pad + h, pad:pad + wd]
-    db = dout.sum(axis=(0, 2, 3)) if with_bias else None
-    return np.ascontiguousarray(dx), dw, db
+    return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + wd]), dw, db
 
 
 # ---- pooling -------------------------------------------------------------------------
@@ -113,28 +116,32 @@ def avgpool_backward(dout, x_shape, size: int, stride: int, pad: int):
 
 # ---- batch normalization ------------------------------------------------------------------
 def batchnorm_forward(x, gamma, beta, eps: float):
-    """Normalize each column with the batch's statistics, then scale and shift.
+    """Normalize each channel with the batch's statistics, then scale and shift.
 
-    x (M, D) -> out (M, D), xhat (M, D), mean (D,), var (D,), inv_std (D,)
+    x (N, C, L): C channels (features), L positions per channel (H·W for images, 1 for
+    vectors). Statistics run over N and L.
+    -> out (N, C, L), xhat (N, C, L), mean (C,), var (C,), inv_std (C,)
     xhat = (x − μ) / √(σ² + ε);  out = γ · xhat + β
     """
-    mean = x.mean(axis=0)
-    var = x.var(axis=0)
+    mean = x.mean(axis=(0, 2))
+    var = x.var(axis=(0, 2))
     inv_std = 1.0 / np.sqrt(var + eps)
-    xhat = (x - mean) * inv_std
-    return gamma * xhat + beta, xhat, mean, var, inv_std
+    xhat = (x - mean[:, None]) * inv_std[:, None]
+    return gamma[:, None] * xhat + beta[:, None], xhat, mean, var, inv_std
 
 
 def batchnorm_backward(dout, xhat, gamma, inv_std):
-    """dout (M, D) -> dx (M, D), dgamma (D,), dbeta (D,)
+    """dout (N, C, L) -> dx (N, C, L), dgamma (C,), dbeta (C,)
 
-    dx = (1/M) · inv_std · (M·dxhat − Σ dxhat − xhat · Σ(dxhat · xhat)),  dxhat = dout · γ
+    dx = (1/m) · inv_std · (m·dxhat − Σ dxhat − xhat · Σ(dxhat · xhat)),  dxhat = dout · γ,
+    with m = N·L values per channel.
     """
-    m = dout.shape[0]
-    dbeta = dout.sum(axis=0)
-    dgamma = (dout * xhat).sum(axis=0)
-    dxhat = dout * gamma
-    dx = (inv_std / m) * (m * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
+    m = dout.shape[0] * dout.shape[2]
+    dbeta = dout.sum(axis=(0, 2))
+    dgamma = (dout * xhat).sum(axis=(0, 2))
+    dxhat = dout * gamma[:, None]
+    dx = (inv_std[:, None] / m) * (m * dxhat - dxhat.sum(axis=(0, 2))[:, None]
+                                   - xhat * (dxhat * xhat).sum(axis=(0, 2))[:, None])
     return dx, dgamma, dbeta
 
 
@@ -161,6 +168,20 @@ def softmax_xent_backward(p, t):
     """dL/ds = (p · Σ_k t − t) / N  (= (p − t)/N for one-hot targets). -> ds (N, K)"""
     n = p.shape[0]
     return (p * t.sum(axis=-1, keepdims=True) - t) / n
+
+
+# ---- fully connected ----------------------------------------------------------------------
+def linear_forward(x, w, b):
+    """out = x W + b.  x (N, D), w (D, K), b (K,) or None -> out (N, K)"""
+    out = x @ w
+    if b is not None:
+        out += b
+    return out
+
+
+def linear_backward(dout, x, w, with_bias: bool = True, need_dx: bool = True):
+    """dout (N, K) -> dx (N, D) = dout Wᵀ or None, dw (D, K) = xᵀ dout, db (K,) = Σₙ dout or None"""
+    return (dout @ w.T if need_dx else None), x.T @ dout, (dout.sum(axis=0) if with_bias else None)
 
 
 # ---- elementwise activations --------------------------------------------------------------
