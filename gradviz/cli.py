@@ -31,6 +31,17 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--samples", type=int, default=256,
                    help="elements checked per array, chosen at random beyond this (default 256; 0: all)")
     c.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes")
+    t = sub.add_parser("train", help="train the graph on its data, headless")
+    t.add_argument("file", help="a graph file (.json)")
+    t.add_argument("--epochs", type=int, help="number of epochs (default: the file's setting)")
+    t.add_argument("--seed", type=int, help="seed of the shuffling, dropout and augmentation")
+    t.add_argument("--lr", type=float, help="learning rate (default: the file's setting)")
+    t.add_argument("--save", metavar="WEIGHTS.npz", help="save the trained weights here")
+    t.add_argument("--json", action="store_true",
+                   help="print one JSON object per epoch and a summary as the last line")
+    b = sub.add_parser("bench", help="time the reference nets against NumPy and PyTorch")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--seconds", type=float, default=1.0, help="time per measurement (default 1)")
     return p
 
 
@@ -43,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     from gradviz_core.errors import GradvizError
     try:
         with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about
-            return {"step": cmd_step, "gradcheck": cmd_gradcheck}[args.verb](args)
+            verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "bench": cmd_bench}
+            return verbs[args.verb](args)
     except GradvizError as exc:
         print(f"gradviz: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -132,3 +144,77 @@ def cmd_gradcheck(args) -> int:
     print(f"\nmax relative error {report.max_rel_error:.2e} (tolerance {report.tol:g}, h = {report.h:g}): "
           f"{verdict}")
     return 0 if report.passed else EXIT_FAILED
+
+
+def cmd_train(args) -> int:
+    from gradviz_core import fileformat
+    from gradviz_core.train import Trainer
+
+    graph = _load_checked(args.file)
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed), ("lr", args.lr))
+                 if v is not None}
+    bar = ProgressBar(sys.stderr) if not args.json else None
+
+    def report(kind, rec):
+        if kind == "epoch":
+            if args.json:
+                print(json.dumps({k: v for k, v in rec.items()}), flush=True)
+            else:
+                bar.update(rec, trainer.settings.epochs)
+
+    trainer = Trainer(graph, overrides, callback=report)
+    result = trainer.run()
+    if bar:
+        bar.close()
+    if args.save:  # after a divergence too: the weights kept are finite
+        fileformat.save_weights(graph, args.save)
+    if args.json:
+        summary = result.summary()
+        if result.status != "done":
+            summary["status"], summary["message"] = result.status, result.message
+        print(json.dumps(summary))
+    else:
+        def pct(v):
+            return "—" if v is None else f"{100 * v:.1f}%"
+        loss = "—" if result.train_loss is None else f"{result.train_loss:.4f}"
+        print(f"{result.message}: train loss {loss}, train acc {pct(result.train_acc)}, "
+              f"val acc {pct(result.val_acc)}, test acc {pct(result.test_acc)}, {result.seconds:.2f} s")
+    if result.status == "diverged":
+        print(f"gradviz: {result.message}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+class ProgressBar:
+    """One line on a terminal, redrawn in place; plain lines when not a terminal."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.tty = stream, stream.isatty()
+
+    def update(self, rec: dict, total: int) -> None:
+        done = rec["epoch"]
+        bar = "█" * int(30 * done / total) + "·" * (30 - int(30 * done / total))
+        acc = "" if rec.get("train_acc") is None else f"  acc {100 * rec['train_acc']:.1f}%"
+        val = "" if rec.get("val_acc") is None else f"  val {100 * rec['val_acc']:.1f}%"
+        line = f"epoch {done}/{total} {bar}  loss {rec['train_loss']:.4f}{acc}{val}"
+        if self.tty:
+            self.stream.write("\r" + line)
+        elif done == total or done % max(1, total // 10) == 0:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def cmd_bench(args) -> int:
+    from gradviz_core import bench
+
+    result = bench.run(args.seconds, progress=lambda msg: None if args.json else print(msg, file=sys.stderr))
+    if args.json:
+        print(json.dumps({"nets": result["nets"], "grid_ms": result["grid_ms"],
+                          "first_step_s": result["first_step_s"]}))
+    else:
+        print(bench.table(result))
+    return 0

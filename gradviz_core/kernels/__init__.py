@@ -1,19 +1,24 @@
 """Kernel backends. The backend is chosen here, and only here.
 
-``reference`` is readable NumPy; ``fast`` (Numba) keeps the same signatures.
-Set ``GRADVIZ_BACKEND=reference`` to force the NumPy reference.
+``fast`` (Numba, the default) and ``reference`` (readable NumPy) have the same
+signatures. Set ``GRADVIZ_BACKEND=reference`` to force the NumPy reference.
+The Numba kernels are compiled on first use and cached on disk; ``warm_up()``
+compiles (or loads) all of them ahead of time.
 """
 from __future__ import annotations
 
 import os
+import time
 from types import ModuleType
 
 from gradviz_core.kernels import reference
 
-_active: ModuleType = reference
+_active: ModuleType | None = None
 
 
 def active() -> ModuleType:
+    if _active is None:
+        use(os.environ.get("GRADVIZ_BACKEND", "fast"))
     return _active
 
 
@@ -30,5 +35,38 @@ def use(name: str) -> ModuleType:
     return _active
 
 
-if os.environ.get("GRADVIZ_BACKEND", "reference") != "reference":
-    use(os.environ["GRADVIZ_BACKEND"])
+def warm_up(dtypes=("float32", "float64")) -> float:
+    """Run every fast kernel once on tiny inputs, so that it is compiled (or loaded from the
+    on-disk cache). Returns the seconds it took. Safe to call from a background thread."""
+    import numpy as np
+
+    from gradviz_core.kernels import fast as k
+
+    t = time.perf_counter()
+    for dt in dtypes:
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((2, 4, 6, 6)).astype(dt)
+        w = rng.standard_normal((4, 4, 3, 3)).astype(dt)
+        b = np.zeros(4, dt)
+        for stride, groups in ((1, 1), (2, 1), (1, 2)):
+            wg = w[:, :4 // groups]
+            out = k.conv2d_forward(x, wg, b, stride, 1, groups)
+            k.conv2d_backward(out, x, wg, stride, 1, groups)
+        for f in (k.maxpool_forward,):
+            out, arg = f(x, 2, 2, 0)
+            k.maxpool_backward(out, arg, x.shape, 2, 2, 0)
+        k.avgpool_backward(k.avgpool_forward(x, 2, 2, 0), x.shape, 2, 2, 0)
+        x3 = x.reshape(2, 4, -1)
+        o = k.batchnorm_forward(x3, b + 1, b, 1e-5)
+        k.batchnorm_backward(x3, o[1], b + 1, o[4])
+        s = x.reshape(8, -1)
+        _, p, _ = k.softmax_xent_forward(s, np.eye(s.shape[1], dtype=dt)[np.zeros(8, int)])
+        k.softmax_xent_backward(p, p)
+        for big in (False, True):
+            v = np.ones(k.SMALL + 1 if big else 8, dt)
+            k.sigmoid(v), k.relu_forward(v), k.relu_backward(v, v), k.relu_forward(v, 0.1)
+            k.relu_backward(v, v, 0.1)
+        k.softmax(rng.standard_normal((k.SMALL // 4 + 1, 4)).astype(dt))
+        m = s[:, :4].copy()
+        k.linear_backward(k.linear_forward(m, m[:4].T.copy(), b), m, m[:4].T.copy())
+    return time.perf_counter() - t
