@@ -49,6 +49,8 @@ class Settings:
     init_from: str = ""
     diagnostics_every: int = 0
     overfit: int = 0
+    #: stop when the loss exceeds this many times its first value (0: only on NaN or inf)
+    diverge_factor: float = 100.0
 
     @classmethod
     def from_dict(cls, d: dict) -> "Settings":
@@ -137,6 +139,7 @@ class Trainer:
         self.dropouts = [b for b in bricks.values() if b.type_name == "Dropout"]
         self.rng = np.random.default_rng(s.seed)
         self.steps = 0
+        self.first_loss: float | None = None
         self.history: list[dict] = []
         self._cancel = threading.Event()
         self._running = threading.Event()
@@ -168,6 +171,11 @@ class Trainer:
 
     # ---- the loop ------------------------------------------------------------------------
     def run(self) -> Result:
+        # overflow on the way to a divergence is handled by the guard, not warned about
+        with np.errstate(all="ignore"):
+            return self._run()
+
+    def _run(self) -> Result:
         s, t0 = self.settings, time.perf_counter()
         train = self.splits.train
         if s.overfit:
@@ -195,7 +203,7 @@ class Trainer:
                     break
                 tot_data += data_loss * len(idx)
                 tot_reg += reg_loss * len(idx)
-                if self.steps % 50 == 0 and self._all_finite():
+                if self.steps % 50 == 0 and self._all_finite():  # taken when the loss was healthy
                     snapshot, snap_step = self._weights_copy(), self.steps
                 self.callback("step", {"step": self.steps, "epoch": epoch, "loss": data_loss + reg_loss,
                                        "data_loss": data_loss, "reg_loss": reg_loss, "lr": self.optimizer.lr})
@@ -221,17 +229,24 @@ class Trainer:
     def step(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float, dict | None]:
         """One training step (forward, backward, update) on a batch already in the training
         dtype. Returns (data loss, regularization loss, None), or the forward values instead
-        of None when the loss is not finite (and then nothing is updated)."""
+        of None when the loss is not finite or has exploded (and then nothing is updated)."""
         self._feed(X, y)
         for d in self.dropouts:
             d.draw = self.steps + 1
         values = self.program.forward(True)
         data_loss, reg_loss = self._losses(values)
-        if not np.isfinite(data_loss + reg_loss):
+        loss = data_loss + reg_loss
+        if self.first_loss is None and np.isfinite(loss):
+            self.first_loss = loss
+        if not np.isfinite(loss) or self._exploded(loss):
             return data_loss, reg_loss, values
         self.program.backward(values)
         self._update(values)
         return data_loss, reg_loss, None
+
+    def _exploded(self, loss: float) -> bool:
+        f = self.settings.diverge_factor
+        return bool(f) and self.first_loss is not None and abs(loss) > f * max(abs(self.first_loss), 1e-3)
 
     def _feed(self, X: np.ndarray, y: np.ndarray) -> None:
         for b in self.inputs:
@@ -367,14 +382,15 @@ class Trainer:
                     None)
         where = (f"; the first non-finite value appeared at node {node} ({self.program.bricks[node].type_name})"
                  if node else "")
-        if self._all_finite():
-            kept = f"the weights of step {self.steps} are all finite and were kept"
+        self._set_weights(snapshot)
+        if np.isfinite(loss):
+            what = (f"grew to {loss:.4g}, more than {self.settings.diverge_factor:g} × its first value "
+                    f"{self.first_loss:.4g}")
         else:
-            self._set_weights(snapshot)
-            kept = f"the weights were restored to those of step {snap_step}, which are all finite"
-        what = "NaN" if np.isnan(loss) else "infinite"
-        return (f"training diverged at epoch {epoch}, step {self.steps + 1}: the loss became {what}{where}; "
-                f"{kept}. Try a smaller learning rate than {self.optimizer.lr:g}.")
+            what = "became NaN" if np.isnan(loss) else "became infinite"
+        return (f"training diverged at epoch {epoch}, step {self.steps + 1}: the loss {what}{where}; "
+                f"the weights were restored to those of step {snap_step}, which are all finite. "
+                f"Try a smaller learning rate than {self.optimizer.lr:g}.")
 
 
 def load_pretrained(graph: Graph, source: str, base_dir=None) -> list[str]:

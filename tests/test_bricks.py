@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from brick_cases import CASES, SPECIAL
-from gradviz_core import get_brick_class, brick_types
+from gradviz_core import brick_types, get_brick_class, kernels
 from gradviz_core.gradcheck import check_brick
 from gradviz_core.init import weight_param_specs  # noqa: F401  (the registry is loaded)
 
@@ -33,9 +33,18 @@ def _inferred_matches(brick, inputs, out):
     assert tuple(want) == np.shape(out)
 
 
+@pytest.fixture(params=["fast", "reference"])
+def backend(request):
+    """Every check runs on the Numba kernels and on the NumPy reference."""
+    previous = kernels.active()
+    kernels.use(request.param)
+    yield request.param
+    kernels.use("fast" if previous.__name__.endswith("fast") else "reference")
+
+
 @pytest.mark.parametrize("type_name", sorted(CASES))
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_backward_matches_finite_differences(type_name, seed):
+def test_backward_matches_finite_differences(type_name, seed, backend):
     rng = np.random.default_rng(1000 * seed + len(type_name))
     checked = 0
     for params, inputs, training in CASES[type_name](rng):
@@ -53,7 +62,7 @@ def test_backward_matches_finite_differences(type_name, seed):
 
 
 @pytest.mark.parametrize("type_name", sorted(CASES))
-def test_float32_agrees_with_float64(type_name):
+def test_float32_agrees_with_float64(type_name, backend):
     rng = np.random.default_rng(7)
     for params, inputs, training in CASES[type_name](rng):
         b64 = make(type_name, params, inputs, np.float64)

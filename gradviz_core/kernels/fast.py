@@ -90,7 +90,8 @@ def _make_relu(alpha_zero: bool):
         alpha = a[0]
         for i in prange(x.size):
             v = x[i]
-            out[i] = v if v > 0 else (0.0 if alpha_zero else alpha * v)
+            # "not v <= 0" keeps NaN (as np.maximum does), so the divergence guard sees it
+            out[i] = v if not v <= 0 else (0.0 if alpha_zero else alpha * v)
 
     def bwd(out, d, x, a):
         alpha = a[0]

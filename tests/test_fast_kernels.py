@@ -1,0 +1,131 @@
+"""The Numba kernels agree with the NumPy reference: rel 1e-5 in float32, 1e-10 in float64."""
+import numpy as np
+import pytest
+
+from gradviz_core.kernels import fast as F
+from gradviz_core.kernels import reference as R
+
+TOL = {np.float32: 1e-5, np.float64: 1e-10}
+
+
+def close(a, b, dtype):
+    """Relative agreement, measured against the size of the reference result."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape
+    scale = max(np.abs(b).max(), 1e-30)
+    assert np.abs(a - b).max() / scale <= TOL[dtype] * 10, np.abs(a - b).max() / scale
+
+
+def conv_shapes(rng):
+    for _ in range(6):
+        groups = int(rng.choice([1, 1, 2, 3]))
+        stride, pad, f = int(rng.integers(1, 3)), int(rng.integers(0, 3)), int(rng.choice([1, 3, 5]))
+        c, k = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 7))
+        ho, wo = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        h, w = (ho - 1) * stride + f - 2 * pad, (wo - 1) * stride + f - 2 * pad
+        if h >= 1 and w >= 1:
+            yield int(rng.integers(1, 5)), c, h, w, k, f, stride, pad, groups
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(4))
+def test_conv(dtype, seed):
+    rng = np.random.default_rng(seed)
+    for n, c, h, w, k, f, s, p, g in conv_shapes(rng):
+        x = rng.standard_normal((n, c, h, w)).astype(dtype)
+        wt = rng.standard_normal((k, c // g, f, f)).astype(dtype)
+        b = rng.standard_normal(k).astype(dtype)
+        out = R.conv2d_forward(x, wt, b, s, p, g)
+        close(F.conv2d_forward(x, wt, b, s, p, g), out, dtype)
+        d = rng.standard_normal(out.shape).astype(dtype)
+        for got, want in zip(F.conv2d_backward(d, x, wt, s, p, g), R.conv2d_backward(d, x, wt, s, p, g)):
+            close(got, want, dtype)
+        assert F.conv2d_backward(d, x, wt, s, p, g, need_dx=False)[0] is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("f,s,p", [(2, 2, 0), (3, 2, 1), (3, 1, 1), (2, 1, 0), (1, 1, 0)])
+def test_pooling(dtype, f, s, p):
+    rng = np.random.default_rng(f * 10 + s)
+    x = rng.standard_normal((3, 2, 7, 9)).astype(dtype)
+    if (7 - f + 2 * p) % s or (9 - f + 2 * p) % s:
+        x = x[:, :, :7 - (7 - f + 2 * p) % s, :9 - (9 - f + 2 * p) % s].copy()
+    out, arg = R.maxpool_forward(x, f, s, p)
+    fout, farg = F.maxpool_forward(x, f, s, p)
+    close(fout, out, dtype)
+    np.testing.assert_array_equal(farg, arg)
+    d = rng.standard_normal(out.shape).astype(dtype)
+    close(F.maxpool_backward(d, farg, x.shape, f, s, p), R.maxpool_backward(d, arg, x.shape, f, s, p), dtype)
+    close(F.avgpool_forward(x, f, s, p), R.avgpool_forward(x, f, s, p), dtype)
+    close(F.avgpool_backward(d, x.shape, f, s, p), R.avgpool_backward(d, x.shape, f, s, p), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(8, 5, 1), (4, 3, 12), (64, 16, 1)])
+def test_batchnorm(dtype, shape):
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    gamma, beta = rng.standard_normal(shape[1]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
+    want, got = R.batchnorm_forward(x, gamma, beta, 1e-5), F.batchnorm_forward(x, gamma, beta, 1e-5)
+    for a, b in zip(got, want):
+        close(a, b, dtype)
+    d = rng.standard_normal(shape).astype(dtype)
+    for a, b in zip(F.batchnorm_backward(d, want[1], gamma, want[4]), R.batchnorm_backward(d, want[1], gamma, want[4])):
+        close(a, b, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,k", [(5, 3), (300, 10), (20000, 4)])
+def test_softmax_and_cross_entropy(dtype, n, k):
+    rng = np.random.default_rng(2)
+    s = (rng.standard_normal((n, k)) * 4).astype(dtype)
+    t = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+    close(F.softmax(s), R.softmax(s), dtype)
+    (lf, pf, logf), (lr, pr, logr) = F.softmax_xent_forward(s, t), R.softmax_xent_forward(s, t)
+    close(lf, lr, dtype), close(pf, pr, dtype), close(logf, logr, dtype)
+    close(F.softmax_xent_backward(pr, t), R.softmax_xent_backward(pr, t), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [7, 100_000])  # the serial and the parallel kernels
+def test_elementwise(dtype, size):
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(size) * 5).astype(dtype)
+    d = rng.standard_normal(size).astype(dtype)
+    close(F.sigmoid(x), R.sigmoid(x), dtype)
+    for alpha in (0.0, 0.1):
+        close(F.relu_forward(x, alpha), R.relu_forward(x, alpha), dtype)
+        close(F.relu_backward(d, x, alpha), R.relu_backward(d, x, alpha), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear(dtype):
+    rng = np.random.default_rng(4)
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in ((6, 5), (5, 3), (3,)))
+    close(F.linear_forward(x, w, b), R.linear_forward(x, w, b), dtype)
+    d = rng.standard_normal((6, 3)).astype(dtype)
+    for a, c in zip(F.linear_backward(d, x, w), R.linear_backward(d, x, w)):
+        close(a, c, dtype)
+
+
+def test_nan_still_propagates():
+    x = np.array([[1.0, np.nan, 2.0]], dtype=np.float32)
+    loss, p, _ = F.softmax_xent_forward(x, np.eye(3, dtype=np.float32)[[0]])
+    assert np.isnan(loss)
+    for alpha in (0.0, 0.1):  # as np.maximum does: a NaN stays NaN
+        nan = np.array([np.nan, -1.0, 2.0], np.float32)
+        np.testing.assert_array_equal(np.isnan(F.relu_forward(nan, alpha)), np.isnan(R.relu_forward(nan, alpha)))
+        assert np.isnan(F.relu_forward(nan, alpha)[0])
+    conv = F.conv2d_forward(np.full((1, 1, 3, 3), np.nan, np.float32), np.ones((4, 1, 3, 3), np.float32), None, 1, 0, 1)
+    assert np.isnan(conv).all()
+
+
+def test_parallel_results_are_reproducible():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 8, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    d = rng.standard_normal((16, 8, 12, 12)).astype(np.float32)
+    first = F.conv2d_backward(d, x, w, 1, 1, 1)
+    for _ in range(3):
+        for a, b in zip(F.conv2d_backward(d, x, w, 1, 1, 1), first):
+            np.testing.assert_array_equal(a, b)

@@ -1,0 +1,182 @@
+"""The trainer: learning, reproducibility, control from another thread, guards and tools."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from gradviz_core import Graph, GraphError, fileformat
+from gradviz_core.errors import GradvizError
+from gradviz_core.train import Trainer
+
+
+def spiral(hidden=32, **training):
+    g = Graph()
+    g.set_data({"source": "spiral", "n": 150, "classes": 3, "val": 0.2})
+    for name, t, p in [("x", "Input", {}), ("fc1", "Linear", {"units": hidden, "bias_init": 0.01}),
+                       ("relu1", "ReLU", {}), ("fc2", "Linear", {"units": 3, "init": "xavier"}),
+                       ("y", "Target", {}), ("loss", "SoftmaxCrossEntropy", {}), ("reg", "L2", {"lam": 1e-3})]:
+        g.add_node(t, name, p)
+    for a, b in [("x", "fc1"), ("fc1", "relu1"), ("relu1", "fc2"), ("fc2", "loss")]:
+        g.connect(a, b, "x")
+    g.connect("y", "loss", "target")
+    g.training.update({"lr": 1.0, "batch_size": 0, "epochs": 300, **training})
+    return g
+
+
+def test_spiral_example_reaches_98_percent(examples_dir):
+    result = Trainer(fileformat.load(examples_dir / "spiral_mlp.json")).run()
+    assert result.status == "done" and result.train_acc >= 0.98
+
+
+def test_digits_example_reaches_95_percent_test_accuracy(examples_dir):
+    result = Trainer(fileformat.load(examples_dir / "digits_convnet.json")).run()
+    assert result.test_acc >= 0.95
+    assert np.array(result.confusion).shape == (10, 10) and np.array(result.confusion).sum() == 359
+
+
+def test_training_is_reproducible_for_a_seed():
+    a, b = spiral(epochs=20, batch_size=16), spiral(epochs=20, batch_size=16)
+    ra, rb = Trainer(a).run(), Trainer(b).run()
+    assert ra.train_loss == rb.train_loss
+    for k, v in a.weights().items():
+        np.testing.assert_array_equal(v, b.weights()[k])
+    c = spiral(epochs=20, batch_size=16, seed=1)
+    assert Trainer(c).run().train_loss != ra.train_loss
+
+
+def test_records_reach_the_callback_and_losses_are_separate():
+    seen = {"step": 0, "epoch": [], "diagnostics": [], "done": 0}
+
+    def cb(kind, rec):
+        if kind in ("step", "done"):
+            seen[kind] += 1
+        else:
+            seen[kind].append(rec)
+    result = Trainer(spiral(epochs=5, batch_size=40, diagnostics_every=2), callback=cb).run()
+    assert seen["step"] == result.steps == 5 * 3 and seen["done"] == 1
+    ep = seen["epoch"][-1]
+    assert ep["reg_loss"] > 0 and ep["train_loss"] > 0 and ep["val_acc"] is not None
+    diag = seen["diagnostics"][0]
+    assert set(diag["layers"]) == {"fc1/W", "fc1/b", "fc2/W", "fc2/b"}
+    assert 0 < diag["layers"]["fc1/W"]["update_ratio"] < 1
+    act = diag["activations"]["relu1"]
+    assert 0 <= act["dead"] <= 1 and sum(act["hist"]) == 40 * 32 and len(act["edges"]) == 21
+
+
+def test_divergence_stops_cleanly_with_finite_weights():
+    g = spiral(lr=100.0, epochs=50)
+    start = {k: v.copy() for k, v in Trainer(g.clone()).graph.weights().items()}
+    result = Trainer(g).run()
+    assert result.status == "diverged"
+    assert result.message.startswith("training diverged at epoch 3, step 3: the loss grew to")
+    assert "more than 100 × its first value" in result.message and "smaller learning rate than 100" in result.message
+    assert all(np.all(np.isfinite(v)) for v in g.weights().values())
+    for k, v in start.items():  # restored to the last healthy snapshot: here, the start
+        np.testing.assert_array_equal(g.weights()[k], v)
+
+
+def test_nan_divergence_names_the_node():
+    g = spiral(lr=1e30, epochs=5, diverge_factor=0.0)
+    result = Trainer(g).run()
+    assert result.status == "diverged"
+    assert "the loss became NaN" in result.message or "the loss became infinite" in result.message
+    assert "first non-finite value appeared at node" in result.message
+    assert all(np.all(np.isfinite(v)) for v in g.weights().values())
+
+
+def test_cancel_and_pause_from_another_thread():
+    tr = Trainer(spiral(epochs=100000, batch_size=8))
+    tr.start()
+    time.sleep(0.3)
+    tr.pause()
+    time.sleep(0.1)
+    steps = tr.steps
+    time.sleep(0.2)
+    assert tr.steps in (steps, steps + 1)  # at most the step in flight finishes
+    tr.resume()
+    time.sleep(0.2)
+    assert tr.steps > steps + 1
+    tr.cancel()
+    result = tr.join(5)
+    assert result is not None and result.status == "cancelled"
+    assert threading.active_count() < 10
+
+
+def test_frozen_layers_do_not_move():
+    g = spiral(epochs=10, freeze=["fc1"])
+    tr = Trainer(g)
+    before = g.brick("fc1").weights["W"].copy(), g.brick("fc2").weights["W"].copy()
+    tr.run()
+    np.testing.assert_array_equal(g.brick("fc1").weights["W"], before[0])
+    assert not np.array_equal(g.brick("fc2").weights["W"], before[1])
+    with pytest.raises(GraphError, match="training.freeze: there is no node named 'fc9'"):
+        Trainer(spiral(freeze=["fc9"]))
+
+
+def test_transfer_learning_loads_matching_weights(tmp_path):
+    donor = spiral(epochs=50)
+    Trainer(donor).run()
+    fileformat.save(donor, tmp_path / "donor.json", with_weights=True)
+    student = spiral(epochs=1, lr=1e-9, init_from=str(tmp_path / "donor.json"))
+    tr = Trainer(student)
+    assert "fc1/W" in tr.loaded and "fc2/b" in tr.loaded
+    np.testing.assert_allclose(student.brick("fc1").weights["W"], donor.brick("fc1").weights["W"])
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    g = spiral(hidden=64, epochs=400, early_stopping=3, lr=3.0)
+    g.set_data({"source": "spiral", "n": 60, "classes": 3, "val": 0.5, "noise": 0.6})
+    result = Trainer(g).run()
+    assert result.status == "early_stopped" and "stopped early at epoch" in result.message
+
+
+def test_overfit_mode_and_initial_loss_check():
+    g = spiral(hidden=64, epochs=300, overfit=20)
+    tr = Trainer(g)
+    check = tr.initial_loss_check()
+    assert check["formula"] == "ln(3)" and check["expected"] == pytest.approx(np.log(3))
+    result = tr.run()
+    assert result.train_acc == 1.0 and result.reg_loss == 0.0  # regularization is off when overfitting
+
+
+def test_predict_and_grid():
+    g = spiral(epochs=100)
+    tr = Trainer(g)
+    tr.run()
+    scores = tr.predict(np.zeros((5, 2)))
+    assert scores.shape == (5, 3)
+    grid = tr.grid((-1, 1, -1, 1), res=64)
+    assert grid.shape == (64, 64, 3) and len(np.unique(grid.argmax(-1))) == 3
+
+
+def test_settings_are_checked():
+    with pytest.raises(GradvizError, match="training: unknown setting 'learning_rate'"):
+        Trainer(spiral(learning_rate=0.1))
+    with pytest.raises(GradvizError, match="training.lr must be > 0"):
+        Trainer(spiral(lr=-1.0))
+    with pytest.raises(GradvizError, match="training.optimizer must be one of"):
+        Trainer(spiral(optimizer="lbfgs"))
+    with pytest.raises(GradvizError, match="training needs data"):
+        g = Graph()
+        g.add_node("Constant", "c")
+        g.add_node("Square", "s")
+        g.connect("c", "s", "x")
+        g.add_node("Sum", "t")
+        g.connect("s", "t", "x")
+        Trainer(g)
+
+
+def test_stepper_and_trainer_gradients_agree(examples_dir):
+    from gradviz_core.stepper import Stepper
+    g = fileformat.load(examples_dir / "mlp_softmax.json")
+    s = Stepper(g.clone(), dtype=np.float64)
+    s.run_backward()
+    tr = Trainer(g, dtype=np.float64)
+    X, y = tr.splits.train.batch(g.training["batch_size"], g.training["seed"])
+    tr._feed(X, y)
+    values = tr.program.forward(True)
+    tr.program.backward(values)
+    for name in ("fc1", "fc2"):
+        for w in ("W", "b"):
+            np.testing.assert_allclose(tr.program.bricks[name].grad(w), s.graph.brick(name).grad(w), rtol=1e-12)
