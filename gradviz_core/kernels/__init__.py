@@ -22,14 +22,29 @@ def active() -> ModuleType:
     return _active
 
 
+_blas_limit = None
+
+
 def use(name: str) -> ModuleType:
-    """Switch the backend (``reference`` or ``fast``) and return the module."""
-    global _active
+    """Switch the backend (``reference`` or ``fast``) and return the module.
+
+    With ``fast``, BLAS runs single-threaded: Numba's parallel loops own the cores, and
+    its GEMMs run inside them. Two thread pools spinning on two cores at once made small
+    operations up to 20× slower.
+    """
+    global _active, _blas_limit
     if name == "reference":
         _active = reference
+        if _blas_limit is not None:
+            _blas_limit.restore_original_limits()
+            _blas_limit = None
     elif name == "fast":
+        from threadpoolctl import threadpool_limits
+
         from gradviz_core.kernels import fast
         _active = fast
+        if _blas_limit is None:
+            _blas_limit = threadpool_limits(limits=1, user_api="blas")
     else:
         raise ValueError(f"unknown kernel backend {name!r}: use 'reference' or 'fast'")
     return _active

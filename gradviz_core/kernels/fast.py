@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+import scipy.linalg.cython_blas  # noqa: F401  (the BLAS that np.dot uses inside Numba)
+from numba import get_num_threads, njit, prange
 
 FM = {"reassoc", "contract", "arcp", "nsz"}
 SMALL = 1 << 15  # elements: below this, serial kernels
@@ -182,9 +183,10 @@ def softmax_xent_backward(p, t):
 
 
 # ---- convolution -------------------------------------------------------------------------------
-# Direct convolution. The output row is the innermost loop (it vectorizes), and four filters
-# share every load of x (register blocking); the filter count is padded with zero filters to
-# a multiple of 4 so the inner loop has no branches. Groups run one after another.
+# Per sample: im2col into a (C·F·F, Ho·Wo) matrix that fits in cache, then one BLAS GEMM
+# with the filters. Samples run in parallel (prange); BLAS itself runs single-threaded
+# (see kernels.use), so the two never fight over the cores. dW sums per-thread partials
+# in a fixed order, so results do not depend on scheduling.
 def _pad(x, pad: int):
     """Zeros around each image (np.pad is several times slower for this)."""
     if pad == 0:
@@ -195,159 +197,132 @@ def _pad(x, pad: int):
     return out
 
 
+@_jit()
+def _im2col(xs, F, S, Ho, Wo, cols):
+    """xs (C, Hp, Wp) -> cols (C·F·F, Ho·Wo): row (c, i, j) holds xs[c, S·h + i, S·q + j]."""
+    r = 0
+    for c in range(xs.shape[0]):
+        for i in range(F):
+            for j in range(F):
+                row = cols[r]
+                for h in range(Ho):
+                    src = xs[c, h * S + i]
+                    if S == 1:  # unit stride vectorizes; a runtime stride would not
+                        for q in range(Wo):
+                            row[h * Wo + q] = src[q + j]
+                    else:
+                        for q in range(Wo):
+                            row[h * Wo + q] = src[q * S + j]
+                r += 1
+
+
+@_jit()
+def _col2im(cols, F, S, Ho, Wo, dxs):
+    """The adjoint of _im2col: add each row back where it was read from (into dxs)."""
+    r = 0
+    for c in range(dxs.shape[0]):
+        for i in range(F):
+            for j in range(F):
+                row = cols[r]
+                for h in range(Ho):
+                    dst = dxs[c, h * S + i]
+                    if S == 1:
+                        for q in range(Wo):
+                            dst[q + j] += row[h * Wo + q]
+                    else:
+                        for q in range(Wo):
+                            dst[q * S + j] += row[h * Wo + q]
+                r += 1
+
+
 @_jit(parallel=True)
-def _conv_rows(xp, w, b, out, S):
-    """out[n, k, h, :] = b[k] + Σ_c,i,j w[k, c, i, j] · xp[n, c, S·h + i, S·q + j]; K % 4 == 0."""
-    N, K, Ho, Wo = out.shape
-    C, F = w.shape[1], w.shape[2]
-    for nh in prange(N * Ho):
-        n, h = nh // Ho, nh % Ho
-        acc = np.empty((4, Wo), dtype=out.dtype)
-        for k in range(0, K, 4):
-            for r in range(4):
-                acc[r, :] = b[k + r]
-            for c in range(C):
-                for i in range(F):
-                    xr = xp[n, c, h * S + i]
-                    for j in range(F):
-                        w0, w1, w2, w3 = w[k, c, i, j], w[k + 1, c, i, j], w[k + 2, c, i, j], w[k + 3, c, i, j]
-                        if S == 1:
-                            for q in range(Wo):
-                                v = xr[q + j]
-                                acc[0, q] += w0 * v
-                                acc[1, q] += w1 * v
-                                acc[2, q] += w2 * v
-                                acc[3, q] += w3 * v
-                        else:
-                            for q in range(Wo):
-                                v = xr[q * S + j]
-                                acc[0, q] += w0 * v
-                                acc[1, q] += w1 * v
-                                acc[2, q] += w2 * v
-                                acc[3, q] += w3 * v
-            for r in range(4):
-                out[n, k + r, h, :] = acc[r]
+def _conv_fwd(xp, w2, b, F, S, G, out):
+    """xp (N, C, Hp, Wp), w2 (K, C/G·F·F), b (K,) -> out (N, K, Ho·Wo)"""
+    N, K, L = out.shape
+    Ho, Wo = (xp.shape[2] - F) // S + 1, (xp.shape[3] - F) // S + 1
+    R, Kg = w2.shape[1], K // G
+    for n in prange(N):
+        cols = np.empty((G * R, L), dtype=xp.dtype)
+        _im2col(xp[n], F, S, Ho, Wo, cols)
+        for g in range(G):
+            # whole arrays for one group: Numba types slices as layout 'A', and np.dot then copies
+            o = np.dot(w2, cols) if G == 1 else np.dot(w2[g * Kg:(g + 1) * Kg].copy(), cols[g * R:(g + 1) * R].copy())
+            for k in range(Kg):
+                bk = b[g * Kg + k]
+                for p in range(L):
+                    out[n, g * Kg + k, p] = o[k, p] + bk
 
 
-def _conv_group(xp, w, b, stride):
-    """One group: xp (N, C, Hp, Wp) padded, w (K, C, F, F) -> (N, K, Ho, Wo)."""
-    n, _, hp, wp = xp.shape
-    k, _, f, _ = w.shape
-    k4 = -(-k // 4) * 4
-    if k4 != k:
-        w = np.concatenate([w, np.zeros((k4 - k,) + w.shape[1:], dtype=w.dtype)])
-        b = np.concatenate([b, np.zeros(k4 - k, dtype=b.dtype)])
-    out = np.empty((n, k4, (hp - f) // stride + 1, (wp - f) // stride + 1), dtype=np.result_type(xp, w))
-    _conv_rows(np.ascontiguousarray(xp), np.ascontiguousarray(w), np.ascontiguousarray(b), out, stride)
-    return out if k4 == k else out[:, :k]
+@_jit(parallel=True)
+def _conv_dw(xp, d, F, S, G, parts):
+    """Per thread t, the sum over its samples of cols · doutᵀ. parts (T, C/G·F·F, K) per group."""
+    N, K, L = d.shape
+    Ho, Wo = (xp.shape[2] - F) // S + 1, (xp.shape[3] - F) // S + 1
+    T, R = parts.shape[0], parts.shape[1] // G
+    Kg = K // G
+    per = (N + T - 1) // T
+    for t in prange(T):
+        cols = np.empty((G * R, L), dtype=xp.dtype)
+        acc = np.zeros((G * R, Kg), dtype=xp.dtype)
+        for n in range(t * per, min(N, (t + 1) * per)):
+            _im2col(xp[n], F, S, Ho, Wo, cols)
+            if G == 1:
+                acc += np.dot(cols, np.ascontiguousarray(d[n].T))
+            else:
+                for g in range(G):
+                    dt = np.ascontiguousarray(d[n, g * Kg:(g + 1) * Kg].T)
+                    acc[g * R:(g + 1) * R] += np.dot(cols[g * R:(g + 1) * R].copy(), dt)
+        parts[t] = acc
 
 
-def _conv_padded(xp, w, b, stride, groups):
-    if groups == 1:
-        return _conv_group(xp, w, b, stride)
-    cg, kg = xp.shape[1] // groups, w.shape[0] // groups
-    return np.concatenate([_conv_group(xp[:, g * cg:(g + 1) * cg], w[g * kg:(g + 1) * kg],
-                                       b[g * kg:(g + 1) * kg], stride) for g in range(groups)], axis=1)
+@_jit(parallel=True)
+def _conv_dx(d, w2t, F, S, G, dxp):
+    """dxp (N, C, Hp, Wp), zeroed, += col2im(w2ᵀ · dout) per sample. w2t (G, C/G·F·F, K/G)."""
+    N, K, L = d.shape
+    Ho, Wo = (dxp.shape[2] - F) // S + 1, (dxp.shape[3] - F) // S + 1
+    R, Kg = w2t.shape[1], K // G
+    for n in prange(N):
+        if G == 1:
+            cols = np.dot(w2t[0], d[n])
+        else:
+            cols = np.empty((G * R, L), dtype=d.dtype)
+            for g in range(G):
+                cols[g * R:(g + 1) * R] = np.dot(w2t[g], d[n, g * Kg:(g + 1) * Kg].copy())
+        _col2im(cols, F, S, Ho, Wo, dxp[n])
 
 
 def conv2d_forward(x, w, b, stride: int, pad: int, groups: int):
     """x (N, C, H, W), w (K, C/G, F, F), b (K,) or None -> out (N, K, Ho, Wo)"""
-    bias = b if b is not None else np.zeros(w.shape[0], dtype=np.result_type(x, w))
-    return np.ascontiguousarray(_conv_padded(_pad(x, pad), w, bias, stride, groups))
-
-
-@_jit(parallel=True)
-def _conv_dw(dout, xp, dw, S, G):
-    """dW[k, c, i, j] = Σ_n,h,q dout[n, k, h, q] · xp[n, c, S·h + i, S·q + j], one (k, c) per task."""
-    N, K, Ho, Wo = dout.shape
-    _, Cg, F, _ = dw.shape
-    Kg = K // G
-    zero = dout[0, 0, 0, 0] * 0  # accumulate in the data's own type, as BLAS does
-    for kc in prange(K * Cg):
-        k, c = kc // Cg, kc % Cg
-        ci = (k // Kg) * Cg + c
-        acc = np.zeros((F, F), dtype=dw.dtype)
-        for n in range(N):
-            for h in range(Ho):
-                d = dout[n, k, h]
-                for i in range(F):
-                    xr = xp[n, ci, h * S + i]
-                    for j in range(F):
-                        s = zero
-                        for q in range(Wo):
-                            s += d[q] * xr[q * S + j]
-                        acc[i, j] += s
-        for i in range(F):
-            for j in range(F):
-                dw[k, c, i, j] = acc[i, j]
-
-
-@_jit(parallel=True)
-def _conv_dw4(dout, xp, dw):
-    """Stride 1, one group, K % 4 == 0: four filters share each load of x; per-column partial
-    sums are kept over the whole batch and added up once at the end."""
-    N, K, Ho, Wo = dout.shape
-    _, C, F, _ = dw.shape
-    for task in prange((K // 4) * C):
-        k, c = (task // C) * 4, task % C
-        acc = np.zeros((4, F, F, Wo), dtype=dw.dtype)
-        for n in range(N):
-            for h in range(Ho):
-                d0, d1, d2, d3 = dout[n, k, h], dout[n, k + 1, h], dout[n, k + 2, h], dout[n, k + 3, h]
-                for i in range(F):
-                    xr = xp[n, c, h + i]
-                    for j in range(F):
-                        a0, a1, a2, a3 = acc[0, i, j], acc[1, i, j], acc[2, i, j], acc[3, i, j]
-                        for q in range(Wo):
-                            v = xr[q + j]
-                            a0[q] += d0[q] * v
-                            a1[q] += d1[q] * v
-                            a2[q] += d2[q] * v
-                            a3[q] += d3[q] * v
-        for r in range(4):
-            for i in range(F):
-                for j in range(F):
-                    dw[k + r, c, i, j] = acc[r, i, j].sum()
-
-
-def _flipped(w, groups):
-    """Weights of the transposed convolution: per group, swap filters and channels and turn
-    each filter by 180°. (K, C/G, F, F) -> (C, K/G, F, F)"""
-    k, cg, f, _ = w.shape
-    kg = k // groups
-    wt = w.reshape(groups, kg, cg, f, f).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
-    return np.ascontiguousarray(wt.reshape(groups * cg, kg, f, f))
+    n, _, h, wd = x.shape
+    k, _, f, _ = w.shape
+    ho, wo = (h - f + 2 * pad) // stride + 1, (wd - f + 2 * pad) // stride + 1
+    dtype = np.result_type(x, w)
+    out = np.empty((n, k, ho * wo), dtype=dtype)
+    bias = b if b is not None else np.zeros(k, dtype=dtype)
+    _conv_fwd(np.ascontiguousarray(_pad(x, pad), dtype=dtype), np.ascontiguousarray(w.reshape(k, -1), dtype=dtype),
+              bias.astype(dtype, copy=False), f, stride, groups, out)
+    return out.reshape(n, k, ho, wo)
 
 
 def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: bool = True,
                     need_dx: bool = True):
-    """dout (N, K, Ho, Wo) -> dx (N, C, H, W) or None, dw (K, C/G, F, F), db (K,) or None.
-
-    dx is the forward kernel run on dout (spread out by the stride and padded by F − 1)
-    with the flipped weights, giving the gradient of the padded input; its border is cut.
-    """
+    """dout (N, K, Ho, Wo) -> dx (N, C, H, W) or None, dw (K, C/G, F, F), db (K,) or None."""
     n, c, h, wd = x.shape
-    k, _, f, _ = w.shape
-    dout = np.ascontiguousarray(dout)
+    k, cg, f, _ = w.shape
+    kg = k // groups
+    d = np.ascontiguousarray(dout).reshape(n, k, -1)
     xp = np.ascontiguousarray(_pad(x, pad))
-    dw = np.empty_like(w)
-    if stride == 1 and groups == 1 and k % 4 == 0:
-        _conv_dw4(dout, xp, dw)
-    else:
-        _conv_dw(dout, xp, dw, stride, groups)
+    parts = np.empty((max(1, min(n, get_num_threads())), groups * cg * f * f, kg), dtype=dout.dtype)
+    _conv_dw(xp, d, f, stride, groups, parts)
+    total = parts.sum(axis=0)  # (G·R, Kg), added in a fixed order
+    dw = np.ascontiguousarray(total.reshape(groups, cg * f * f, kg).transpose(0, 2, 1)).reshape(w.shape)
     db = dout.sum(axis=(0, 2, 3)) if with_bias else None
     if not need_dx:
-        return None, dw, db
-    ho, wo = dout.shape[2], dout.shape[3]
-    if stride > 1:
-        spread = np.zeros((n, k, (ho - 1) * stride + 1, (wo - 1) * stride + 1), dtype=dout.dtype)
-        spread[:, :, ::stride, ::stride] = dout
-        dout = spread
-    full = _conv_padded(_pad(dout, f - 1), _flipped(w, groups), np.zeros(c, dtype=dout.dtype), 1, groups)
-    hp, wp = h + 2 * pad, wd + 2 * pad
-    dxp = np.zeros((n, c, hp, wp), dtype=dout.dtype)
-    dxp[:, :, :full.shape[2], :full.shape[3]] = full[:, :, :hp, :wp]
-    return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + wd]), dw, db
+        return None, dw.astype(w.dtype, copy=False), db
+    w2t = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f).transpose(0, 2, 1))
+    dxp = np.zeros(xp.shape, dtype=dout.dtype)
+    _conv_dx(d, w2t, f, stride, groups, dxp)
+    return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + wd]), dw.astype(w.dtype, copy=False), db
 
 
 # ---- pooling ------------------------------------------------------------------------------------
