@@ -42,8 +42,29 @@ def _colsum(a):
     return out
 
 
+@_jit(parallel=True)
+def _linear_chunks(x, w, b, out):
+    """Rows in chunks across threads, each chunk one single-threaded GEMM, plus the bias."""
+    n = x.shape[0]
+    chunk = 2048
+    for c in prange((n + chunk - 1) // chunk):
+        s, e = c * chunk, min(n, (c + 1) * chunk)
+        np.dot(np.ascontiguousarray(x[s:e]), w, out[s:e])
+        for i in range(s, e):
+            for j in range(w.shape[1]):
+                out[i, j] += b[j]
+
+
 def linear_forward(x, w, b):
-    """out = x W + b (the product by BLAS). x (N, D), w (D, K), b (K,) or None -> (N, K)"""
+    """out = x W + b (the product by BLAS). x (N, D), w (D, K), b (K,) or None -> (N, K)
+
+    Large batches (a decision-boundary grid) are split into row chunks across threads.
+    """
+    if x.shape[0] >= 8192 and x.dtype == w.dtype:
+        out = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+        _linear_chunks(np.ascontiguousarray(x), np.ascontiguousarray(w),
+                       b if b is not None else np.zeros(w.shape[1], dtype=w.dtype), out)
+        return out
     out = x @ w
     if b is not None:
         _add_rows(out, b)
@@ -183,10 +204,12 @@ def softmax_xent_backward(p, t):
 
 
 # ---- convolution -------------------------------------------------------------------------------
-# Per sample: im2col into a (C·F·F, Ho·Wo) matrix that fits in cache, then one BLAS GEMM
-# with the filters. Samples run in parallel (prange); BLAS itself runs single-threaded
-# (see kernels.use), so the two never fight over the cores. dW sums per-thread partials
-# in a fixed order, so results do not depend on scheduling.
+# Per sample and group: im2row into a (Ho·Wo, C/G·F·F) matrix that fits in cache, then one
+# BLAS GEMM with the filters (that shape runs about twice as fast as its transpose). Runs of
+# samples go to threads (prange); BLAS itself is single-threaded (see kernels.use), so the
+# two never fight over the cores. dW sums per-thread partials in a fixed order, so results
+# do not depend on scheduling. Arrays are shaped so that every operand BLAS gets is
+# C-contiguous (Numba copies slices it cannot prove contiguous).
 def _pad(x, pad: int):
     """Zeros around each image (np.pad is several times slower for this)."""
     if pad == 0:
@@ -197,132 +220,164 @@ def _pad(x, pad: int):
     return out
 
 
+def _threads(n: int) -> int:
+    """How many runs of samples to split a batch of n into: one per thread."""
+    return max(1, min(n, get_num_threads()))
+
+
 @_jit()
-def _im2col(xs, F, S, Ho, Wo, cols):
-    """xs (C, Hp, Wp) -> cols (C·F·F, Ho·Wo): row (c, i, j) holds xs[c, S·h + i, S·q + j]."""
-    r = 0
-    for c in range(xs.shape[0]):
-        for i in range(F):
-            for j in range(F):
-                row = cols[r]
-                for h in range(Ho):
+def _im2row(xs, c0, c1, F, S, Ho, Wo, rows):
+    """xs (C, Hp, Wp) -> rows (Ho·Wo, (c1 − c0)·F·F): row h·Wo + q is the window at (h, q).
+
+    The common stride-1 3×3 and 5×5 cases are unrolled: with F known only at run time, the
+    three-step inner loop costs more than the copy it does.
+    """
+    for h in range(Ho):
+        for q in range(Wo):
+            row = rows[h * Wo + q]
+            r = 0
+            for c in range(c0, c1):
+                for i in range(F):
                     src = xs[c, h * S + i]
-                    if S == 1:  # unit stride vectorizes; a runtime stride would not
-                        for q in range(Wo):
-                            row[h * Wo + q] = src[q + j]
+                    if S == 1 and F == 3:
+                        row[r], row[r + 1], row[r + 2] = src[q], src[q + 1], src[q + 2]
+                        r += 3
+                    elif S == 1 and F == 5:
+                        row[r], row[r + 1], row[r + 2] = src[q], src[q + 1], src[q + 2]
+                        row[r + 3], row[r + 4] = src[q + 3], src[q + 4]
+                        r += 5
                     else:
-                        for q in range(Wo):
-                            row[h * Wo + q] = src[q * S + j]
-                r += 1
+                        for j in range(F):
+                            row[r] = src[q * S + j]
+                            r += 1
 
 
 @_jit()
-def _col2im(cols, F, S, Ho, Wo, dxs):
-    """The adjoint of _im2col: add each row back where it was read from (into dxs)."""
-    r = 0
-    for c in range(dxs.shape[0]):
-        for i in range(F):
-            for j in range(F):
-                row = cols[r]
-                for h in range(Ho):
+def _row2im(rows, c0, c1, F, S, Ho, Wo, dxs):
+    """The adjoint of _im2row: add each window back where it was read from (into dxs)."""
+    for h in range(Ho):
+        for q in range(Wo):
+            row = rows[h * Wo + q]
+            r = 0
+            for c in range(c0, c1):
+                for i in range(F):
                     dst = dxs[c, h * S + i]
-                    if S == 1:
-                        for q in range(Wo):
-                            dst[q + j] += row[h * Wo + q]
-                    else:
-                        for q in range(Wo):
-                            dst[q * S + j] += row[h * Wo + q]
-                r += 1
+                    for j in range(F):
+                        dst[q * S + j] += row[r]
+                        r += 1
 
 
 @_jit(parallel=True)
-def _conv_fwd(xp, w2, b, F, S, G, out):
-    """xp (N, C, Hp, Wp), w2 (K, C/G·F·F), b (K,) -> out (N, K, Ho·Wo)"""
-    N, K, L = out.shape
+def _conv_fwd(xp, w2t, b, F, S, out, T):
+    """xp (N, C, Hp, Wp), w2t (G, C/G·F·F, K/G), b (K,) -> out (N, G, K/G, Ho·Wo)"""
+    N, G, Kg, L = out.shape
+    R = w2t.shape[1]
+    Cg = R // (F * F)
     Ho, Wo = (xp.shape[2] - F) // S + 1, (xp.shape[3] - F) // S + 1
-    R, Kg = w2.shape[1], K // G
-    for n in prange(N):
-        cols = np.empty((G * R, L), dtype=xp.dtype)
-        _im2col(xp[n], F, S, Ho, Wo, cols)
-        for g in range(G):
-            # whole arrays for one group: Numba types slices as layout 'A', and np.dot then copies
-            o = np.dot(w2, cols) if G == 1 else np.dot(w2[g * Kg:(g + 1) * Kg].copy(), cols[g * R:(g + 1) * R].copy())
-            for k in range(Kg):
-                bk = b[g * Kg + k]
-                for p in range(L):
-                    out[n, g * Kg + k, p] = o[k, p] + bk
-
-
-@_jit(parallel=True)
-def _conv_dw(xp, d, F, S, G, parts):
-    """Per thread t, the sum over its samples of cols · doutᵀ. parts (T, C/G·F·F, K) per group."""
-    N, K, L = d.shape
-    Ho, Wo = (xp.shape[2] - F) // S + 1, (xp.shape[3] - F) // S + 1
-    T, R = parts.shape[0], parts.shape[1] // G
-    Kg = K // G
     per = (N + T - 1) // T
     for t in prange(T):
-        cols = np.empty((G * R, L), dtype=xp.dtype)
-        acc = np.zeros((G * R, Kg), dtype=xp.dtype)
+        rows = np.empty((L, R), dtype=xp.dtype)
+        o = np.empty((L, Kg), dtype=xp.dtype)
         for n in range(t * per, min(N, (t + 1) * per)):
-            _im2col(xp[n], F, S, Ho, Wo, cols)
-            if G == 1:
-                acc += np.dot(cols, np.ascontiguousarray(d[n].T))
-            else:
-                for g in range(G):
-                    dt = np.ascontiguousarray(d[n, g * Kg:(g + 1) * Kg].T)
-                    acc[g * R:(g + 1) * R] += np.dot(cols[g * R:(g + 1) * R].copy(), dt)
+            for g in range(G):
+                _im2row(xp[n], g * Cg, (g + 1) * Cg, F, S, Ho, Wo, rows)
+                np.dot(rows, w2t[g], o)
+                for k in range(Kg):
+                    bk = b[g * Kg + k]
+                    for p in range(L):
+                        out[n, g, k, p] = o[p, k] + bk
+
+
+@_jit(parallel=True)
+def _conv_dw(xp, d, F, S, parts):
+    """parts[t] = Σ over thread t's samples of dout · rows, per group. d (N, G, K/G, Ho·Wo),
+    parts (T, G, K/G, C/G·F·F)."""
+    N, G, Kg, L = d.shape
+    T, R = parts.shape[0], parts.shape[3]
+    Cg = R // (F * F)
+    Ho, Wo = (xp.shape[2] - F) // S + 1, (xp.shape[3] - F) // S + 1
+    per = (N + T - 1) // T
+    for t in prange(T):
+        rows = np.empty((L, R), dtype=xp.dtype)
+        acc = np.zeros((G, Kg, R), dtype=xp.dtype)
+        for n in range(t * per, min(N, (t + 1) * per)):
+            for g in range(G):
+                _im2row(xp[n], g * Cg, (g + 1) * Cg, F, S, Ho, Wo, rows)
+                acc[g] += np.dot(d[n, g], rows)
         parts[t] = acc
 
 
 @_jit(parallel=True)
-def _conv_dx(d, w2t, F, S, G, dxp):
-    """dxp (N, C, Hp, Wp), zeroed, += col2im(w2ᵀ · dout) per sample. w2t (G, C/G·F·F, K/G)."""
-    N, K, L = d.shape
+def _conv_dx_rows(d, w2, F, S, dxp, T):
+    """Any stride: dxp (N, C, Hp, Wp), zeroed, += row2im(doutᵀ · W) per sample and group.
+    d (N, G, K/G, Ho·Wo), w2 (G, K/G, C/G·F·F)."""
+    N, G, Kg, L = d.shape
+    R = w2.shape[2]
+    Cg = R // (F * F)
     Ho, Wo = (dxp.shape[2] - F) // S + 1, (dxp.shape[3] - F) // S + 1
-    R, Kg = w2t.shape[1], K // G
-    for n in prange(N):
-        if G == 1:
-            cols = np.dot(w2t[0], d[n])
-        else:
-            cols = np.empty((G * R, L), dtype=d.dtype)
+    per = (N + T - 1) // T
+    for t in prange(T):
+        rows = np.empty((L, R), dtype=d.dtype)
+        for n in range(t * per, min(N, (t + 1) * per)):
             for g in range(G):
-                cols[g * R:(g + 1) * R] = np.dot(w2t[g], d[n, g * Kg:(g + 1) * Kg].copy())
-        _col2im(cols, F, S, Ho, Wo, dxp[n])
+                np.dot(np.ascontiguousarray(d[n, g].T), w2[g], rows)
+                _row2im(rows, g * Cg, (g + 1) * Cg, F, S, Ho, Wo, dxp[n])
+
+
+def _conv(xp, w, b, stride, groups):
+    """The convolution of already padded input. xp (N, C, Hp, Wp), w (K, C/G, F, F)."""
+    n, _, hp, wp = xp.shape
+    k, cg, f, _ = w.shape
+    kg = k // groups
+    dtype = np.result_type(xp, w)
+    ho, wo = (hp - f) // stride + 1, (wp - f) // stride + 1
+    out = np.empty((n, groups, kg, ho * wo), dtype=dtype)
+    w2t = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f).transpose(0, 2, 1), dtype=dtype)
+    bias = (b if b is not None else np.zeros(k)).astype(dtype, copy=False)
+    _conv_fwd(np.ascontiguousarray(xp, dtype=dtype), w2t, bias, f, stride, out, _threads(n))
+    return out.reshape(n, k, ho, wo)
 
 
 def conv2d_forward(x, w, b, stride: int, pad: int, groups: int):
     """x (N, C, H, W), w (K, C/G, F, F), b (K,) or None -> out (N, K, Ho, Wo)"""
-    n, _, h, wd = x.shape
-    k, _, f, _ = w.shape
-    ho, wo = (h - f + 2 * pad) // stride + 1, (wd - f + 2 * pad) // stride + 1
-    dtype = np.result_type(x, w)
-    out = np.empty((n, k, ho * wo), dtype=dtype)
-    bias = b if b is not None else np.zeros(k, dtype=dtype)
-    _conv_fwd(np.ascontiguousarray(_pad(x, pad), dtype=dtype), np.ascontiguousarray(w.reshape(k, -1), dtype=dtype),
-              bias.astype(dtype, copy=False), f, stride, groups, out)
-    return out.reshape(n, k, ho, wo)
+    return _conv(_pad(x, pad), w, b, stride, groups)
+
+
+def _flipped(w, groups):
+    """Weights of the transposed convolution: per group, swap filters and channels and turn
+    each filter by 180°. (K, C/G, F, F) -> (C, K/G, F, F)"""
+    k, cg, f, _ = w.shape
+    kg = k // groups
+    wt = w.reshape(groups, kg, cg, f, f).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    return np.ascontiguousarray(wt.reshape(groups * cg, kg, f, f))
 
 
 def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: bool = True,
                     need_dx: bool = True):
-    """dout (N, K, Ho, Wo) -> dx (N, C, H, W) or None, dw (K, C/G, F, F), db (K,) or None."""
+    """dout (N, K, Ho, Wo) -> dx (N, C, H, W) or None, dw (K, C/G, F, F), db (K,) or None.
+
+    For stride 1, dx is the forward convolution of dout, padded by F − 1, with the flipped
+    weights: the gradient of the padded input, whose border is then cut off.
+    """
     n, c, h, wd = x.shape
     k, cg, f, _ = w.shape
     kg = k // groups
-    d = np.ascontiguousarray(dout).reshape(n, k, -1)
+    dout = np.ascontiguousarray(dout)
+    d = dout.reshape(n, groups, kg, -1)
     xp = np.ascontiguousarray(_pad(x, pad))
-    parts = np.empty((max(1, min(n, get_num_threads())), groups * cg * f * f, kg), dtype=dout.dtype)
-    _conv_dw(xp, d, f, stride, groups, parts)
-    total = parts.sum(axis=0)  # (G·R, Kg), added in a fixed order
-    dw = np.ascontiguousarray(total.reshape(groups, cg * f * f, kg).transpose(0, 2, 1)).reshape(w.shape)
+    parts = np.empty((_threads(n), groups, kg, cg * f * f), dtype=dout.dtype)
+    _conv_dw(xp, d, f, stride, parts)
+    dw = parts.sum(axis=0).reshape(w.shape).astype(w.dtype, copy=False)  # added in a fixed order
     db = dout.sum(axis=(0, 2, 3)) if with_bias else None
     if not need_dx:
-        return None, dw.astype(w.dtype, copy=False), db
-    w2t = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f).transpose(0, 2, 1))
-    dxp = np.zeros(xp.shape, dtype=dout.dtype)
-    _conv_dx(d, w2t, f, stride, groups, dxp)
-    return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + wd]), dw.astype(w.dtype, copy=False), db
+        return None, dw, db
+    if stride == 1:
+        dxp = _conv(_pad(dout, f - 1), _flipped(w, groups), None, 1, groups)
+    else:
+        dxp = np.zeros(xp.shape, dtype=dout.dtype)
+        w2 = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f), dtype=dout.dtype)
+        _conv_dx_rows(d, w2, f, stride, dxp, _threads(n))
+    return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + wd]), dw, db
 
 
 # ---- pooling ------------------------------------------------------------------------------------
