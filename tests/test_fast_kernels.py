@@ -120,6 +120,11 @@ def test_nan_still_propagates():
     assert np.isnan(conv).all()
 
 
+def test_relu_of_minus_infinity_is_zero():
+    out = F.relu_forward(np.array([-np.inf, -2.0, 3.0], np.float32))
+    assert out.tolist() == [0.0, 0.0, 3.0] and not np.signbit(out).any()
+
+
 def test_parallel_results_are_reproducible():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((16, 8, 12, 12)).astype(np.float32)

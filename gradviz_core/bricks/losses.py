@@ -192,7 +192,10 @@ class _ClassLoss(_Loss):
             k = s.shape[1]
             if t.size and (t.min() < 0 or t.max() >= k):
                 raise self.runtime_error(f"class labels must be in 0..{k - 1}, found {t.min()}..{t.max()}")
-            return np.eye(k, dtype=s.dtype)[t], t
+            eye = self.__dict__.get("_eye")
+            if eye is None or eye.shape[0] != k or eye.dtype != s.dtype:
+                eye = self._eye = np.eye(k, dtype=s.dtype)  # kept: rebuilding it every step costs
+            return eye[t], t
         return t.astype(s.dtype, copy=False), None
 
 

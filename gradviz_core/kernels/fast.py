@@ -79,13 +79,14 @@ def linear_backward(dout, x, w, with_bias: bool = True, need_dx: bool = True):
 
 # ---- elementwise ----------------------------------------------------------------------------
 def _elementwise(body):
+    """A serial and a parallel kernel from one loop body; the size picks one."""
     serial, parallel = _jit()(body), _jit(parallel=True)(body)
 
-    def run(*arrays):
-        flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
-        out = np.empty_like(flat[0])
-        (serial if flat[0].size < SMALL else parallel)(out, *flat)
-        return out.reshape(np.shape(arrays[0]))
+    def run(x, *rest):
+        flat = np.ascontiguousarray(x).reshape(-1)
+        out = np.empty_like(flat)
+        (serial if flat.size < SMALL else parallel)(out, flat, *rest)
+        return out.reshape(x.shape)
     return run
 
 
@@ -99,7 +100,19 @@ def _sigmoid_body(out, x):
             out[i] = e / (1.0 + e)
 
 
-_sigmoid = _elementwise(_sigmoid_body)
+def _relu_body(out, x, alpha):
+    for i in prange(x.size):
+        v = x[i]
+        # "not v <= 0" keeps NaN (as np.maximum does), so the divergence guard sees it
+        out[i] = v if not v <= 0 else (alpha * v if alpha != 0 else 0.0)  # 0·(−∞) would be NaN
+
+
+def _relu_back_body(out, x, d, alpha):
+    for i in prange(x.size):
+        out[i] = d[i] if x[i] > 0 else (alpha * d[i] if alpha != 0 else 0.0)
+
+
+_sigmoid, _relu, _relu_back = (_elementwise(f) for f in (_sigmoid_body, _relu_body, _relu_back_body))
 
 
 def sigmoid(x):
@@ -107,31 +120,13 @@ def sigmoid(x):
     return _sigmoid(x)
 
 
-def _make_relu(alpha_zero: bool):
-    def fwd(out, x, a):
-        alpha = a[0]
-        for i in prange(x.size):
-            v = x[i]
-            # "not v <= 0" keeps NaN (as np.maximum does), so the divergence guard sees it
-            out[i] = v if not v <= 0 else (0.0 if alpha_zero else alpha * v)
-
-    def bwd(out, d, x, a):
-        alpha = a[0]
-        for i in prange(x.size):
-            out[i] = d[i] if x[i] > 0 else (0.0 if alpha_zero else alpha * d[i])
-    return _elementwise(fwd), _elementwise(bwd)
-
-
-_relu = {True: _make_relu(True), False: _make_relu(False)}
-
-
 def relu_forward(x, alpha: float = 0.0):
     """max(0, x), or leaky: x for x > 0 and α·x otherwise."""
-    return _relu[alpha == 0.0][0](x, np.full(1, alpha, dtype=x.dtype))
+    return _relu(x, x.dtype.type(alpha))
 
 
 def relu_backward(dout, x, alpha: float = 0.0):
-    return _relu[alpha == 0.0][1](dout, x, np.full(1, alpha, dtype=x.dtype))
+    return _relu_back(x, np.ascontiguousarray(dout, dtype=x.dtype).reshape(-1), x.dtype.type(alpha))
 
 
 # ---- softmax and cross-entropy -----------------------------------------------------------------
