@@ -134,3 +134,12 @@ def test_parallel_results_are_reproducible():
     for _ in range(3):
         for a, b in zip(F.conv2d_backward(d, x, w, 1, 1, 1), first):
             np.testing.assert_array_equal(a, b)
+
+
+def test_warm_up_runs_every_kernel():
+    from gradviz_core import kernels
+    from gradviz_core.kernels import fast_conv
+    seconds = kernels.warm_up(("float32",))
+    assert seconds >= 0
+    for fn in (fast_conv._conv_fwd, fast_conv._conv_dw, fast_conv._conv_dx_rows, F._maxpool_fwd, F._bn_bwd):
+        assert fn.signatures, f"{fn.py_func.__name__} was not compiled by warm_up"

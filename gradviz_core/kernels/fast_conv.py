@@ -1,0 +1,184 @@
+"""Numba convolution kernels for ``fast.py`` (same signatures as ``reference.py``)."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  (the BLAS that np.dot uses inside Numba)
+from numba import get_num_threads, prange
+
+from gradviz_core.kernels.jit import _jit
+
+# ---- convolution -------------------------------------------------------------------------------
+# Per sample and group: im2row into a (Ho·Wo, C/G·F·F) matrix that fits in cache, then one
+# BLAS GEMM with the filters (that shape runs about twice as fast as its transpose). Runs of
+# samples go to threads (prange); BLAS itself is single-threaded (see kernels.use), so the
+# two never fight over the cores. dW sums per-thread partials in a fixed order, so results
+# do not depend on scheduling. Arrays are shaped so that every operand BLAS gets is
+# C-contiguous (Numba copies slices it cannot prove contiguous).
+def _pad(x, pad: int):
+    """Zeros around each image (np.pad is several times slower for this)."""
+    if pad == 0:
+        return x
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype)
+    out[:, :, pad:pad + h, pad:pad + w] = x
+    return out
+
+
+def _threads(n: int) -> int:
+    """How many runs of samples to split a batch of n into: one per thread."""
+    return max(1, min(n, get_num_threads()))
+
+
+@_jit()
+def _im2row(xs, c0, c1, F, S, Ho, Wo, rows):
+    """xs (C, Hp, Wp) -> rows (Ho·Wo, (c1 − c0)·F·F): row h·Wo + q is the window at (h, q).
+
+    The common stride-1 3×3 and 5×5 cases are unrolled: with F known only at run time, the
+    three-step inner loop costs more than the copy it does.
+    """
+    for h in range(Ho):
+        for q in range(Wo):
+            row = rows[h * Wo + q]
+            r = 0
+            for c in range(c0, c1):
+                for i in range(F):
+                    src = xs[c, h * S + i]
+                    if S == 1 and F == 3:
+                        row[r], row[r + 1], row[r + 2] = src[q], src[q + 1], src[q + 2]
+                        r += 3
+                    elif S == 1 and F == 5:
+                        row[r], row[r + 1], row[r + 2] = src[q], src[q + 1], src[q + 2]
+                        row[r + 3], row[r + 4] = src[q + 3], src[q + 4]
+                        r += 5
+                    else:
+                        for j in range(F):
+                            row[r] = src[q * S + j]
+                            r += 1
+
+
+@_jit()
+def _row2im(rows, c0, c1, F, S, Ho, Wo, dxs):
+    """The adjoint of _im2row: add each window back where it was read from (into dxs)."""
+    for h in range(Ho):
+        for q in range(Wo):
+            row = rows[h * Wo + q]
+            r = 0
+            for c in range(c0, c1):
+                for i in range(F):
+                    dst = dxs[c, h * S + i]
+                    for j in range(F):
+                        dst[q * S + j] += row[r]
+                        r += 1
+
+
+@_jit(parallel=True)
+def _conv_fwd(xp, w2t, b, F, S, out, T):
+    """xp (N, C, Hp, Wp), w2t (G, C/G·F·F, K/G), b (K,) -> out (N, G, K/G, Ho·Wo)"""
+    N, G, Kg, L = out.shape
+    R = w2t.shape[1]
+    Cg = R // (F * F)
+    Ho, Wo = (xp.shape[2] - F) // S + 1, (xp.shape[3] - F) // S + 1
+    per = (N + T - 1) // T
+    for t in prange(T):
+        rows = np.empty((L, R), dtype=xp.dtype)
+        o = np.empty((L, Kg), dtype=xp.dtype)
+        for n in range(t * per, min(N, (t + 1) * per)):
+            for g in range(G):
+                _im2row(xp[n], g * Cg, (g + 1) * Cg, F, S, Ho, Wo, rows)
+                np.dot(rows, w2t[g], o)
+                for k in range(Kg):
+                    bk = b[g * Kg + k]
+                    for p in range(L):
+                        out[n, g, k, p] = o[p, k] + bk
+
+
+@_jit(parallel=True)
+def _conv_dw(xp, d, F, S, parts):
+    """parts[t] = Σ over thread t's samples of dout · rows, per group. d (N, G, K/G, Ho·Wo),
+    parts (T, G, K/G, C/G·F·F)."""
+    N, G, Kg, L = d.shape
+    T, R = parts.shape[0], parts.shape[3]
+    Cg = R // (F * F)
+    Ho, Wo = (xp.shape[2] - F) // S + 1, (xp.shape[3] - F) // S + 1
+    per = (N + T - 1) // T
+    for t in prange(T):
+        rows = np.empty((L, R), dtype=xp.dtype)
+        acc = np.zeros((G, Kg, R), dtype=xp.dtype)
+        for n in range(t * per, min(N, (t + 1) * per)):
+            for g in range(G):
+                _im2row(xp[n], g * Cg, (g + 1) * Cg, F, S, Ho, Wo, rows)
+                acc[g] += np.dot(d[n, g], rows)
+        parts[t] = acc
+
+
+@_jit(parallel=True)
+def _conv_dx_rows(d, w2, F, S, dxp, T):
+    """Any stride: dxp (N, C, Hp, Wp), zeroed, += row2im(doutᵀ · W) per sample and group.
+    d (N, G, K/G, Ho·Wo), w2 (G, K/G, C/G·F·F)."""
+    N, G, Kg, L = d.shape
+    R = w2.shape[2]
+    Cg = R // (F * F)
+    Ho, Wo = (dxp.shape[2] - F) // S + 1, (dxp.shape[3] - F) // S + 1
+    per = (N + T - 1) // T
+    for t in prange(T):
+        rows = np.empty((L, R), dtype=d.dtype)
+        for n in range(t * per, min(N, (t + 1) * per)):
+            for g in range(G):
+                np.dot(np.ascontiguousarray(d[n, g].T), w2[g], rows)
+                _row2im(rows, g * Cg, (g + 1) * Cg, F, S, Ho, Wo, dxp[n])
+
+
+def _conv(xp, w, b, stride, groups):
+    """The convolution of already padded input. xp (N, C, Hp, Wp), w (K, C/G, F, F)."""
+    n, _, hp, wp = xp.shape
+    k, cg, f, _ = w.shape
+    kg = k // groups
+    dtype = np.result_type(xp, w)
+    ho, wo = (hp - f) // stride + 1, (wp - f) // stride + 1
+    out = np.empty((n, groups, kg, ho * wo), dtype=dtype)
+    w2t = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f).transpose(0, 2, 1), dtype=dtype)
+    bias = (b if b is not None else np.zeros(k)).astype(dtype, copy=False)
+    _conv_fwd(np.ascontiguousarray(xp, dtype=dtype), w2t, bias, f, stride, out, _threads(n))
+    return out.reshape(n, k, ho, wo)
+
+
+def conv2d_forward(x, w, b, stride: int, pad: int, groups: int):
+    """x (N, C, H, W), w (K, C/G, F, F), b (K,) or None -> out (N, K, Ho, Wo)"""
+    return _conv(_pad(x, pad), w, b, stride, groups)
+
+
+def _flipped(w, groups):
+    """Weights of the transposed convolution: per group, swap filters and channels and turn
+    each filter by 180°. (K, C/G, F, F) -> (C, K/G, F, F)"""
+    k, cg, f, _ = w.shape
+    kg = k // groups
+    wt = w.reshape(groups, kg, cg, f, f).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    return np.ascontiguousarray(wt.reshape(groups * cg, kg, f, f))
+
+
+def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: bool = True,
+                    need_dx: bool = True):
+    """dout (N, K, Ho, Wo) -> dx (N, C, H, W) or None, dw (K, C/G, F, F), db (K,) or None.
+
+    For stride 1, dx is the forward convolution of dout, padded by F − 1, with the flipped
+    weights: the gradient of the padded input, whose border is then cut off.
+    """
+    n, c, h, wd = x.shape
+    k, cg, f, _ = w.shape
+    kg = k // groups
+    dout = np.ascontiguousarray(dout)
+    d = dout.reshape(n, groups, kg, -1)
+    xp = np.ascontiguousarray(_pad(x, pad))
+    parts = np.empty((_threads(n), groups, kg, cg * f * f), dtype=dout.dtype)
+    _conv_dw(xp, d, f, stride, parts)
+    dw = parts.sum(axis=0).reshape(w.shape).astype(w.dtype, copy=False)  # added in a fixed order
+    db = dout.sum(axis=(0, 2, 3)) if with_bias else None
+    if not need_dx:
+        return None, dw, db
+    if stride == 1:
+        dxp = _conv(_pad(dout, f - 1), _flipped(w, groups), None, 1, groups)
+    else:
+        dxp = np.zeros(xp.shape, dtype=dout.dtype)
+        w2 = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f), dtype=dout.dtype)
+        _conv_dx_rows(d, w2, f, stride, dxp, _threads(n))
+    return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + wd]), dw, db
