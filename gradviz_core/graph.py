@@ -149,6 +149,22 @@ class Graph:
         self.analyze()
         return name
 
+    def restore_node(self, name: str, brick: Brick, pos: tuple[float, float], index: int | None = None) -> None:
+        """Put back a node removed earlier, with its brick (and so its weights) as they were,
+        at ``index`` in the node order (which breaks ties in the stepping order)."""
+        if name in self.g:
+            raise GraphError(f"there is already a node named {name!r}", node=name)
+        self.g.add_node(name, brick=brick, pos=(float(pos[0]), float(pos[1])))
+        if index is not None and index < len(self.g) - 1:
+            order = [n for n in self.g.nodes if n != name]
+            order.insert(index, name)
+            g = nx.MultiDiGraph()
+            g.add_nodes_from((n, self.g.nodes[n]) for n in order)
+            g.add_edges_from(self.g.edges(keys=True))
+            self.g = g
+        self.events.emit("node_added", name=name)
+        self.analyze()
+
     def remove_node(self, name: str) -> None:
         self._need(name)
         for e in [Edge(u, v, k) for u, v, k in list(self.g.in_edges(name, keys=True))

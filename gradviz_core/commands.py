@@ -1,0 +1,144 @@
+"""Undoable edits of a graph. The GUI wraps each in a QUndoCommand; scripts use them as they are.
+
+Every command changes the graph only through its methods, so every change reaches the
+view as an event. ``do`` may be called again after ``undo`` (redo).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from gradviz_core.graph import Edge, Graph
+
+
+class Command:
+    text = ""
+
+    def do(self, graph: Graph) -> None:
+        raise NotImplementedError
+
+    def undo(self, graph: Graph) -> None:
+        raise NotImplementedError
+
+
+class AddNode(Command):
+    def __init__(self, type_name: str, name: str | None = None, params: dict | None = None,
+                 pos: tuple[float, float] = (0.0, 0.0)) -> None:
+        self.type_name, self.name, self.params, self.pos = type_name, name, params or {}, pos
+        self.text = f"add {type_name}"
+
+    def do(self, graph):
+        self.name = graph.add_node(self.type_name, self.name, self.params, self.pos)
+
+    def undo(self, graph):
+        graph.remove_node(self.name)
+
+
+class RemoveNodes(Command):
+    """Remove nodes and every edge that touches them; undo puts back the same bricks
+    (weights included) and the same edges."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = list(names)
+        self.text = f"delete {', '.join(self.names)}"
+        self.saved: list[tuple[str, Any, tuple, int]] = []
+        self.edges: list[Edge] = []
+
+    def do(self, graph):
+        gone = set(self.names)
+        self.edges = [e for e in graph.edges() if e.src in gone or e.dst in gone]
+        order = graph.nodes()
+        self.saved = sorted(((n, graph.brick(n), graph.pos(n), order.index(n)) for n in self.names),
+                            key=lambda item: item[3])
+        for n in self.names:
+            graph.remove_node(n)
+
+    def undo(self, graph):
+        for name, brick, pos, index in self.saved:  # in increasing index: each lands where it was
+            graph.restore_node(name, brick, pos, index)
+        for e in self.edges:
+            graph.connect(e.src, e.dst, e.port)
+
+
+class Connect(Command):
+    """Connect src to dst.port; an edge already in that port is replaced (and put back on undo)."""
+
+    def __init__(self, src: str, dst: str, port: str) -> None:
+        self.src, self.dst, self.port = src, dst, port
+        self.replaced: str | None = None
+        self.text = f"connect {src} → {dst}.{port}"
+
+    def do(self, graph):
+        self.replaced = graph.source_of(self.dst, self.port)
+        msg = graph.connection_error(self.src, self.dst, self.port, shapes=False)
+        if msg is None and self.replaced is not None:
+            graph.disconnect(self.dst, self.port)
+        graph.connect(self.src, self.dst, self.port)
+
+    def undo(self, graph):
+        graph.disconnect(self.dst, self.port)
+        if self.replaced is not None:
+            graph.connect(self.replaced, self.dst, self.port)
+
+
+class Disconnect(Command):
+    def __init__(self, dst: str, port: str) -> None:
+        self.dst, self.port = dst, port
+        self.src: str | None = None
+        self.text = f"disconnect {dst}.{port}"
+
+    def do(self, graph):
+        self.src = graph.disconnect(self.dst, self.port)
+
+    def undo(self, graph):
+        graph.connect(self.src, self.dst, self.port)
+
+
+class SetParam(Command):
+    def __init__(self, node: str, key: str, value: Any) -> None:
+        self.node, self.key, self.value = node, key, value
+        self.old: Any = None
+        self.text = f"set {node}.{key}"
+
+    def do(self, graph):
+        self.old = graph.brick(self.node).config[self.key]
+        graph.set_param(self.node, self.key, self.value)
+
+    def undo(self, graph):
+        graph.set_param(self.node, self.key, self.old)
+
+
+class MoveNodes(Command):
+    def __init__(self, moves: dict[str, tuple[tuple[float, float], tuple[float, float]]]) -> None:
+        """``moves``: {node: (old position, new position)}"""
+        self.moves = dict(moves)
+        self.text = f"move {', '.join(self.moves)}"
+
+    def do(self, graph):
+        for n, (_, new) in self.moves.items():
+            graph.move_node(n, new)
+
+    def undo(self, graph):
+        for n, (old, _) in self.moves.items():
+            graph.move_node(n, old)
+
+
+class Group(Command):
+    """Several commands as one step (paste, auto-layout); undone in reverse order."""
+
+    def __init__(self, text: str, commands: list[Command]) -> None:
+        self.text, self.commands = text, list(commands)
+
+    def do(self, graph):
+        done = []
+        try:
+            for c in self.commands:
+                c.do(graph)
+                done.append(c)
+        except Exception:
+            for c in reversed(done):
+                c.undo(graph)
+            raise
+
+    def undo(self, graph):
+        for c in reversed(self.commands):
+            c.undo(graph)
