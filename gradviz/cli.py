@@ -45,12 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+VERBS = ("step", "gradcheck", "train", "bench")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0] not in VERBS and not argv[0].startswith("-")):
+        from gradviz.app import run  # `gradviz` or `gradviz FILE`: the desktop app
+        return run(argv[0] if argv else None)
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.verb is None:
-        parser.print_help()
-        return 0
     from gradviz_core.errors import GradvizError
     try:
         with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about

@@ -1,0 +1,131 @@
+"""Node and edge items. They draw what the core model says; they never hold model state."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QGraphicsSimpleTextItem
+
+from gradviz_core.shapes import fmt
+
+FAMILY_COLORS = {"Data": "#4c8bf5", "Gates": "#8e6ad8", "Layers": "#2f9e8f", "Activations": "#e0a030",
+                 "Losses": "#d9534f", "Regularizers": "#7f8c8d"}
+WIDTH, ROW = 170.0, 16.0
+PORT_R = 5.0
+
+
+class NodeItem(QGraphicsObject):
+    """A node: its name and type, key parameters, output shape and parameter count; input ports
+    on the left, the output port on the right. Red outline and a tooltip when it has a problem."""
+
+    def __init__(self, scene, name: str) -> None:
+        super().__init__()
+        self.gscene, self.name = scene, name
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
+                      | QGraphicsItem.ItemSendsGeometryChanges)
+        self.lines: list[str] = []
+        self.ports: list[str] = []
+        self.family, self.problem = "Data", ""
+        self.refresh()
+
+    # ---- drawn from the model ---------------------------------------------------------------
+    def refresh(self) -> None:
+        g = self.gscene.graph
+        b = g.brick(self.name)
+        self.prepareGeometryChange()
+        self.family, self.ports = b.family, list(b.input_ports())
+        changed = g.node_spec(self.name)["params"]  # the settings that differ from the defaults
+        keys = [f"{k}={_short(v)}" for k, v in list(changed.items())[:3] if len(_short(v)) <= 14]
+        count = g.param_count(self.name)
+        self.lines = [", ".join(keys)] if keys else []
+        self.lines.append(f"→ {fmt(g.shapes.get(self.name))}" + (f"   {count:,} params" if count else ""))
+        problems = g.node_problems(self.name)
+        self.problem = "\n".join(p.message for p in problems)
+        self.setToolTip(self.problem or f"{b.type_name}: {b.forward_text}")
+        x, y = g.pos(self.name)
+        self.setPos(x, y)
+        self.update()
+
+    def height(self) -> float:
+        return 24 + ROW * max(len(self.lines), len(self.ports))
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-PORT_R - 1, -1, WIDTH + 2 * PORT_R + 2, self.height() + 2)
+
+    def in_port_pos(self, port: str) -> QPointF:
+        i = self.ports.index(port) if port in self.ports else 0
+        return self.pos() + QPointF(0, 24 + ROW * i + ROW / 2)
+
+    def out_port_pos(self) -> QPointF:
+        return self.pos() + QPointF(WIDTH, 12)
+
+    def port_at(self, scene_pos: QPointF) -> tuple[str, str] | None:
+        """("in", port) or ("out", "") when scene_pos is on a port of this node."""
+        p = scene_pos - self.pos()
+        if (p - QPointF(WIDTH, 12)).manhattanLength() <= 2 * PORT_R:
+            return "out", ""
+        for i, port in enumerate(self.ports):
+            if (p - QPointF(0, 24 + ROW * i + ROW / 2)).manhattanLength() <= 2 * PORT_R:
+                return "in", port
+        return None
+
+    def paint(self, painter, option, widget=None) -> None:
+        g = self.gscene.graph
+        rect = QRectF(0, 0, WIDTH, self.height())
+        painter.setBrush(QBrush(QColor(self.gscene.palette["node"])))
+        edge = QColor("#e03131") if self.problem else QColor(FAMILY_COLORS.get(self.family, "#888"))
+        painter.setPen(QPen(edge, 3 if self.isSelected() or self.problem else 1.5))
+        painter.drawRoundedRect(rect, 6, 6)
+        painter.fillRect(QRectF(1.5, 1.5, WIDTH - 3, 20), QColor(FAMILY_COLORS.get(self.family, "#888")))
+        painter.setPen(QColor("white"))
+        bold = QFont()
+        bold.setBold(True)
+        painter.setFont(bold)
+        painter.drawText(QRectF(6, 2, WIDTH - 12, 18), Qt.AlignVCenter,
+                         f"{self.name}  ·  {g.brick(self.name).type_name}")
+        painter.setFont(QFont())
+        painter.setPen(QColor(self.gscene.palette["text"]))
+        for i, line in enumerate(self.lines):
+            painter.drawText(QRectF(10, 24 + ROW * i, WIDTH - 16, ROW), Qt.AlignVCenter, line)
+        painter.setBrush(QColor(self.gscene.palette["port"]))
+        painter.setPen(QPen(QColor(self.gscene.palette["text"]), 1))
+        for i, port in enumerate(self.ports):
+            c = QPointF(0, 24 + ROW * i + ROW / 2)
+            painter.drawEllipse(c, PORT_R, PORT_R)
+        painter.drawEllipse(QPointF(WIDTH, 12), PORT_R, PORT_R)
+
+    # ---- gestures become commands ------------------------------------------------------------
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.ItemPositionHasChanged:
+            self.gscene.node_dragged(self)
+        return super().itemChange(change, value)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """An edge from a node's output to an input port, labelled with the shape it carries."""
+
+    def __init__(self, scene, src: str, dst: str, port: str) -> None:
+        super().__init__()
+        self.gscene, self.src, self.dst, self.port = scene, src, dst, port
+        self.setZValue(-1)
+        self.label = QGraphicsSimpleTextItem(self)
+        self.refresh()
+
+    def refresh(self) -> None:
+        a = self.gscene.nodes[self.src].out_port_pos()
+        b = self.gscene.nodes[self.dst].in_port_pos(self.port)
+        path = QPainterPath(a)
+        dx = max(40.0, abs(b.x() - a.x()) / 2)
+        path.cubicTo(a + QPointF(dx, 0), b - QPointF(dx, 0), b)
+        self.setPath(path)
+        self.setPen(QPen(QColor(self.gscene.palette["edge"]), 2))
+        self.label.setText(f"{self.port}: {fmt(self.gscene.graph.shapes.get(self.src))}")
+        self.label.setBrush(QColor(self.gscene.palette["text"]))
+        self.label.setPos(path.pointAtPercent(0.5) + QPointF(4, -16))
+
+
+def _short(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if hasattr(v, "tolist"):
+        return str(v.tolist())
+    return str(v)

@@ -1,0 +1,166 @@
+"""The node editor's scene. It mirrors the core graph: every core event triggers a sync, and
+every gesture becomes a core command on the undo stack."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsView
+
+from gradviz.canvas.items import EdgeItem, NodeItem
+from gradviz.undo import push_command
+from gradviz_core.commands import Connect, MoveNodes, RemoveNodes
+from gradviz_core.errors import GradvizError
+
+THEMES = {
+    "light": {"background": "#f4f5f7", "node": "#ffffff", "text": "#222222", "edge": "#6b7280", "port": "#dde3ea"},
+    "dark": {"background": "#1e1f22", "node": "#2b2d31", "text": "#e6e6e6", "edge": "#9aa0a6", "port": "#44474d"},
+}
+
+
+class GraphScene(QGraphicsScene):
+    message = Signal(str)  # a refused gesture, with the core's reason
+
+    def __init__(self, graph, undo_stack, theme: str = "light") -> None:
+        super().__init__()
+        self.undo_stack = undo_stack
+        self.palette = THEMES[theme]
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[tuple, EdgeItem] = {}
+        self._drag_from: str | None = None
+        self._rubber: QGraphicsPathItem | None = None
+        self.graph = None
+        self.set_graph(graph)
+
+    def set_graph(self, graph) -> None:
+        if self.graph is not None:
+            self.graph.events.unsubscribe("*", self._on_event)
+        self.graph = graph
+        graph.events.subscribe("*", self._on_event)
+        for item in list(self.nodes.values()) + list(self.edges.values()):
+            self.removeItem(item)
+        self.nodes, self.edges = {}, {}
+        self.sync()
+
+    def set_theme(self, theme: str) -> None:
+        self.palette = THEMES[theme]
+        self.setBackgroundBrush(QColor(self.palette["background"]))
+        self.sync()
+
+    # ---- the view follows the model --------------------------------------------------------
+    def _on_event(self, event: str, **payload) -> None:
+        if event in ("analyzed", "node_moved"):
+            self.sync()
+
+    def sync(self) -> None:
+        g = self.graph
+        self.setBackgroundBrush(QColor(self.palette["background"]))
+        for name in [n for n in self.nodes if n not in g]:
+            self.removeItem(self.nodes.pop(name))
+        for name in g.nodes():
+            if name not in self.nodes:
+                self.nodes[name] = NodeItem(self, name)
+                self.addItem(self.nodes[name])
+        for item in self.nodes.values():
+            item.refresh()
+        want = {(e.src, e.dst, e.port) for e in g.edges()}
+        for key in [k for k in self.edges if k not in want]:
+            self.removeItem(self.edges.pop(key))
+        for key in want:
+            if key not in self.edges:
+                self.edges[key] = EdgeItem(self, *key)
+                self.addItem(self.edges[key])
+            self.edges[key].refresh()
+
+    def node_dragged(self, item: NodeItem) -> None:
+        for (src, dst, _), edge in self.edges.items():
+            if item.name in (src, dst):
+                edge.refresh()
+
+    # ---- gestures ---------------------------------------------------------------------------
+    def push(self, command) -> bool:
+        try:
+            push_command(self.undo_stack, self.graph, command)
+            return True
+        except GradvizError as exc:
+            self.message.emit(str(exc))
+            return False
+
+    def node_at(self, pos: QPointF) -> NodeItem | None:
+        for item in self.items(pos):
+            if isinstance(item, NodeItem):
+                return item
+        return None
+
+    def mousePressEvent(self, event) -> None:
+        node = self.node_at(event.scenePos())
+        hit = node.port_at(event.scenePos()) if node else None
+        if event.button() == Qt.LeftButton and hit and hit[0] == "out":
+            self._drag_from = node.name
+            self._rubber = QGraphicsPathItem()
+            self._rubber.setPen(QPen(QColor(self.palette["edge"]), 2, Qt.DashLine))
+            self.addItem(self._rubber)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._drag_from:
+            path = QPainterPath(self.nodes[self._drag_from].out_port_pos())
+            path.lineTo(event.scenePos())
+            self._rubber.setPath(path)
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drag_from:
+            src, self._drag_from = self._drag_from, None
+            self.removeItem(self._rubber)
+            node = self.node_at(event.scenePos())
+            hit = node.port_at(event.scenePos()) if node else None
+            if node and hit and hit[0] == "in":
+                reason = self.graph.connection_error(src, node.name, hit[1])
+                if reason:  # an incompatible port refuses the drop and says why
+                    self.message.emit(reason)
+                else:
+                    self.push(Connect(src, node.name, hit[1]))
+            return
+        super().mouseReleaseEvent(event)
+        moves = {}
+        for name, item in self.nodes.items():
+            old = self.graph.pos(name)
+            new = (item.pos().x(), item.pos().y())
+            if (abs(old[0] - new[0]) > 0.5 or abs(old[1] - new[1]) > 0.5):
+                moves[name] = (old, new)
+        if moves:
+            self.push(MoveNodes(moves))
+
+    def delete_selected(self) -> None:
+        names = [i.name for i in self.selectedItems() if isinstance(i, NodeItem)]
+        if names:
+            self.push(RemoveNodes(names))
+
+
+class GraphView(QGraphicsView):
+    """Zoom around the cursor with the wheel, pan with the middle button, F fits everything."""
+
+    def __init__(self, scene: GraphScene) -> None:
+        super().__init__(scene)
+        self.setRenderHints(self.renderHints())
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setDragMode(QGraphicsView.RubberBandDrag)
+
+    def wheelEvent(self, event) -> None:
+        factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
+        self.scale(factor, factor)
+
+    def fit(self) -> None:
+        rect = self.scene().itemsBoundingRect().adjusted(-40, -40, 40, 40)
+        self.fitInView(rect, Qt.KeepAspectRatio)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key_F:
+            self.fit()
+        elif event.key() in (Qt.Key_Delete, Qt.Key_Backspace):
+            self.scene().delete_selected()
+        else:
+            super().keyPressEvent(event)

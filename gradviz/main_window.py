@@ -1,0 +1,178 @@
+"""The main window: palette | canvas | inspector, problems below, menus with undo and files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
+
+from gradviz.canvas.scene import GraphScene, GraphView
+from gradviz.panels.inspector import Inspector
+from gradviz.panels.palette import Palette
+from gradviz.panels.problems import ProblemsList
+from gradviz_core import fileformat
+from gradviz_core.commands import AddNode, SetParam
+from gradviz_core.errors import GradvizError
+from gradviz_core.graph import Graph
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, path: str | None = None, theme: str = "light") -> None:
+        super().__init__()
+        self.resize(1280, 800)
+        self.path: Path | None = None
+        self.undo = QUndoStack(self)
+        self.graph = Graph()
+        self.scene = GraphScene(self.graph, self.undo, theme)
+        self.view = GraphView(self.scene)
+        self.setCentralWidget(self.view)
+        self.palette = Palette()
+        self.inspector = Inspector()
+        self.problems = ProblemsList()
+        docks = []
+        for title, widget, area in (("Bricks", self.palette, Qt.LeftDockWidgetArea),
+                                    ("Inspector", self.inspector, Qt.RightDockWidgetArea),
+                                    ("Problems", self.problems, Qt.BottomDockWidgetArea)):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(title)
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            docks.append(dock)
+        self.resizeDocks(docks[:2], [200, 300], Qt.Horizontal)
+        self.resizeDocks(docks[2:], [120], Qt.Vertical)
+        self.palette.add_requested.connect(self.add_brick)
+        self.inspector.param_edited.connect(self.set_param)
+        self.problems.node_clicked.connect(self.select_node)
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.message.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.undo.cleanChanged.connect(self._update_title)  # a bound slot: gone with the window
+        self._menus()
+        self._watch(self.graph)
+        if path:
+            self.open(path)
+        elif (EXAMPLES / "circuit_xyz.json").exists():
+            self.open(EXAMPLES / "circuit_xyz.json")
+
+    # ---- menus --------------------------------------------------------------------------------
+    def _menus(self) -> None:
+        def act(menu, text, slot, keys=None):
+            a = QAction(text, self)
+            if keys:
+                a.setShortcut(keys)
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            return a
+        f = self.menuBar().addMenu("&File")
+        act(f, "&New", self.new, QKeySequence.New)
+        act(f, "&Open…", self.open_dialog, QKeySequence.Open)
+        act(f, "&Save", self.save, QKeySequence.Save)
+        act(f, "Save &As…", self.save_as, QKeySequence.SaveAs)
+        ex = self.menuBar().addMenu("E&xamples")
+        for p in sorted(EXAMPLES.glob("*.json")):
+            try:
+                title = fileformat.load(p).title or p.stem
+            except GradvizError:
+                continue
+            act(ex, title, lambda _=False, p=p: self.open(p))
+        e = self.menuBar().addMenu("&Edit")
+        undo, redo = self.undo.createUndoAction(self, "&Undo"), self.undo.createRedoAction(self, "&Redo")
+        undo.setShortcut(QKeySequence.Undo)
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        e.addActions([undo, redo])
+        act(e, "&Delete", self.scene.delete_selected)
+        v = self.menuBar().addMenu("&View")
+        act(v, "&Fit to window", self.view.fit)
+        act(v, "&Light theme", lambda: self.scene.set_theme("light"))
+        act(v, "&Dark theme", lambda: self.scene.set_theme("dark"))
+
+    # ---- documents ------------------------------------------------------------------------------
+    def _watch(self, graph: Graph) -> None:
+        graph.events.subscribe("analyzed", lambda **kw: self._model_changed())
+
+    def set_document(self, graph: Graph, path: Path | None) -> None:
+        self.graph, self.path = graph, path
+        self.undo.clear()
+        self.scene.set_graph(graph)
+        self._watch(graph)
+        self._model_changed()
+        self.view.fit()
+        self._update_title()
+
+    def new(self) -> None:
+        if self.confirm_discard():
+            self.set_document(Graph(), None)
+
+    def open(self, path) -> bool:
+        """Load a file; on failure the current document stays as it is and the message shows."""
+        try:
+            graph = fileformat.load(path)
+        except GradvizError as exc:
+            QMessageBox.warning(self, "Cannot open the file", str(exc))
+            return False
+        self.set_document(graph, Path(path))
+        return True
+
+    def open_dialog(self) -> None:
+        if self.confirm_discard():
+            name, _ = QFileDialog.getOpenFileName(self, "Open graph", "", "gradviz graphs (*.json)")
+            if name:
+                self.open(name)
+
+    def save(self) -> bool:
+        if self.path is None:
+            return self.save_as()
+        try:
+            fileformat.save(self.graph, self.path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
+            return False
+        self.undo.setClean()
+        return True
+
+    def save_as(self) -> bool:
+        name, _ = QFileDialog.getSaveFileName(self, "Save graph", "", "gradviz graphs (*.json)")
+        if not name:
+            return False
+        self.path = Path(name)
+        return self.save()
+
+    def confirm_discard(self) -> bool:
+        if self.undo.isClean():
+            return True
+        answer = QMessageBox.question(self, "Unsaved changes", "Save the changes first?",
+                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
+        return answer == QMessageBox.Discard or (answer == QMessageBox.Save and self.save())
+
+    def closeEvent(self, event) -> None:
+        event.accept() if self.confirm_discard() else event.ignore()
+
+    # ---- edits ------------------------------------------------------------------------------------
+    def add_brick(self, type_name: str) -> None:
+        center = self.view.mapToScene(self.view.viewport().rect().center())
+        self.scene.push(AddNode(type_name, pos=(center.x(), center.y())))
+
+    def set_param(self, node: str, key: str, value) -> None:
+        if node and self.graph.brick(node).config.get(key) is not value:
+            self.scene.push(SetParam(node, key, value))
+
+    def select_node(self, name: str) -> None:
+        self.scene.clearSelection()
+        if name in self.scene.nodes:
+            self.scene.nodes[name].setSelected(True)
+            self.view.centerOn(self.scene.nodes[name])
+
+    def _selection_changed(self) -> None:
+        names = [i.name for i in self.scene.selectedItems() if hasattr(i, "name")]
+        self.inspector.show_node(self.graph, names[0] if len(names) == 1 else None)
+
+    def _model_changed(self) -> None:
+        self.problems.show_problems(self.graph.problems)
+        self._selection_changed()
+
+    def _update_title(self, clean: bool | None = None) -> None:
+        name = self.path.name if self.path else "untitled"
+        clean = self.undo.isClean() if clean is None else clean
+        self.setWindowTitle(f"{name}{'' if clean else ' *'} — gradviz")

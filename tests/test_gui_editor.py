@@ -1,0 +1,118 @@
+"""The editor driven by gestures (offscreen): palette, keys, inspector, port-to-port drags, undo."""
+import json
+
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from gradviz.main_window import MainWindow  # noqa: E402
+from gradviz_core import fileformat  # noqa: E402
+from gradviz_core.commands import AddNode  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, examples_dir, monkeypatch):
+    # closing with unsaved changes asks; in a test, answer "discard" instead of blocking
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    w = MainWindow(str(examples_dir / "circuit_xyz.json"))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.view.fit()
+    return w
+
+
+def view_point(w, scene_point):
+    return w.view.mapFromScene(scene_point)
+
+
+def test_palette_double_click_adds_and_undo_redo(window, qtbot):
+    tree = window.palette.tree
+    item = tree.findItems("Exp", Qt.MatchRecursive)[0]
+    rect = tree.visualItemRect(item)
+    qtbot.mouseClick(tree.viewport(), Qt.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(tree.viewport(), Qt.LeftButton, pos=rect.center())
+    assert "exp1" in window.graph and "exp1" in window.scene.nodes
+    window.undo.undo()
+    assert "exp1" not in window.graph and "exp1" not in window.scene.nodes
+    window.undo.redo()
+    assert "exp1" in window.scene.nodes
+
+
+def test_palette_search_filters(window):
+    window.palette.search.setText("relu")
+    visible = [window.palette.tree.topLevelItem(i).child(j).text(0)
+               for i in range(window.palette.tree.topLevelItemCount())
+               for j in range(window.palette.tree.topLevelItem(i).childCount())
+               if not window.palette.tree.topLevelItem(i).child(j).isHidden()]
+    assert set(visible) >= {"ReLU", "LeakyReLU"} and "Conv2D" not in visible
+
+
+def test_delete_key_and_ctrl_z(window, qtbot):
+    window.select_node("q")
+    qtbot.keyClick(window.view, Qt.Key_Delete)
+    assert "q" not in window.graph and window.graph.source_of("f", "a") is None
+    qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier)
+    assert "q" in window.graph and window.graph.source_of("f", "a") == "q"
+
+
+def test_drag_from_output_port_to_input_port(window, qtbot):
+    window.scene.push(AddNode("Exp", "e", pos=(700, 0)))
+    window.view.fit()
+    qtbot.wait(10)
+    src = view_point(window, window.scene.nodes["f"].out_port_pos())
+    dst = view_point(window, window.scene.nodes["e"].in_port_pos("x"))
+    vp = window.view.viewport()
+    qtbot.mousePress(vp, Qt.LeftButton, pos=src)
+    qtbot.mouseMove(vp, pos=dst)
+    qtbot.mouseRelease(vp, Qt.LeftButton, pos=dst)
+    assert window.graph.source_of("e", "x") == "f"
+
+
+def test_a_bad_connection_is_refused_with_the_reason(window, qtbot):
+    messages = []
+    window.scene.message.connect(messages.append)
+    src = view_point(window, window.scene.nodes["f"].out_port_pos())
+    dst = view_point(window, window.scene.nodes["q"].in_port_pos("a"))
+    vp = window.view.viewport()
+    qtbot.mousePress(vp, Qt.LeftButton, pos=src)
+    qtbot.mouseMove(vp, pos=dst)
+    qtbot.mouseRelease(vp, Qt.LeftButton, pos=dst)
+    assert window.graph.source_of("q", "a") == "x"
+    assert messages and "would close a cycle" in messages[-1]
+
+
+def test_inspector_edit_is_undoable_and_a_bad_value_shows_on_the_node(window, qtbot, examples_dir):
+    window.open(examples_dir / "digits_convnet.json")
+    window.select_node("conv1")
+    stride = window.inspector.editors["stride"]
+    stride.selectAll()
+    qtbot.keyClicks(stride, "2")
+    qtbot.keyClick(stride, Qt.Key_Return)
+    assert window.graph.brick("conv1").config["stride"] == 2
+    item = window.scene.nodes["conv1"]
+    assert item.problem and "is not a whole number" in item.toolTip()
+    assert window.problems.count() >= 1 and "conv1" in window.problems.item(0).text()
+    window.undo.undo()
+    assert window.graph.brick("conv1").config["stride"] == 1 and not window.scene.nodes["conv1"].problem
+
+
+def test_save_reopen_gives_the_same_graph(window, tmp_path):
+    before = fileformat.to_dict(window.graph)
+    path = tmp_path / "c.json"
+    window.path = path
+    assert window.save() and window.undo.isClean()
+    window.open(path)
+    assert fileformat.to_dict(window.graph) == before
+
+
+def test_broken_file_leaves_the_document_untouched(window, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "gradviz-graph", "version": 1, "nodes": [')
+    before = fileformat.to_dict(window.graph)
+    assert window.open(bad) is False
+    assert fileformat.to_dict(window.graph) == before and "not valid JSON" in shown[0]
