@@ -6,6 +6,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
+from shiboken6 import isValid
 
 from gradviz.canvas.scene import GraphScene, GraphView
 from gradviz.panels.inspector import Inspector
@@ -27,6 +28,7 @@ class MainWindow(QMainWindow):
         self.undo = QUndoStack(self)
         self.graph = Graph()
         self.scene = GraphScene(self.graph, self.undo, theme)
+        self.scene.setParent(self)
         self.view = GraphView(self.scene)
         self.setCentralWidget(self.view)
         self.palette = Palette()
@@ -165,6 +167,8 @@ class MainWindow(QMainWindow):
             self.view.centerOn(self.scene.nodes[name])
 
     def _selection_changed(self) -> None:
+        if not isValid(self.scene):  # the scene emits while it is being destroyed
+            return
         names = [i.name for i in self.scene.selectedItems() if hasattr(i, "name")]
         self.inspector.show_node(self.graph, names[0] if len(names) == 1 else None)
 

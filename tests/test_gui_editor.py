@@ -116,3 +116,11 @@ def test_broken_file_leaves_the_document_untouched(window, tmp_path, monkeypatch
     before = fileformat.to_dict(window.graph)
     assert window.open(bad) is False
     assert fileformat.to_dict(window.graph) == before and "not valid JSON" in shown[0]
+
+
+def test_inspector_shows_only_the_selected_node(window):
+    window.select_node("q")
+    previous = window.inspector.form_host
+    window.select_node("x")
+    assert previous.isHidden() and not window.inspector.form_host.isHidden()
+    assert set(window.inspector.editors) == {"value", "trainable"}

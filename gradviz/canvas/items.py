@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem,
 from gradviz_core.shapes import fmt
 
 FAMILY_COLORS = {"Data": "#4c8bf5", "Gates": "#8e6ad8", "Layers": "#2f9e8f", "Activations": "#e0a030",
-                 "Losses": "#d9534f", "Regularizers": "#7f8c8d"}
+                 "Losses": "#b83280", "Regularizers": "#7f8c8d"}
 WIDTH, ROW = 170.0, 16.0
 PORT_R = 5.0
 

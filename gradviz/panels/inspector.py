@@ -28,9 +28,13 @@ class Inspector(QWidget):
 
     def show_node(self, graph, name: str | None) -> None:
         self.node = name
-        self.form_host.deleteLater()
+        old = self.form_host
+        self.layout().removeWidget(old)
+        old.hide()  # deleteLater alone leaves it on screen until the event loop runs
+        old.deleteLater()
         self.form_host = QWidget()
         self.layout().insertWidget(1, self.form_host)
+        self.form_host.show()  # a child added to a visible widget is otherwise shown only later
         self.editors = {}
         if name is None or name not in graph:
             self.title.setText("Select a node")
