@@ -4,7 +4,7 @@ import json
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from gradviz.main_window import MainWindow  # noqa: E402
@@ -26,6 +26,16 @@ def window(qtbot, examples_dir, monkeypatch):
 
 def view_point(w, scene_point):
     return w.view.mapFromScene(scene_point)
+
+
+def drag_wire(w, qtbot, src: str, dst: str, port: str) -> None:
+    """Press on src's output port, move to dst's input port, release: the user's gesture."""
+    a = view_point(w, w.scene.nodes[src].out_port_pos())
+    b = view_point(w, w.scene.nodes[dst].in_port_pos(port))
+    vp = w.view.viewport()
+    qtbot.mousePress(vp, Qt.LeftButton, pos=a)
+    qtbot.mouseMove(vp, pos=b)
+    qtbot.mouseRelease(vp, Qt.LeftButton, pos=b)
 
 
 def test_palette_double_click_adds_and_undo_redo(window, qtbot):
@@ -62,24 +72,14 @@ def test_drag_from_output_port_to_input_port(window, qtbot):
     window.scene.push(AddNode("Exp", "e", pos=(700, 0)))
     window.view.fit()
     qtbot.wait(10)
-    src = view_point(window, window.scene.nodes["f"].out_port_pos())
-    dst = view_point(window, window.scene.nodes["e"].in_port_pos("x"))
-    vp = window.view.viewport()
-    qtbot.mousePress(vp, Qt.LeftButton, pos=src)
-    qtbot.mouseMove(vp, pos=dst)
-    qtbot.mouseRelease(vp, Qt.LeftButton, pos=dst)
+    drag_wire(window, qtbot, "f", "e", "x")
     assert window.graph.source_of("e", "x") == "f"
 
 
 def test_a_bad_connection_is_refused_with_the_reason(window, qtbot):
     messages = []
     window.scene.message.connect(messages.append)
-    src = view_point(window, window.scene.nodes["f"].out_port_pos())
-    dst = view_point(window, window.scene.nodes["q"].in_port_pos("a"))
-    vp = window.view.viewport()
-    qtbot.mousePress(vp, Qt.LeftButton, pos=src)
-    qtbot.mouseMove(vp, pos=dst)
-    qtbot.mouseRelease(vp, Qt.LeftButton, pos=dst)
+    drag_wire(window, qtbot, "f", "q", "a")
     assert window.graph.source_of("q", "a") == "x"
     assert messages and "would close a cycle" in messages[-1]
 
