@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QUndoStack
+from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 from shiboken6 import isValid
 
@@ -13,7 +14,8 @@ from gradviz.panels.inspector import Inspector
 from gradviz.panels.palette import Palette
 from gradviz.panels.problems import ProblemsList
 from gradviz_core import fileformat
-from gradviz_core.commands import AddNode, SetParam
+from gradviz_core.commands import AddNode, MoveNodes, SetParam
+from gradviz_core.layout import layered_positions
 from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
 
@@ -85,6 +87,8 @@ class MainWindow(QMainWindow):
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
         e.addActions([undo, redo])
         act(e, "&Delete", self.scene.delete_selected)
+        act(e, "Auto-&layout", self.auto_layout, QKeySequence("Ctrl+L"))
+        act(f, "&Export image…", self.export_dialog)
         v = self.menuBar().addMenu("&View")
         act(v, "&Fit to window", self.view.fit)
         act(v, "&Light theme", lambda: self.scene.set_theme("light"))
@@ -159,6 +163,42 @@ class MainWindow(QMainWindow):
     def set_param(self, node: str, key: str, value) -> None:
         if node and self.graph.brick(node).config.get(key) is not value:
             self.scene.push(SetParam(node, key, value))
+
+    def auto_layout(self) -> None:
+        """Place the nodes in layers (one undoable step)."""
+        new = layered_positions(self.graph)
+        moves = {n: (self.graph.pos(n), p) for n, p in new.items() if tuple(p) != self.graph.pos(n)}
+        if moves:
+            self.scene.push(MoveNodes(moves))
+            self.view.fit()
+
+    def export_image(self, path) -> None:
+        """The canvas as PNG (rendered at 2×) or SVG, by the file's suffix."""
+        rect = self.scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        if str(path).lower().endswith(".svg"):
+            gen = QSvgGenerator()
+            gen.setFileName(str(path))
+            gen.setSize(rect.size().toSize())
+            gen.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+            painter = QPainter(gen)
+        else:
+            image = QImage((rect.size() * 2).toSize(), QImage.Format_ARGB32)
+            image.fill(QColor(self.scene.palette["background"]))
+            painter = QPainter(image)
+            painter.setRenderHint(QPainter.Antialiasing)
+        self.scene.clearSelection()
+        self.scene.render(painter, QRectF(), rect)
+        painter.end()
+        if not str(path).lower().endswith(".svg") and not image.save(str(path)):
+            raise OSError(f"{path}: the image could not be written")
+
+    def export_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export image", "", "PNG image (*.png);;SVG drawing (*.svg)")
+        if name:
+            try:
+                self.export_image(name)
+            except OSError as exc:
+                QMessageBox.warning(self, "Cannot export", str(exc))
 
     def select_node(self, name: str) -> None:
         self.scene.clearSelection()

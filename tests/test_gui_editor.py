@@ -124,3 +124,24 @@ def test_inspector_shows_only_the_selected_node(window):
     window.select_node("x")
     assert previous.isHidden() and not window.inspector.form_host.isHidden()
     assert set(window.inspector.editors) == {"value", "trainable"}
+
+
+def test_auto_layout_is_one_undoable_step(window, qtbot, examples_dir):
+    window.open(examples_dir / "digits_convnet.json")
+    before = {n: window.graph.pos(n) for n in window.graph.nodes()}
+    qtbot.keyClick(window, Qt.Key_L, Qt.ControlModifier)
+    after = {n: window.graph.pos(n) for n in window.graph.nodes()}
+    assert after != before
+    assert after["conv1"][0] > after["x"][0] and after["loss"][0] > after["fc"][0]
+    assert after["y"][0] == after["fc"][0]  # the target sits one column before the loss
+    window.undo.undo()
+    assert {n: window.graph.pos(n) for n in window.graph.nodes()} == before
+
+
+def test_export_png_and_svg(window, tmp_path):
+    window.export_image(tmp_path / "c.png")
+    window.export_image(tmp_path / "c.svg")
+    from PySide6.QtGui import QImage
+    img = QImage(str(tmp_path / "c.png"))
+    assert img.width() > 400 and img.height() > 200
+    assert "<svg" in (tmp_path / "c.svg").read_text()
