@@ -6,13 +6,14 @@ from pathlib import Path
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QUndoStack
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 from shiboken6 import isValid
 
 from gradviz.canvas.scene import GraphScene, GraphView
 from gradviz.panels.inspector import Inspector
 from gradviz.panels.palette import Palette
 from gradviz.panels.problems import ProblemsList
+from gradviz.worker import KernelWarmUp
 from gradviz_core import fileformat
 from gradviz_core.commands import AddNode, MoveNodes, SetParam
 from gradviz_core.layout import layered_positions
@@ -55,6 +56,15 @@ class MainWindow(QMainWindow):
         self.undo.cleanChanged.connect(self._update_title)  # a bound slot: gone with the window
         self._menus()
         self._watch(self.graph)
+        self.kernels_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.kernels_label)
+        self.warm_up = KernelWarmUp(self)
+        self.warm_up.finished.connect(lambda s: self.kernels_label.setText(f"Kernels ready ({s:.1f} s)"))
+        self.warm_up.failed.connect(lambda msg: self.kernels_label.setText(f"Kernels unavailable: {msg}"))
+        if self.warm_up.start():
+            self.kernels_label.setText("Compiling kernels in the background…")
+        else:
+            self.kernels_label.setText("Kernels ready")
         if path:
             self.open(path)
         elif (EXAMPLES / "circuit_xyz.json").exists():

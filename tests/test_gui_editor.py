@@ -145,3 +145,13 @@ def test_export_png_and_svg(window, tmp_path):
     img = QImage(str(tmp_path / "c.png"))
     assert img.width() > 400 and img.height() > 200
     assert "<svg" in (tmp_path / "c.svg").read_text()
+
+
+def test_kernels_warm_up_in_the_background(qtbot, monkeypatch):
+    from gradviz.worker import KernelWarmUp
+    monkeypatch.setattr(KernelWarmUp, "_started", False)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    assert w.kernels_label.text() == "Compiling kernels in the background…"  # the window is already up
+    qtbot.waitUntil(lambda: w.kernels_label.text().startswith("Kernels ready ("), timeout=240_000)
