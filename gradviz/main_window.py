@@ -1,14 +1,16 @@
 """The main window: palette | canvas | inspector, problems below, menus with undo and files."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QUndoStack
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 from shiboken6 import isValid
 
+from gradviz import safety
 from gradviz.canvas.scene import GraphScene, GraphView
 from gradviz.panels.inspector import Inspector
 from gradviz.panels.palette import Palette
@@ -21,6 +23,7 @@ from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+AUTOSAVE_MS = 30_000
 
 
 class MainWindow(QMainWindow):
@@ -65,10 +68,15 @@ class MainWindow(QMainWindow):
             self.kernels_label.setText("Compiling kernels in the background…")
         else:
             self.kernels_label.setText("Kernels ready")
-        if path:
-            self.open(path)
-        elif (EXAMPLES / "circuit_xyz.json").exists():
-            self.open(EXAMPLES / "circuit_xyz.json")
+        self.autosave = QTimer(self)
+        self.autosave.setInterval(AUTOSAVE_MS)
+        self.autosave.timeout.connect(self.save_recovery)
+        self.autosave.start()
+        if not self.offer_recovery():
+            if path:
+                self.open(path)
+            elif (EXAMPLES / "circuit_xyz.json").exists():
+                self.open(EXAMPLES / "circuit_xyz.json")
 
     # ---- menus --------------------------------------------------------------------------------
     def _menus(self) -> None:
@@ -82,6 +90,8 @@ class MainWindow(QMainWindow):
         f = self.menuBar().addMenu("&File")
         act(f, "&New", self.new, QKeySequence.New)
         act(f, "&Open…", self.open_dialog, QKeySequence.Open)
+        self.recent_menu = f.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
         act(f, "&Save", self.save, QKeySequence.Save)
         act(f, "Save &As…", self.save_as, QKeySequence.SaveAs)
         ex = self.menuBar().addMenu("E&xamples")
@@ -129,6 +139,40 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot open the file", str(exc))
             return False
         self.set_document(graph, Path(path))
+        safety.remember(Path(path).resolve())
+        return True
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for name in safety.recent_files():
+            self.recent_menu.addAction(name, lambda n=name: self.confirm_discard() and self.open(n))
+
+    # ---- safety ---------------------------------------------------------------------------------
+    def save_recovery(self) -> None:
+        """Every 30 s: keep a copy of unsaved work where a crash cannot take it."""
+        if not self.undo.isClean():
+            try:
+                safety.save_recovery(self.graph, self.path)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Autosave failed: {exc.strerror or exc}", 8000)
+
+    def offer_recovery(self) -> bool:
+        """After a crash, offer the unsaved work back. True if it was recovered."""
+        found = safety.pending_recovery()
+        if found is None:
+            return False
+        graph, original, when = found
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
+        answer = QMessageBox.question(self, "Recover unsaved work?",
+                                      f"gradviz did not close cleanly. Recover the unsaved work from {stamp}"
+                                      f"{f' (of {original.name})' if original else ''}?",
+                                      QMessageBox.Yes | QMessageBox.No)
+        safety.clear_recovery()
+        if answer != QMessageBox.Yes:
+            return False
+        self.set_document(graph, original)
+        self.undo.resetClean()  # recovered work is unsaved work
+        self._update_title(False)
         return True
 
     def open_dialog(self) -> None:
@@ -146,6 +190,8 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
             return False
         self.undo.setClean()
+        safety.remember(self.path.resolve())
+        safety.clear_recovery()
         return True
 
     def save_as(self) -> bool:
@@ -163,7 +209,11 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.Discard or (answer == QMessageBox.Save and self.save())
 
     def closeEvent(self, event) -> None:
-        event.accept() if self.confirm_discard() else event.ignore()
+        if self.confirm_discard():
+            safety.clear_recovery()  # a clean close leaves nothing to recover
+            event.accept()
+        else:
+            event.ignore()
 
     # ---- edits ------------------------------------------------------------------------------------
     def add_brick(self, type_name: str) -> None:

@@ -155,3 +155,26 @@ def test_kernels_warm_up_in_the_background(qtbot, monkeypatch):
     qtbot.addWidget(w)
     assert w.kernels_label.text() == "Compiling kernels in the background…"  # the window is already up
     qtbot.waitUntil(lambda: w.kernels_label.text().startswith("Kernels ready ("), timeout=240_000)
+
+
+def test_autosave_and_recovery_after_a_crash(window, qtbot, monkeypatch, examples_dir):
+    from gradviz import safety
+    window.scene.push(AddNode("Exp", "lost_work"))
+    window.save_recovery()  # what the 30 s timer does
+    assert window.autosave.interval() == 30_000 and window.autosave.isActive()
+    # a crash: the window goes away without closeEvent; a new session starts
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert "lost_work" in again.graph and not again.undo.isClean()
+    assert again.path == examples_dir / "circuit_xyz.json" or again.path.name == "circuit_xyz.json"
+    assert safety.pending_recovery() is None
+
+
+def test_open_recent_remembers_files(window, examples_dir):
+    from gradviz import safety
+    window.open(examples_dir / "mlp_softmax.json")
+    recent = safety.recent_files()
+    assert recent[0].endswith("mlp_softmax.json") and any(f.endswith("circuit_xyz.json") for f in recent)
+    window._fill_recent()
+    assert [a.text() for a in window.recent_menu.actions()] == recent
