@@ -1,13 +1,14 @@
 """The main window: palette | canvas | inspector, problems below, menus with undo and files."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QUndoStack
+from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPalette, QUndoStack
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 from shiboken6 import isValid
 
 from gradviz import safety
@@ -17,7 +18,7 @@ from gradviz.panels.palette import Palette
 from gradviz.panels.problems import ProblemsList
 from gradviz.worker import KernelWarmUp
 from gradviz_core import fileformat
-from gradviz_core.commands import AddNode, MoveNodes, SetParam
+from gradviz_core.commands import AddNode, MoveNodes, SetParam, copy_nodes, paste_command
 from gradviz_core.layout import layered_positions
 from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
@@ -36,6 +37,7 @@ class MainWindow(QMainWindow):
         self.scene = GraphScene(self.graph, self.undo, theme)
         self.scene.setParent(self)
         self.view = GraphView(self.scene)
+        self.view.brick_dropped.connect(self.drop_brick)
         self.setCentralWidget(self.view)
         self.palette = Palette()
         self.inspector = Inspector()
@@ -107,12 +109,14 @@ class MainWindow(QMainWindow):
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
         e.addActions([undo, redo])
         act(e, "&Delete", self.scene.delete_selected)
+        act(e, "&Copy", self.copy, QKeySequence.Copy)
+        act(e, "&Paste", self.paste, QKeySequence.Paste)
         act(e, "Auto-&layout", self.auto_layout, QKeySequence("Ctrl+L"))
         act(f, "&Export image…", self.export_dialog)
         v = self.menuBar().addMenu("&View")
         act(v, "&Fit to window", self.view.fit)
-        act(v, "&Light theme", lambda: self.scene.set_theme("light"))
-        act(v, "&Dark theme", lambda: self.scene.set_theme("dark"))
+        act(v, "&Light theme", lambda: self.set_theme("light"))
+        act(v, "&Dark theme", lambda: self.set_theme("dark"))
 
     # ---- documents ------------------------------------------------------------------------------
     def _watch(self, graph: Graph) -> None:
@@ -223,6 +227,47 @@ class MainWindow(QMainWindow):
     def set_param(self, node: str, key: str, value) -> None:
         if node and self.graph.brick(node).config.get(key) is not value:
             self.scene.push(SetParam(node, key, value))
+
+    def set_theme(self, theme: str) -> None:
+        """The whole app, not just the canvas: Qt's Fusion style with a light or dark palette."""
+        app = QApplication.instance()
+        app.setStyle("Fusion")
+        if theme == "dark":
+            pal = QPalette()
+            for role, color in ((QPalette.Window, "#2b2d31"), (QPalette.WindowText, "#e6e6e6"),
+                                (QPalette.Base, "#1e1f22"), (QPalette.AlternateBase, "#2b2d31"),
+                                (QPalette.Text, "#e6e6e6"), (QPalette.Button, "#35373c"),
+                                (QPalette.ButtonText, "#e6e6e6"), (QPalette.Highlight, "#4c8bf5"),
+                                (QPalette.HighlightedText, "#ffffff"), (QPalette.ToolTipBase, "#35373c"),
+                                (QPalette.ToolTipText, "#e6e6e6")):
+                pal.setColor(role, QColor(color))
+            app.setPalette(pal)
+        else:
+            app.setPalette(app.style().standardPalette())
+        self.scene.set_theme(theme)
+        safety.settings().setValue("theme", theme)
+
+    def copy(self) -> None:
+        names = [i.name for i in self.scene.selectedItems() if hasattr(i, "name")]
+        if names:
+            QApplication.clipboard().setText(json.dumps(copy_nodes(self.graph, names)))
+
+    def paste(self) -> None:
+        try:
+            clip = json.loads(QApplication.clipboard().text())
+        except ValueError:
+            clip = None
+        if not isinstance(clip, dict) or not isinstance(clip.get("nodes"), list) or "edges" not in clip:
+            self.statusBar().showMessage("The clipboard holds no gradviz nodes", 5000)
+            return
+        if self.scene.push(paste_command(self.graph, clip)):
+            self.scene.clearSelection()
+            for c in self.undo.command(self.undo.count() - 1).command.commands:
+                if hasattr(c, "type_name"):
+                    self.scene.nodes[c.name].setSelected(True)
+
+    def drop_brick(self, type_name: str, scene_pos) -> None:
+        self.scene.push(AddNode(type_name, pos=(scene_pos.x(), scene_pos.y())))
 
     def auto_layout(self) -> None:
         """Place the nodes in layers (one undoable step)."""

@@ -142,3 +142,29 @@ class Group(Command):
     def undo(self, graph):
         for c in reversed(self.commands):
             c.undo(graph)
+
+
+def copy_nodes(graph: Graph, names: list[str]) -> dict:
+    """The nodes (as in the graph file) and the edges among them: what the clipboard holds."""
+    keep = set(names)
+    return {"nodes": [graph.node_spec(n) for n in graph.nodes() if n in keep],
+            "edges": [{"from": e.src, "to": e.dst, "port": e.port} for e in graph.edges()
+                      if e.src in keep and e.dst in keep]}
+
+
+def paste_command(graph: Graph, clip: dict, offset: tuple[float, float] = (40.0, 40.0)) -> Group:
+    """A Group that adds copies of the clipboard's nodes under fresh names, shifted by offset,
+    with the same edges among them."""
+    rename, taken, commands = {}, set(graph.nodes()), []
+    for spec in clip["nodes"]:
+        base = spec["name"].rstrip("0123456789") or "node"
+        i, new = 1, spec["name"]
+        while new in taken:
+            new, i = f"{base}{i}", i + 1
+        taken.add(new)
+        rename[spec["name"]] = new
+        x, y = spec.get("pos", (0, 0))
+        commands.append(AddNode(spec["type"], new, spec.get("params", {}), (x + offset[0], y + offset[1])))
+    for e in clip["edges"]:
+        commands.append(Connect(rename[e["from"]], rename[e["to"]], e["port"]))
+    return Group(f"paste {len(clip['nodes'])} nodes", commands)

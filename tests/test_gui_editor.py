@@ -178,3 +178,37 @@ def test_open_recent_remembers_files(window, examples_dir):
     assert recent[0].endswith("mlp_softmax.json") and any(f.endswith("circuit_xyz.json") for f in recent)
     window._fill_recent()
     assert [a.text() for a in window.recent_menu.actions()] == recent
+
+
+def test_copy_paste_keeps_internal_edges_and_is_one_undo(window, qtbot):
+    for n in ("x", "y", "q"):
+        window.scene.nodes[n].setSelected(True)
+    qtbot.keyClick(window, Qt.Key_C, Qt.ControlModifier)
+    qtbot.keyClick(window, Qt.Key_V, Qt.ControlModifier)
+    new = [n for n in window.graph.nodes() if n not in ("x", "y", "z", "q", "f")]
+    assert len(new) == 3
+    q2 = next(n for n in new if window.graph.brick(n).type_name == "Add")
+    assert {window.graph.source_of(q2, "a"), window.graph.source_of(q2, "b")} <= set(new)
+    window.undo.undo()
+    assert sorted(window.graph.nodes()) == ["f", "q", "x", "y", "z"]
+
+
+def test_dropping_a_brick_from_the_palette(window):
+    from PySide6.QtCore import QByteArray, QMimeData, QPointF
+    from PySide6.QtGui import QDropEvent
+    from gradviz.canvas.scene import BRICK_MIME
+    item = window.palette.tree.findItems("Sigmoid", Qt.MatchRecursive)[0]
+    mime = window.palette.tree.mimeData([item])
+    assert bytes(mime.data(BRICK_MIME)).decode() == "Sigmoid"
+    event = QDropEvent(QPointF(100, 100), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.view.dropEvent(event)
+    assert "sigmoid1" in window.graph
+
+
+def test_dark_theme_is_app_wide(window):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+    window.set_theme("dark")
+    assert QApplication.instance().palette().color(QPalette.Window).name() == "#2b2d31"
+    assert window.scene.backgroundBrush().color().name() == "#1e1f22"
+    window.set_theme("light")

@@ -140,11 +140,17 @@ class GraphScene(QGraphicsScene):
             self.push(RemoveNodes(names))
 
 
+BRICK_MIME = "application/x-gradviz-brick"
+
+
 class GraphView(QGraphicsView):
-    """Zoom around the cursor with the wheel, pan with the middle button, F fits everything."""
+    """Zoom around the cursor with the wheel, F fits everything, bricks dropped from the palette."""
+
+    brick_dropped = Signal(str, QPointF)  # type name, scene position
 
     def __init__(self, scene: GraphScene) -> None:
         super().__init__(scene)
+        self.setAcceptDrops(True)
         self.setRenderHints(self.renderHints())
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setDragMode(QGraphicsView.RubberBandDrag)
@@ -152,6 +158,20 @@ class GraphView(QGraphicsView):
     def wheelEvent(self, event) -> None:
         factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
         self.scale(factor, factor)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(BRICK_MIME):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasFormat(BRICK_MIME):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        if event.mimeData().hasFormat(BRICK_MIME):
+            name = bytes(event.mimeData().data(BRICK_MIME)).decode()
+            self.brick_dropped.emit(name, self.mapToScene(event.position().toPoint()))
+            event.acceptProposedAction()
 
     def fit(self) -> None:
         rect = self.scene().itemsBoundingRect().adjusted(-40, -40, 40, 40)

@@ -1,7 +1,7 @@
 """The layer palette: bricks grouped by family, with a search box. Double-click adds one."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QByteArray, QMimeData, Qt, Signal
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from gradviz_core.registry import FAMILIES, brick_types, get_brick_class
@@ -30,8 +30,18 @@ class Palette(QWidget):
                 item.setData(0, Qt.UserRole, name)
                 top.addChild(item)
         self.tree.expandAll()
+        self.tree.setDragEnabled(True)
+        self.tree.mimeData = self._mime  # what a drag onto the canvas carries
         self.tree.itemDoubleClicked.connect(self._activated)
         self.search.textChanged.connect(self.filter)
+
+    def _mime(self, items):
+        from gradviz.canvas.scene import BRICK_MIME
+        data = QMimeData()
+        names = [i.data(0, Qt.UserRole) for i in items if i.data(0, Qt.UserRole)]
+        if names:
+            data.setData(BRICK_MIME, QByteArray(names[0].encode()))
+        return data
 
     def _activated(self, item, _column) -> None:
         name = item.data(0, Qt.UserRole)
