@@ -212,3 +212,9 @@ def test_dark_theme_is_app_wide(window):
     assert QApplication.instance().palette().color(QPalette.Window).name() == "#2b2d31"
     assert window.scene.backgroundBrush().color().name() == "#1e1f22"
     window.set_theme("light")
+
+
+def test_canvas_benchmark_runs(qtbot):
+    from gradviz.canvas_bench import measure
+    r = measure(40, frames=4)  # timings are reported by the benchmark, never asserted here
+    assert r["nodes"] == 40 and r["zoom_ms_per_frame"] > 0 and r["pan_ms_per_frame"] > 0

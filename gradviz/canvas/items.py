@@ -22,6 +22,8 @@ class NodeItem(QGraphicsObject):
         self.gscene, self.name = scene, name
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
                       | QGraphicsItem.ItemSendsGeometryChanges)
+        # draw once into a pixmap and reuse it while panning (refresh() and selection invalidate it)
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.lines: list[str] = []
         self.ports: list[str] = []
         self.family, self.problem = "Data", ""

@@ -1,0 +1,53 @@
+"""How smoothly a large canvas pans and zooms: milliseconds per fully rendered frame.
+
+python -m gradviz.canvas_bench [NODES]   (offscreen works: QT_QPA_PLATFORM=offscreen)
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+
+def build(n: int):
+    from gradviz_core.graph import Graph
+
+    g = Graph()
+    g.add_node("Constant", "c0", {"value": [1.0, 2.0, 3.0]}, pos=(0, 0))
+    for i in range(1, n):
+        g.add_node("Tanh" if i % 2 else "Scale", f"n{i}", pos=((i % 20) * 230.0, (i // 20) * 110.0))
+        g.connect("c0" if i == 1 else f"n{i - 1}", f"n{i}", "x")
+    return g
+
+
+def measure(n: int = 200, frames: int = 60) -> dict:
+    from PySide6.QtGui import QUndoStack
+    from PySide6.QtWidgets import QApplication
+
+    from gradviz.canvas.scene import GraphScene, GraphView
+
+    app = QApplication.instance() or QApplication([])
+    scene = GraphScene(build(n), QUndoStack())
+    view = GraphView(scene)
+    view.resize(1280, 800)
+    view.show()
+    app.processEvents()
+    view.fit()
+    out = {"nodes": n}
+    for kind in ("zoom", "pan"):
+        t = time.perf_counter()
+        for i in range(frames):
+            if kind == "zoom":
+                f = 1.08 if (i // 10) % 2 == 0 else 1 / 1.08
+                view.scale(f, f)
+            else:
+                bar = view.horizontalScrollBar()
+                bar.setValue(bar.value() + (25 if (i // 10) % 2 == 0 else -25))
+            view.viewport().grab()  # a full render of the visible canvas, as a repaint does
+        out[f"{kind}_ms_per_frame"] = (time.perf_counter() - t) / frames * 1e3
+    return out
+
+
+if __name__ == "__main__":
+    r = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    print(f"{r['nodes']} nodes: zoom {r['zoom_ms_per_frame']:.1f} ms/frame, pan {r['pan_ms_per_frame']:.1f} ms/frame "
+          f"(60 fps needs ≤ 16.7)")
