@@ -144,7 +144,8 @@ BRICK_MIME = "application/x-gradviz-brick"
 
 
 class GraphView(QGraphicsView):
-    """Zoom around the cursor with the wheel, F fits everything, bricks dropped from the palette."""
+    """Zoom around the cursor with the wheel, pan with the scroll bars, F fits everything, and
+    bricks dropped from the palette."""
 
     brick_dropped = Signal(str, QPointF)  # type name, scene position
 
