@@ -218,3 +218,22 @@ def test_canvas_benchmark_runs(qtbot):
     from gradviz.canvas_bench import measure
     r = measure(40, frames=4)  # timings are reported by the benchmark, never asserted here
     assert r["nodes"] == 40 and r["zoom_ms_per_frame"] > 0 and r["pan_ms_per_frame"] > 0
+
+
+def test_middle_button_drag_pans_and_wheel_zooms(window, qtbot):
+    from PySide6.QtCore import QPoint
+    window.view.scale(4, 4)
+    bar = window.view.horizontalScrollBar()
+    start = bar.value()
+    vp = window.view.viewport()
+    qtbot.mousePress(vp, Qt.MiddleButton, pos=QPoint(400, 300))
+    qtbot.mouseMove(vp, pos=QPoint(300, 300))
+    qtbot.mouseRelease(vp, Qt.MiddleButton, pos=QPoint(300, 300))
+    assert bar.value() == start + 100
+    scale = window.view.transform().m11()
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    wheel = QWheelEvent(QPointF(300, 300), QPointF(300, 300), QPoint(), QPoint(0, 120), Qt.NoButton,
+                        Qt.NoModifier, Qt.NoScrollPhase, False)
+    window.view.wheelEvent(wheel)
+    assert window.view.transform().m11() == pytest.approx(scale * 1.15)

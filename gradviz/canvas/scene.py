@@ -144,14 +144,15 @@ BRICK_MIME = "application/x-gradviz-brick"
 
 
 class GraphView(QGraphicsView):
-    """Zoom around the cursor with the wheel, pan with the scroll bars, F fits everything, and
-    bricks dropped from the palette."""
+    """Zoom around the cursor with the wheel, pan by dragging with the middle button (or the
+    scroll bars), F fits everything, and bricks dropped from the palette."""
 
     brick_dropped = Signal(str, QPointF)  # type name, scene position
 
     def __init__(self, scene: GraphScene) -> None:
         super().__init__(scene)
         self.setAcceptDrops(True)
+        self._pan_from = None
         self.setRenderHints(self.renderHints())
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setDragMode(QGraphicsView.RubberBandDrag)
@@ -159,6 +160,30 @@ class GraphView(QGraphicsView):
     def wheelEvent(self, event) -> None:
         factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
         self.scale(factor, factor)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MiddleButton:
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._pan_from is not None:
+            d = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(d.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(d.y()))
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if event.button() == Qt.MiddleButton and self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().unsetCursor()
+            return
+        super().mouseReleaseEvent(event)
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasFormat(BRICK_MIME):
