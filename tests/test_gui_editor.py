@@ -237,3 +237,14 @@ def test_middle_button_drag_pans_and_wheel_zooms(window, qtbot):
                         Qt.NoModifier, Qt.NoScrollPhase, False)
     window.view.wheelEvent(wheel)
     assert window.view.transform().m11() == pytest.approx(scale * 1.15)
+
+
+def test_every_brick_has_an_icon_with_its_symbol(window):
+    from gradviz.panels.icons import SYMBOLS
+    from gradviz_core import brick_types
+    assert set(SYMBOLS) == set(brick_types())  # a new brick needs its symbol too
+    tree = window.palette.tree
+    for i in range(tree.topLevelItemCount()):
+        for j in range(tree.topLevelItem(i).childCount()):
+            icon = tree.topLevelItem(i).child(j).icon(0)
+            assert not icon.isNull() and icon.availableSizes()

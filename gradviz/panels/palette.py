@@ -1,9 +1,10 @@
 """The layer palette: bricks grouped by family, with a search box. Double-click adds one."""
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QMimeData, Qt, Signal
+from PySide6.QtCore import QByteArray, QMimeData, QSize, Qt, Signal
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
+from gradviz.panels.icons import SYMBOLS, brick_icon
 from gradviz_core.registry import FAMILIES, brick_types, get_brick_class
 
 
@@ -15,6 +16,7 @@ class Palette(QWidget):
         self.search = QLineEdit(placeholderText="Search bricks…")
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
+        self.tree.setIconSize(QSize(20, 20))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.search)
@@ -28,6 +30,7 @@ class Palette(QWidget):
                 item = QTreeWidgetItem([name])
                 item.setToolTip(0, f"{cls.doc}\n\nforward: {cls.forward_text}\nbackward: {cls.backward_text}")
                 item.setData(0, Qt.UserRole, name)
+                item.setIcon(0, brick_icon(name))
                 top.addChild(item)
         self.tree.expandAll()
         self.tree.setDragEnabled(True)

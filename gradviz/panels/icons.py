@@ -1,0 +1,48 @@
+"""Palette icons, drawn in code: the family's colour with the brick's symbol, so that every
+brick (a new one included) has one and they scale on high-DPI screens."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+
+from gradviz.canvas.items import FAMILY_COLORS
+from gradviz_core.registry import get_brick_class
+
+SYMBOLS = {
+    "Input": "x", "Target": "y", "Constant": "c", "Variable": "v", "Add": "+", "Subtract": "−",
+    "Multiply": "×", "Divide": "÷", "Max": "max", "Min": "min", "MatMul": "@", "Exp": "eˣ", "Log": "ln",
+    "Reciprocal": "1/x", "Negate": "−x", "Power": "xᵖ", "Square": "x²", "AddConstant": "+c", "Scale": "·c",
+    "Sum": "Σ", "Mean": "μ", "Linear": "Wx", "Conv2D": "✱", "MaxPool2D": "⌈⌉", "AvgPool2D": "avg",
+    "Flatten": "≡", "Dropout": "⋯", "BatchNorm": "BN", "Sigmoid": "σ", "Tanh": "th", "ReLU": "⌐",
+    "LeakyReLU": "⌐α", "Ramp": "⊏", "ELU": "elu", "Softmax": "p", "SquareLoss": "½²", "MSELoss": "mse",
+    "BinaryCrossEntropy": "bce", "BCEWithLogits": "bcℓ", "LogisticLoss": "log", "HingeLoss": "⌊⌋",
+    "SoftmaxCrossEntropy": "CE", "MaxMarginLoss": "svm", "WeightedSum": "Σw", "L2": "L2", "L1": "L1",
+    "ElasticNet": "EN", "MaxNorm": "‖w‖",
+}
+
+
+@lru_cache(maxsize=None)
+def brick_icon(type_name: str, size: int = 32) -> QIcon:
+    cls = get_brick_class(type_name)
+    icon = QIcon()
+    for scale in (1, 2):  # a 2× pixmap for high-DPI screens
+        pm = QPixmap(size * scale, size * scale)
+        pm.setDevicePixelRatio(scale)
+        pm.fill(Qt.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setBrush(QColor(FAMILY_COLORS.get(cls.family, "#888888")))
+        p.setPen(Qt.NoPen)
+        p.drawRoundedRect(QRectF(1, 1, size - 2, size - 2), 6, 6)
+        text = SYMBOLS.get(type_name, type_name[:2])
+        font = QFont()
+        font.setBold(True)
+        font.setPixelSize(int(size * (0.5 if len(text) <= 2 else 0.36)))
+        p.setFont(font)
+        p.setPen(QColor("white"))
+        p.drawText(QRectF(0, 0, size, size), Qt.AlignCenter, text)
+        p.end()
+        icon.addPixmap(pm)
+    return icon
