@@ -82,6 +82,10 @@ def test_a_bad_connection_is_refused_with_the_reason(window, qtbot):
     drag_wire(window, qtbot, "f", "q", "a")
     assert window.graph.source_of("q", "a") == "x"
     assert messages and "would close a cycle" in messages[-1]
+    q = window.scene.nodes["q"]
+    assert "would close a cycle" in q.refusal and q.toolTip().startswith("Refused: connecting f → q")
+    q.clear_refusal()
+    assert not q.toolTip().startswith("Refused")
 
 
 def test_inspector_edit_is_undoable_and_a_bad_value_shows_on_the_node(window, qtbot, examples_dir):

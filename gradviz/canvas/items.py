@@ -1,7 +1,7 @@
 """Node and edge items. They draw what the core model says; they never hold model state."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QGraphicsSimpleTextItem
 
@@ -27,6 +27,7 @@ class NodeItem(QGraphicsObject):
         self.lines: list[str] = []
         self.ports: list[str] = []
         self.family, self.problem = "Data", ""
+        self.refusal = ""  # why a connection dropped here was refused (shown for a few seconds)
         self.refresh()
 
     # ---- drawn from the model ---------------------------------------------------------------
@@ -42,16 +43,34 @@ class NodeItem(QGraphicsObject):
         self.lines.append(f"→ {fmt(g.shapes.get(self.name))}" + (f"   {count:,} params" if count else ""))
         problems = g.node_problems(self.name)
         self.problem = "\n".join(p.message for p in problems)
-        self.setToolTip(self.problem or f"{b.type_name}: {b.forward_text}")
+        self._tooltip()
         x, y = g.pos(self.name)
         self.setPos(x, y)
         self.update()
+
+    def _tooltip(self) -> None:
+        b = self.gscene.graph.brick(self.name)
+        text = self.problem or f"{b.type_name}: {b.forward_text}"
+        self.setToolTip(f"Refused: {self.refusal}\n\n{text}" if self.refusal else text)
+
+    def show_refusal(self, message: str, ms: int = 5000) -> None:
+        """Mark the node where a connection was refused, with the reason, for a few seconds."""
+        self.refusal = message
+        self._tooltip()
+        self.update()
+        QTimer.singleShot(ms, self.clear_refusal)
+
+    def clear_refusal(self) -> None:
+        if self.refusal:
+            self.refusal = ""
+            self._tooltip()
+            self.update()
 
     def height(self) -> float:
         return 24 + ROW * max(len(self.lines), len(self.ports))
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-PORT_R - 1, -1, WIDTH + 2 * PORT_R + 2, self.height() + 2)
+        return QRectF(-PORT_R - 4, -4, WIDTH + 2 * PORT_R + 8, self.height() + 8)
 
     def in_port_pos(self, port: str) -> QPointF:
         i = self.ports.index(port) if port in self.ports else 0
@@ -77,6 +96,9 @@ class NodeItem(QGraphicsObject):
         edge = QColor("#e03131") if self.problem else QColor(FAMILY_COLORS.get(self.family, "#888"))
         painter.setPen(QPen(edge, 3 if self.isSelected() or self.problem else 1.5))
         painter.drawRoundedRect(rect, 6, 6)
+        if self.refusal:
+            painter.setPen(QPen(QColor("#e03131"), 2, Qt.DashLine))
+            painter.drawRoundedRect(rect.adjusted(-3, -3, 3, 3), 8, 8)
         painter.fillRect(QRectF(1.5, 1.5, WIDTH - 3, 20), QColor(FAMILY_COLORS.get(self.family, "#888")))
         painter.setPen(QColor("white"))
         bold = QFont()

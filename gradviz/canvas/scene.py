@@ -119,7 +119,8 @@ class GraphScene(QGraphicsScene):
             hit = node.port_at(event.scenePos()) if node else None
             if node and hit and hit[0] == "in":
                 reason = self.graph.connection_error(src, node.name, hit[1])
-                if reason:  # an incompatible port refuses the drop and says why
+                if reason:  # an incompatible port refuses the drop and says why, on the node too
+                    node.show_refusal(reason)
                     self.message.emit(reason)
                 else:
                     self.push(Connect(src, node.name, hit[1]))
