@@ -50,13 +50,13 @@ VERBS = ("step", "gradcheck", "train", "bench")
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or (argv[0] not in VERBS and not argv[0].startswith("-")):
-        from gradviz.app import run  # `gradviz` or `gradviz FILE`: the desktop app
-        return run(argv[0] if argv else None)
-    parser = _parser()
-    args = parser.parse_args(argv)
+    app = not argv or (argv[0] not in VERBS and not argv[0].startswith("-"))
+    args = None if app else _parser().parse_args(argv)
     from gradviz_core.errors import GradvizError
     try:
+        if app:  # `gradviz` or `gradviz FILE`: the desktop app
+            from gradviz.app import run
+            return run(argv[0] if argv else None)
         with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about
             verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "bench": cmd_bench}
             return verbs[args.verb](args)

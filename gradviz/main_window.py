@@ -23,7 +23,16 @@ from gradviz_core.layout import layered_positions
 from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+def _examples_dir() -> Path:
+    """examples/ beside the sources, or the copy installed as gradviz_core.examples."""
+    here = Path(__file__).resolve().parent.parent / "examples"
+    if here.is_dir():
+        return here
+    import gradviz_core
+    return Path(gradviz_core.__file__).resolve().parent / "examples"
+
+
+EXAMPLES = _examples_dir()
 AUTOSAVE_MS = 30_000
 
 
