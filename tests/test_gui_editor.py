@@ -4,7 +4,7 @@ import json
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from gradviz.main_window import MainWindow  # noqa: E402
@@ -252,3 +252,25 @@ def test_every_brick_has_an_icon_with_its_symbol(window):
         for j in range(tree.topLevelItem(i).childCount()):
             icon = tree.topLevelItem(i).child(j).icon(0)
             assert not icon.isNull() and icon.availableSizes()
+
+
+def test_dragging_a_node_moves_it_in_the_model_and_undo_moves_it_back(window, qtbot):
+    item = window.scene.nodes["z"]
+    start = window.graph.pos("z")
+    grip = view_point(window, item.pos() + QPointF(60, 30))  # the body, not a port
+    vp = window.view.viewport()
+    qtbot.mousePress(vp, Qt.LeftButton, pos=grip)
+    qtbot.mouseMove(vp, pos=grip + QPoint(40, 25))
+    qtbot.mouseRelease(vp, Qt.LeftButton, pos=grip + QPoint(40, 25))
+    moved = window.graph.pos("z")
+    assert moved != start and window.undo.undoText().startswith("move z")
+    window.undo.undo()
+    assert window.graph.pos("z") == start and (item.pos().x(), item.pos().y()) == start
+
+
+def test_clicking_a_problem_selects_its_node(window, qtbot):
+    window.graph.disconnect("f", "b")
+    assert window.problems.count() == 1
+    rect = window.problems.visualItemRect(window.problems.item(0))
+    qtbot.mouseClick(window.problems.viewport(), Qt.LeftButton, pos=rect.center())
+    assert window.scene.nodes["f"].isSelected() and window.inspector.node == "f"
