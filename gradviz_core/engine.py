@@ -42,12 +42,6 @@ def forward_node(graph: Graph, name: str, values: dict, training: bool) -> np.nd
     return out
 
 
-def forward_all(graph: Graph, values: dict, training: bool) -> dict:
-    for name in graph.order:
-        forward_node(graph, name, values, training)
-    return values
-
-
 def objective(graph: Graph, values: dict) -> float | None:
     nodes = graph.objective_nodes()
     return float(sum(float(values[n]) for n in nodes)) if nodes else None
@@ -110,18 +104,9 @@ def backward_node(graph: Graph, name: str, grads: dict, values: dict, contributi
     return g, port_grads
 
 
-def backward_all(graph: Graph, values: dict) -> tuple[dict, dict]:
-    grads: dict = {}
-    contributions: dict = {}
-    for b in graph.bricks().values():
-        b.zero_grads()
-    for name in backward_nodes(graph):
-        backward_node(graph, name, grads, values, contributions)
-    return grads, contributions
-
-
 class Program:
-    """A graph flattened once for fast repeated runs: the trainer's inner loop.
+    """A graph flattened once for fast repeated runs: the trainer's inner loop and the
+    gradient checker.
 
     It computes exactly what ``forward_node`` / ``backward_node`` compute (the same
     bricks, the same kernels), without looking anything up in the graph per step.
@@ -129,7 +114,9 @@ class Program:
     when overfitting a tiny subset).
     """
 
-    def __init__(self, graph: Graph, skip: frozenset[str] = frozenset()) -> None:
+    def __init__(self, graph: Graph, skip: frozenset[str] = frozenset(), all_input_grads: bool = False) -> None:
+        """``all_input_grads``: also compute gradients that nothing upstream uses (into data
+        nodes); the gradient checker checks those too, the trainer skips them."""
         bricks = graph.bricks()
         self.forward_plan = [(n, bricks[n], tuple(graph.inputs_of(n).items())) for n in graph.order
                              if n not in skip]
@@ -137,7 +124,8 @@ class Program:
         back = [n for n in backward_nodes(graph) if n not in skip]
         # an input gradient is needed only where its source takes part in backward
         self.backward_plan = [(n, bricks[n], tuple(graph.inputs_of(n).items()),
-                               any(s in back for s in graph.inputs_of(n).values())) for n in back]
+                               all_input_grads or any(s in back for s in graph.inputs_of(n).values()))
+                              for n in back]
         self.bricks = bricks
 
     def forward(self, training: bool, until: str | None = None) -> dict:
@@ -151,9 +139,11 @@ class Program:
     def loss(self, values: dict) -> float:
         return float(sum(float(values[n]) for n in self.objective))
 
-    def backward(self, values: dict) -> dict:
+    def backward(self, values: dict, contributions: dict | None = None) -> dict:
+        """dL/d(output) of every node; weight gradients land in the bricks. With
+        ``contributions``, each edge's part of a fan-out sum is kept, keyed (src, dst, port)."""
         for b in self.bricks.values():
-            b.grads = {}
+            b.zero_grads()
         grads: dict = {n: np.ones_like(values[n]) for n in self.objective}
         for name, brick, ins, need in self.backward_plan:
             brick.need_input_grad = need
@@ -165,4 +155,6 @@ class Program:
                 d = port_grads.get(port)
                 if d is not None:
                     grads[src] = grads[src] + d if src in grads else d
+                    if contributions is not None:
+                        contributions[(src, name, port)] = d
         return grads

@@ -112,7 +112,8 @@ def check_graph(graph: Graph, training: bool = True, h: float = H, tol: float = 
     """Check every node of a float64 copy of ``graph`` on its first batch."""
     g = graph.clone()
     engine.prepare(g, np.float64)
-    values = engine.forward_all(g, {}, training)
+    program = engine.Program(g, all_input_grads=True)
+    values = program.forward(training)
     loss = engine.objective(g, values)
     if loss is None:
         raise GraphError("nothing to check: the graph has no scalar output (add a loss)")
@@ -120,7 +121,8 @@ def check_graph(graph: Graph, training: bool = True, h: float = H, tol: float = 
         bad = engine.first_nonfinite(g, values)
         raise GraphError(f"{bad}: {g.brick(bad).type_name} gives a non-finite value at the starting "
                          "point; the gradient check needs finite values everywhere", node=bad)
-    _, contributions = engine.backward_all(g, values)
+    contributions: dict = {}
+    program.backward(values, contributions)
     analytic_w = {n: {k: b.grad(k).copy() for k in b.weights} for n, b in g.bricks().items()}
     kinks = _kinks(g)
     rng = np.random.default_rng(seed)

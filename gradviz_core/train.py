@@ -377,9 +377,7 @@ class Trainer:
         return all(np.all(np.isfinite(b.weights[w])) for _, b, w in self.params)
 
     def _diverged(self, values: dict, epoch: int, snapshot: dict, snap_step: int, loss: float) -> str:
-        node = next((n for n, _, _ in self.program.forward_plan
-                     if n in values and values[n].dtype.kind == "f" and not np.all(np.isfinite(values[n]))),
-                    None)
+        node = engine.first_nonfinite(self.graph, values)
         where = (f"; the first non-finite value appeared at node {node} ({self.program.bricks[node].type_name})"
                  if node else "")
         self._set_weights(snapshot)
