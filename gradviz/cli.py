@@ -23,7 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("file", help="a graph file (.json)")
     s.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     s.add_argument("--test-mode", action="store_true", help="Dropout and BatchNorm in test mode")
-    s.add_argument("--update", action="store_true", help="also show the update step (text only)")
+    s.add_argument("--update", action="store_true", help="also run the update step")
+    s.add_argument("--save", metavar="WEIGHTS.npz",
+                   help="save the weights after the steps taken (after the update with --update)")
+    s.add_argument("--float32", action="store_true",
+                   help="compute in float32, as training does (default: float64, for exact numbers)")
     c = sub.add_parser("gradcheck", help="compare every gradient with centered finite differences")
     c.add_argument("file", help="a graph file (.json)")
     c.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -34,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the graph on its data, headless")
     t.add_argument("file", help="a graph file (.json)")
     t.add_argument("--epochs", type=int, help="number of epochs (default: the file's setting)")
-    t.add_argument("--seed", type=int, help="seed of the shuffling, dropout and augmentation")
+    t.add_argument("--seed", type=int, help="seed of the batch order, the dropout masks and the "
+                   "augmentation (training.seed; the weights start from the graph's own seed)")
+    t.add_argument("--steps", type=int, metavar="N", help="stop after N training steps")
     t.add_argument("--lr", type=float, help="learning rate (default: the file's setting)")
     t.add_argument("--save", metavar="WEIGHTS.npz", help="save the trained weights here")
     t.add_argument("--json", action="store_true",
@@ -96,16 +102,22 @@ def cmd_step(args) -> int:
     from gradviz_core.stepper import Stepper
     from gradviz_core import trace
 
+    from gradviz_core import fileformat
+
     graph = _load_checked(args.file)
-    stepper = Stepper(graph, training=not args.test_mode)
+    stepper = Stepper(graph, training=not args.test_mode,
+                      dtype=np.float32 if args.float32 else np.float64)
     records = stepper.run_phase("backward") if not args.update else stepper.run_all()
     if not any(r.phase == "forward" for r in records):
         records = stepper.run_forward()
+    if args.save:
+        fileformat.save_weights(stepper.graph, args.save)
+    run_graph = stepper.graph  # the stepper's own copy: its bricks hold the gradients
     if args.json:
         param_grads = {}
         for r in records:
-            if r.phase == "backward" and r.param_grads and not graph.brick(r.node).acts_on_weights:
-                param_grads[r.node] = {k: to_jsonable(graph.brick(r.node).grad(k)) for k in r.param_grads}
+            if r.phase == "backward" and r.param_grads and not run_graph.brick(r.node).acts_on_weights:
+                param_grads[r.node] = {k: to_jsonable(run_graph.brick(r.node).grad(k)) for k in r.param_grads}
         out = {"values": {n: to_jsonable(v) for n, v in stepper.values.items()},
                "grads": {n: to_jsonable(v) for n, v in stepper.grads.items()},
                "param_grads": param_grads,
@@ -119,7 +131,7 @@ def cmd_step(args) -> int:
         if r.phase != phase:
             phase = r.phase
             print(f"\n{phase.upper()}")
-        for line in trace.describe(graph, r):
+        for line in trace.describe(run_graph, r):
             print("  " + line)
     loss = stepper.loss()
     print(f"\nL = {trace.num(loss)}" if loss is not None else "\n(no scalar output: nothing to "
@@ -152,26 +164,29 @@ def cmd_gradcheck(args) -> int:
 
 def cmd_train(args) -> int:
     from gradviz_core import fileformat
+    from gradviz_core.errors import GradvizError
     from gradviz_core.train import Trainer
 
     graph = _load_checked(args.file)
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed), ("lr", args.lr))
                  if v is not None}
+    if args.steps is not None and args.steps < 1:
+        raise GradvizError(f"--steps must be at least 1, got {args.steps}")
     bar = ProgressBar(sys.stderr) if not args.json else None
 
-    def report(kind, rec):
-        if kind == "epoch":
-            if args.json:
-                print(json.dumps({k: v for k, v in rec.items()}), flush=True)
-            else:
-                bar.update(rec, trainer.settings.epochs)
+    def report(record):
+        if args.json:
+            print(json.dumps({k: v for k, v in record.items()}), flush=True)
+        else:
+            bar.update(record, trainer.settings.epochs)
 
-    trainer = Trainer(graph, overrides, callback=report)
+    trainer = Trainer(graph, overrides, max_steps=args.steps)
+    trainer.events.subscribe("epoch", report)
     result = trainer.run()
     if bar:
         bar.close()
     if args.save:  # after a divergence too: the weights kept are finite
-        fileformat.save_weights(graph, args.save)
+        fileformat.save_weights(trainer.graph, args.save)
     if args.json:
         summary = result.summary()
         if result.status != "done":

@@ -7,30 +7,21 @@ from __future__ import annotations
 import json
 import sys
 
-from gradviz_core.bench import GRID, NETS, THREADS, _rate
+from gradviz_core.bench import GRID, NETS, THREADS, _rate, build
 
 
 def module(net: str):
+    """The reference net as a ``torch.nn.Sequential``, layer by layer from the bricks' own
+    ``torch_layer`` declarations (no type names are switched on here)."""
     import torch.nn as nn
 
-    shape, classes, layers, _ = NETS[net]
-    mods, c, h, w = [], shape[0], (shape[1] if len(shape) > 1 else 1), (shape[2] if len(shape) > 1 else 1)
-    feat = shape[0]
-    for t, p in layers:
-        if t == "Conv2D":
-            mods.append(nn.Conv2d(c, p["filters"], p["size"], padding=p["padding"]))
-            c, h, w = p["filters"], h + 2 * p["padding"] - p["size"] + 1, w + 2 * p["padding"] - p["size"] + 1
-        elif t == "MaxPool2D":
-            mods.append(nn.MaxPool2d(p["size"]))
-            h, w = h // p["size"], w // p["size"]
-        elif t == "ReLU":
-            mods.append(nn.ReLU())
-        elif t == "Flatten":
-            mods.append(nn.Flatten())
-            feat = c * h * w
-        elif t == "Linear":
-            mods.append(nn.Linear(feat, p["units"]))
-            feat = p["units"]
+    g = build(net, NETS[net][3][0])
+    mods = []
+    for name in g.order:
+        layer = g.brick(name).torch_layer(g.input_shapes(name))
+        if layer is not None:
+            cls, kwargs = layer
+            mods.append(getattr(nn, cls)(**kwargs))
     return nn.Sequential(*mods)
 
 

@@ -37,6 +37,17 @@ class Brick:
     is_source: ClassVar[bool] = False
     #: True for regularizers: they read and write other nodes' weights (see ``bind``)
     acts_on_weights: ClassVar[bool] = False
+    #: for data bricks: which array of a batch the runner feeds them, "X" (samples) or "y" (labels)
+    feeds: ClassVar[str | None] = None
+    #: True for bricks that draw random numbers each iteration (Dropout): see ``begin_iteration``
+    stochastic: ClassVar[bool] = False
+    #: for losses: the input port that holds the model's scores (accuracy and predictions read it);
+    #: None for bricks that are not such a loss (WeightedSum combines losses, it reads no scores)
+    scores_port: ClassVar[str | None] = None
+    #: True for activations whose units can die (output 0 for every sample): ReLU
+    can_die: ClassVar[bool] = False
+    #: the palette's symbol for this brick (a short text); the first letters of the type when empty
+    symbol: ClassVar[str] = ""
     #: set False (by the trainer, for one backward call) when no one reads the input gradient,
     #: e.g. a first layer fed by data; bricks that can skip that work do
     need_input_grad: bool = True
@@ -125,6 +136,23 @@ class Brick:
     def backward(self, grad_out: np.ndarray) -> dict[str, np.ndarray | None]:
         raise NotImplementedError
 
+    def begin_iteration(self, seed: int, step: int) -> None:
+        """Called by the run before each iteration's forward pass on ``stochastic`` bricks: every
+        forward pass within one iteration (a stepped pass, a gradient check) sees the same draw."""
+
+    def predict_classes(self, scores: np.ndarray) -> np.ndarray | None:
+        """For losses: class predictions from the scores, or None (regression)."""
+        return None
+
+    def initial_loss(self, classes: int | None) -> tuple[float, str] | None:
+        """For losses: the data loss expected with small random weights, with its formula."""
+        return None
+
+    def torch_layer(self, shapes: dict[str, Shape]) -> tuple[str, dict] | None:
+        """The ``torch.nn`` module this brick corresponds to, as (class name, keyword arguments),
+        or None when there is none (used by the bench's PyTorch side)."""
+        return None
+
     def kink_distance(self) -> float | None:
         """After forward: how close the inputs came to a kink (0 = on it). None if no kink."""
         return None
@@ -149,11 +177,12 @@ class Brick:
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum a gradient over the dimensions that broadcasting stretched, back to ``shape``."""
-    grad = np.asarray(grad)
+    """Sum a gradient over the dimensions that broadcasting stretched, back to ``shape``.
+    The result is always a fresh array (never ``grad`` itself)."""
+    given = grad = np.asarray(grad)
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     for axis, dim in enumerate(shape):
         if dim == 1 and grad.shape[axis] != 1:
             grad = grad.sum(axis=axis, keepdims=True)
-    return grad
+    return grad.copy() if grad is given else grad

@@ -94,17 +94,59 @@ class Disconnect(Command):
 
 
 class SetParam(Command):
+    """Change one setting of a node. The node keeps its weights where their shapes still fit;
+    undo puts back the very brick it replaced, so the old weights come back too."""
+
     def __init__(self, node: str, key: str, value: Any) -> None:
         self.node, self.key, self.value = node, key, value
         self.old: Any = None
+        self.old_brick = self.new_brick = None
         self.text = f"set {node}.{key}"
 
     def do(self, graph):
-        self.old = graph.brick(self.node).config[self.key]
-        graph.set_param(self.node, self.key, self.value)
+        if self.new_brick is None:
+            self.old_brick = graph.brick(self.node)
+            self.old = self.old_brick.config[self.key]
+            graph.set_param(self.node, self.key, self.value)
+            self.new_brick = graph.brick(self.node)
+        else:  # redo: the same new brick, weights and all
+            graph.replace_brick(self.node, self.new_brick, self.key)
 
     def undo(self, graph):
-        graph.set_param(self.node, self.key, self.old)
+        graph.replace_brick(self.node, self.old_brick, self.key)
+
+
+class SetTraining(Command):
+    """Change one training setting (None removes it, so the default applies)."""
+
+    def __init__(self, key: str, value: Any) -> None:
+        self.key, self.value = key, value
+        self.old: Any = None
+        self.text = f"set training.{key}"
+
+    def do(self, graph):
+        self.old = graph.training.get(self.key)
+        graph.set_training(self.key, self.value)
+
+    def undo(self, graph):
+        graph.set_training(self.key, self.old)
+
+
+class KeepWeights(Command):
+    """Make a run's weights the document's ("keep the trained weights"); undo puts back the
+    weights the document had before."""
+
+    def __init__(self, arrays: dict, text: str = "keep the trained weights") -> None:
+        self.arrays = dict(arrays)
+        self.old: dict = {}
+        self.text = text
+
+    def do(self, graph):
+        self.old = {k: v.copy() for k, v in graph.weights().items()}
+        graph.put_weights(self.arrays)
+
+    def undo(self, graph):
+        graph.put_weights(self.old)
 
 
 class MoveNodes(Command):

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from gradviz_core import engine
 from gradviz_core.brick import Brick
 from gradviz_core.errors import GraphError
+from gradviz_core.engine import first_nonfinite
 from gradviz_core.graph import Graph
+from gradviz_core.run import Run
 
 H = 1e-5
 FLOOR = 1e-4
@@ -108,17 +109,27 @@ class Report:
 
 
 def check_graph(graph: Graph, training: bool = True, h: float = H, tol: float = TOL,
-                samples: int | None = 256, seed: int = 0) -> Report:
-    """Check every node of a float64 copy of ``graph`` on its first batch."""
-    g = graph.clone()
-    engine.prepare(g, np.float64)
-    program = engine.Program(g, all_input_grads=True)
+                samples: int | None = 256, seed: int = 0, weights: str = "document") -> Report:
+    """Check every node of a float64 run of ``graph`` on the batch its first training step
+    takes (the stepper's batch, with the same dropout masks)."""
+    run = Run(graph, np.float64, weights=weights, all_input_grads=True, kind="gradient check")
+    try:
+        return _check(run, training, h, tol, samples, seed)
+    finally:
+        run.close()
+
+
+def _check(run: Run, training: bool, h: float, tol: float, samples: int | None, seed: int) -> Report:
+    g, program = run.graph, run.program
+    batch = run.batch(1)
+    if batch is not None:
+        run.feed(*batch, step=1)
     values = program.forward(training)
-    loss = engine.objective(g, values)
-    if loss is None:
+    if not program.objective:
         raise GraphError("nothing to check: the graph has no scalar output (add a loss)")
+    loss = program.loss(values)
     if not np.isfinite(loss):
-        bad = engine.first_nonfinite(g, values)
+        bad = first_nonfinite(g, values)
         raise GraphError(f"{bad}: {g.brick(bad).type_name} gives a non-finite value at the starting "
                          "point; the gradient check needs finite values everywhere", node=bad)
     contributions: dict = {}
@@ -126,22 +137,17 @@ def check_graph(graph: Graph, training: bool = True, h: float = H, tol: float = 
     analytic_w = {n: {k: b.grad(k).copy() for k in b.weights} for n, b in g.bricks().items()}
     kinks = _kinks(g)
     rng = np.random.default_rng(seed)
-    regs = [n for n in g.order if g.brick(n).acts_on_weights]
     report: dict[str, NodeCheck] = {}
 
     def rerun(start: str, override: tuple[str, np.ndarray] | None, with_regs: bool) -> float:
         vals = dict(values)
-        affected = {start} | nx.descendants(g.g, start) | (set(regs) if with_regs else set())
-        for n in g.order:
-            if n not in affected:
-                continue
-            ins = engine.node_inputs(g, n, vals)
-            if n == start and override is not None:
-                ins[override[0]] = override[1]
-            vals[n] = np.asarray(g.brick(n).forward(ins, training))
-        return engine.objective(g, vals)
+        affected = {start} | nx.descendants(g.g, start) | (set(run.regs) if with_regs else set())
+        for n in program.order:
+            if n in affected:
+                program.forward_node(n, vals, training, override if n == start else None)
+        return program.loss(vals)
 
-    for name in engine.backward_nodes(g):
+    for name in program.backward_order:
         b = g.brick(name)
         check = NodeCheck(name, b.type_name)
         for port, src in g.inputs_of(name).items():

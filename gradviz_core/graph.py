@@ -232,7 +232,8 @@ class Graph:
         return src
 
     def set_param(self, name: str, key: str, value: Any) -> None:
-        """Change one setting. The node gets a fresh brick, so its weights start anew."""
+        """Change one setting. The node gets a new brick that keeps the old one's weights
+        wherever their shapes still fit (a new ``init`` keeps them all; more units keep none)."""
         old = self.brick(name)
         try:
             spec = old.spec(key)
@@ -242,9 +243,70 @@ class Graph:
                              f"{known})", node=name) from None
         config = dict(old.config)
         config[key] = spec.coerce(value, name)
-        self.g.nodes[name]["brick"] = type(old)(name, **config)
-        self.events.emit("param_changed", name=name, key=key, value=config[key])
+        new = type(old)(name, **config)
+        self._carry_weights(name, old, new)
+        self.replace_brick(name, new, key)
+
+    def replace_brick(self, name: str, brick: Brick, key: str | None = None) -> None:
+        """Put ``brick`` (weights and all) in node ``name``'s place: undo and redo of a
+        parameter change put back the very brick they took away."""
+        self._need(name)
+        self.g.nodes[name]["brick"] = brick
+        self.events.emit("param_changed", name=name, key=key,
+                         value=None if key is None else brick.config.get(key))
         self.analyze()
+
+    def _carry_weights(self, name: str, old: Brick, new: Brick) -> None:
+        if not old.weights:
+            return
+        ins = self.input_shapes(name)
+        if any(s is None for s in ins.values()):
+            return
+        try:
+            want = new.weight_shapes(ins)
+        except Exception:  # noqa: BLE001 - the new setting does not fit: analyze() reports it
+            return
+        new.weights = {k: v for k, v in old.weights.items() if want.get(k) == v.shape}
+        if new.weights.keys() == old.weights.keys() == want.keys():
+            new.buffers = dict(old.buffers)
+        new.dtype = old.dtype
+
+    def set_training(self, key: str, value: Any) -> None:
+        """Change one training setting (checked by the runs that use it)."""
+        if value is None:
+            self.training.pop(key, None)
+        else:
+            self.training[key] = value
+        self.events.emit("training_changed", key=key, value=value)
+
+    def put_weights(self, arrays: dict[str, np.ndarray]) -> list[str]:
+        """Make ``arrays`` ({"node/name": array}) the document's weights and buffers, keeping
+        those that fit the graph as it is now. Returns the keys taken."""
+        bricks = self.bricks()
+        for b in bricks.values():
+            b.weights, b.buffers = {}, {}
+        taken, buffers = [], []
+        for key, value in arrays.items():
+            node, _, wname = key.partition("/")
+            b = bricks.get(node)
+            if b is None or self.shapes.get(node) is None:
+                continue
+            try:
+                want = b.weight_shapes(self.input_shapes(node))
+            except Exception:  # noqa: BLE001 - a node that does not fit takes no weights
+                continue
+            if wname in want:
+                if want[wname] == np.shape(value):
+                    b.weights[wname] = np.asarray(value)
+                    taken.append(key)
+            else:
+                buffers.append((b, key, wname, np.asarray(value)))
+        for b, key, wname, value in buffers:  # running statistics, beside the weights they go with
+            if any(w.shape == value.shape for w in b.weights.values()):
+                b.buffers[wname] = value
+                taken.append(key)
+        self.events.emit("weights_changed", keys=taken)
+        return taken
 
     def move_node(self, name: str, pos: tuple[float, float]) -> None:
         self._need(name)
@@ -359,12 +421,7 @@ class Graph:
 
     def clone(self) -> "Graph":
         """A deep copy with its own (empty) event listeners."""
-        events, self.events = self.events, Events()
-        try:
-            twin = copy.deepcopy(self)
-        finally:
-            self.events = events
-        return twin
+        return copy.deepcopy(self)
 
     # ---- helpers ------------------------------------------------------------------------------
     def _need(self, name: str) -> None:

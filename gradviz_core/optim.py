@@ -14,6 +14,10 @@ from gradviz_core.errors import GradvizError
 class Optimizer:
     name = ""
     formula = ""
+    #: training setting -> attribute, for the settings a running training run may change
+    live: dict[str, str] = {}
+    #: settings that this rule cannot take while it runs (a new run is needed)
+    needs_restart: tuple[str, ...] = ()
 
     def __init__(self, lr: float = 0.1) -> None:
         self.lr = lr
@@ -35,12 +39,22 @@ class Optimizer:
         info.update({k: v.copy() for k, v in self.state.get(key, {}).items()})
         return new, info
 
+    def configurable(self, key: str) -> bool:
+        return key not in self.needs_restart
+
+    def configure(self, **settings) -> None:
+        """Take new values of live settings (momentum, β₁, …) mid-run; others are ignored."""
+        for key, value in settings.items():
+            if key in self.live:
+                setattr(self, self.live[key], float(value))
+
     def state_copy(self) -> dict:
         return {k: {kk: vv.copy() for kk, vv in v.items()} for k, v in self.state.items()}
 
 
 class SGD(Optimizer):
     name, formula = "sgd", "θ ← θ − η·∇θ"
+    needs_restart = ("momentum",)  # plain SGD keeps no velocity: momentum needs a new run
 
     def apply(self, key, w, dw):
         w -= self.lr * dw
@@ -48,6 +62,7 @@ class SGD(Optimizer):
 
 class Momentum(Optimizer):
     name, formula = "momentum", "v ← μ·v − η·∇θ;  θ ← θ + v"
+    live = {"momentum": "mu"}
 
     def __init__(self, lr=0.1, momentum=0.9):
         super().__init__(lr)
@@ -73,6 +88,7 @@ class Nesterov(Momentum):
 
 class Adagrad(Optimizer):
     name, formula = "adagrad", "c ← c + ∇θ²;  θ ← θ − η·∇θ / (√c + ε)"
+    live = {"eps": "eps"}
 
     def __init__(self, lr=0.01, eps=1e-8):
         super().__init__(lr)
@@ -86,6 +102,7 @@ class Adagrad(Optimizer):
 
 class RMSProp(Adagrad):
     name, formula = "rmsprop", "c ← ρ·c + (1 − ρ)·∇θ²;  θ ← θ − η·∇θ / (√c + ε)"
+    live = {"decay": "decay", "eps": "eps"}
 
     def __init__(self, lr=0.001, decay=0.99, eps=1e-8):
         super().__init__(lr, eps)
@@ -100,6 +117,7 @@ class RMSProp(Adagrad):
 
 class Adam(Optimizer):
     name = "adam"
+    live = {"beta1": "b1", "beta2": "b2", "eps": "eps"}
     formula = ("m ← β₁m + (1 − β₁)∇θ;  v ← β₂v + (1 − β₂)∇θ²;  "
                "θ ← θ − η·m̂ / (√v̂ + ε) with m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)")
 

@@ -1,8 +1,11 @@
 """Step through one iteration node by node: forward, then backward, then the update.
 
-Every step returns a ``StepRecord`` with the numbers involved, and ``step_back``
-restores the state from before the last step exactly. Observers subscribe to
-``stepper.events`` ("step", "step_back", "reset"); there is no Qt here.
+A stepper is a run (``run.Run``): it works on its own copy of the document and never
+changes the document's bricks. Every step returns a ``StepRecord`` with the numbers
+involved, and ``step_back`` restores the state from before the last step exactly.
+Observers subscribe to ``stepper.events`` ("step", "step_back", "reset", and the run's
+"stale"); there is no Qt here. Editing the document makes the stepper stale: it then
+refuses to step, with a message that names the change.
 """
 from __future__ import annotations
 
@@ -11,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from gradviz_core import engine
-from gradviz_core.events import Events
+from gradviz_core.errors import GraphError
 from gradviz_core.graph import Graph
-from gradviz_core.optim import make_optimizer
+from gradviz_core.run import Run
 
 PHASES = ("forward", "backward", "update")
 
@@ -35,23 +37,30 @@ class StepRecord:
 
 
 class Stepper:
-    """A plan of steps over one graph and one batch.
+    """A plan of steps over one copy of ``doc`` and one batch.
 
-    The graph's weights are built in ``dtype`` (float64 by default, so the numbers
-    read exactly) and its first batch is fed. ``training`` picks the mode of Dropout
-    and BatchNorm.
+    The batch is the training settings' first batch, exactly as the trainer's first step
+    takes it (``samples`` picks training samples by index instead). ``dtype`` is float64
+    by default, so the numbers read exactly; ``training`` picks the mode of Dropout and
+    BatchNorm. ``weights`` is "fresh" (seeded, as a training run starts) or "document".
     """
 
-    def __init__(self, graph: Graph, training: bool = True, dtype=np.float64) -> None:
-        self.graph = graph
+    def __init__(self, doc: Graph, training: bool = True, dtype=np.float64, weights: str = "fresh",
+                 samples=None, overrides: dict | None = None) -> None:
+        self.run = Run(doc, dtype, weights=weights, overrides=overrides, all_input_grads=True,
+                       kind="stepper")
+        self.doc, self.graph, self.program = doc, self.run.graph, self.run.program
         self.training = training
-        self.dtype = dtype
-        self.events = Events()
-        engine.prepare(graph, dtype)
-        self.optimizer = make_optimizer(graph.training)
-        backward = engine.backward_nodes(graph)
-        updates = [n for n in graph.order if graph.brick(n).weights] if backward else []
-        self.plan: list[tuple[str, str]] = ([("forward", n) for n in graph.order]
+        self.dtype = np.dtype(dtype)
+        self.events = self.run.events
+        self.optimizer = self.run.optimizer
+        batch = self.run.batch(1) if samples is None else self.run.samples(samples)
+        self.batch = batch
+        if batch is not None:
+            self.run.feed(*batch, step=1)
+        backward = self.program.backward_order
+        updates = self.run.update_order if backward else []
+        self.plan: list[tuple[str, str]] = ([("forward", n) for n in self.program.order]
                                            + [("backward", n) for n in backward]
                                            + [("update", n) for n in updates])
         self._history: list[tuple[StepRecord, Any]] = []
@@ -67,6 +76,10 @@ class Stepper:
         return self.position >= len(self.plan)
 
     @property
+    def stale(self) -> str | None:
+        return self.run.stale
+
+    @property
     def records(self) -> list[StepRecord]:
         return [r for r, _ in self._history]
 
@@ -74,9 +87,9 @@ class Stepper:
         return None if self.done else self.plan[self.position]
 
     def loss(self) -> float | None:
-        if any(n not in self.values for n in self.graph.objective_nodes()):
+        if any(n not in self.values for n in self.program.objective):
             return None
-        return engine.objective(self.graph, self.values)
+        return self.program.loss(self.values)
 
     def reset(self) -> None:
         """Back to before the first step (undoing every update made)."""
@@ -85,12 +98,15 @@ class Stepper:
         self.values: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.contributions: dict[tuple[str, str, str], np.ndarray] = {}
-        for b in self.graph.bricks().values():
-            b.zero_grads()
+        self.program.zero_grads()
         self.events.emit("reset")
+
+    def close(self) -> None:
+        self.run.close()
 
     # ---- stepping ----------------------------------------------------------------------
     def step(self) -> StepRecord | None:
+        self.run.check_fresh()
         if self.done:
             return None
         phase, node = self.plan[self.position]
@@ -106,6 +122,7 @@ class Stepper:
         return rec
 
     def step_back(self) -> StepRecord | None:
+        self.run.check_fresh()
         if not self._history:
             return None
         rec, snapshot = self._history.pop()
@@ -116,7 +133,6 @@ class Stepper:
     def run_to(self, node: str, phase: str = "forward") -> StepRecord | None:
         """Step until the (phase, node) step has run: a breakpoint."""
         if (phase, node) not in self.plan:
-            from gradviz_core.errors import GraphError
             raise GraphError(f"there is no {phase} step for {node!r}", node=node)
         rec = None
         while self.plan.index((phase, node)) >= self.position:
@@ -145,39 +161,29 @@ class Stepper:
 
     # ---- the three kinds of step ---------------------------------------------------------
     def _forward(self, node: str, rec: StepRecord) -> None:
-        rec.inputs = engine.node_inputs(self.graph, node, self.values)
+        rec.inputs = self.program.node_inputs(node, self.values)
         self.values = dict(self.values)
-        rec.output = engine.forward_node(self.graph, node, self.values, self.training)
+        rec.output = self.program.forward_node(node, self.values, self.training)
 
     def _backward(self, node: str, rec: StepRecord) -> None:
-        b = self.graph.brick(node)
+        b = self.run.bricks[node]
         before = dict(b.grads)
         self.grads, self.contributions = dict(self.grads), dict(self.contributions)
-        rec.inputs = engine.node_inputs(self.graph, node, self.values)
+        rec.inputs = self.program.node_inputs(node, self.values)
         rec.output = self.values[node]
-        rec.upstream, rec.input_grads = engine.backward_node(self.graph, node, self.grads,
-                                                             self.values, self.contributions)
+        rec.upstream, rec.input_grads = self.program.backward_node(node, self.grads, self.values,
+                                                                   self.contributions)
         if b.acts_on_weights:
             rec.param_grads = dict(b.cache.get("added", {}))
         else:
             rec.param_grads = {k: v - before[k] if k in before else v for k, v in b.grads.items()}
 
     def _update(self, node: str, rec: StepRecord) -> None:
-        b = self.graph.brick(node)
-        for wname, w in list(b.weights.items()):
-            grad = b.grad(wname)
-            new, info = self.optimizer.step(f"{node}/{wname}", w, grad)
-            b.weights[wname] = new
-            rec.update[wname] = {"old": w, "grad": grad, **info, "new": new}
-        for reg in self.graph.bricks().values():
-            if reg.acts_on_weights and any(n == node for n, _, _ in reg.targets):
-                reg.project()
-        for wname in rec.update:
-            rec.update[wname]["new"] = b.weights[wname]
+        rec.update = self.run.update_node(node, show=True)
 
     # ---- exact undo --------------------------------------------------------------------------
     def _touched(self, phase: str, node: str) -> list[str]:
-        b = self.graph.brick(node)
+        b = self.run.bricks[node]
         if phase == "backward" and b.acts_on_weights:
             return [node] + sorted({n for n, _, _ in b.targets})
         return [node]
@@ -185,7 +191,7 @@ class Stepper:
     def _snapshot(self, phase: str, node: str):
         bricks = {}
         for n in self._touched(phase, node):
-            b = self.graph.brick(n)
+            b = self.run.bricks[n]
             bricks[n] = ({k: v.copy() for k, v in b.weights.items()},
                          {k: v.copy() for k, v in b.grads.items()},
                          {k: v.copy() for k, v in b.buffers.items()}, b.cache)
@@ -194,6 +200,6 @@ class Stepper:
     def _restore(self, snapshot) -> None:
         self.values, self.grads, self.contributions, bricks, opt_state = snapshot
         for n, (w, g, buf, cache) in bricks.items():
-            b = self.graph.brick(n)
+            b = self.run.bricks[n]
             b.weights, b.grads, b.buffers, b.cache = w, g, buf, cache
         self.optimizer.state = opt_state

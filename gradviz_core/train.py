@@ -1,95 +1,58 @@
 """The trainer: mini-batch training of a graph, as plain Python with no Qt.
 
-``Trainer.run()`` is a loop that blocks; ``Trainer.start()`` runs it on a thread. It
-takes ``pause()``, ``resume()`` and ``cancel()``, and reports to ``callback(kind, record)``
-with kind "step", "epoch", "diagnostics" or "done". It uses the same bricks and kernels
-as the stepper, through ``engine.Program``.
+A trainer is a training run (``run.Run`` with ``live=True``): it trains its own copy of the
+document, takes live setting changes at its next step, and stops with status "stale" when
+the document changes in a way that needs a new run. ``Trainer.run()`` is a loop that
+blocks; ``Trainer.start()`` runs it on a thread. ``trainer.training_run`` is its ``Run``. Control (``pause``, ``resume``,
+``cancel``) holds under any order of calls, from any thread.
+
+It publishes on ``trainer.events`` (the run's events), each with a ``record``: "step"
+(``StepInfo``), "epoch" and "diagnostics" (dicts, as ``gradviz train --json`` prints them)
+and "done" (``Result``); plus the run's "stale" and "settings_applied". ``snapshot()``
+gives a consistent copy of the weights from any thread, and ``Probe`` computes
+predictions, decision-boundary grids and activations on such a copy without touching
+the trainer's bricks.
 """
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from gradviz_core import engine
-from gradviz_core.data.augment import augment
+from gradviz_core.engine import Program, first_nonfinite
 from gradviz_core.errors import GradvizError, GraphError
 from gradviz_core.graph import Graph
-from gradviz_core.metrics import (activation_stats, confusion, expected_initial_loss,
-                                  predicted_classes, weight_stats)
-from gradviz_core.optim import OPTIMIZERS, make_optimizer
-from gradviz_core.schedules import SCHEDULES, Schedule
+from gradviz_core.metrics import activation_stats, confusion, weight_stats
+from gradviz_core.run import Run, StaleRunError, load_pretrained  # noqa: F401 (load_pretrained: API)
+from gradviz_core.settings import Settings  # noqa: F401 (part of this module's API)
 
 EVAL_BATCH = 1024
+PREDICT_BATCH = 65536
 
 
-@dataclass
-class Settings:
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.999
-    decay: float = 0.99
-    eps: float = 1e-8
-    batch_size: int = 32
-    epochs: int = 10
-    seed: int = 0
-    schedule: str = "constant"
-    step_every: int = 10
-    step_factor: float = 0.5
-    exp_k: float = 0.05
-    plateau_patience: int = 3
-    early_stopping: int = 0
-    freeze: list = field(default_factory=list)
-    init_from: str = ""
-    diagnostics_every: int = 0
-    overfit: int = 0
-    #: stop when the loss exceeds this many times its first value (0: only on NaN or inf)
-    diverge_factor: float = 100.0
+@dataclass(frozen=True)
+class StepInfo:
+    step: int
+    epoch: int
+    loss: float
+    data_loss: float
+    reg_loss: float
+    lr: float
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "Settings":
-        known = {f.name: f for f in fields(cls)}
-        out = {}
-        for key, value in d.items():
-            if key not in known:
-                raise GradvizError(f"training: unknown setting {key!r} (known: {', '.join(known)})")
-            want = type(cls.__dataclass_fields__[key].default) if key not in ("freeze",) else list
-            if key == "freeze" and isinstance(value, str):
-                value = [v.strip() for v in value.split(",") if v.strip()]
-            ok = isinstance(value, want) or (want is float and isinstance(value, int))
-            if not ok or isinstance(value, bool) and want is not bool:
-                raise GradvizError(f"training.{key}: expected {want.__name__}, got {value!r}")
-            out[key] = float(value) if want is float else value
-        s = cls(**out)
-        s.check()
-        return s
 
-    def check(self) -> None:
-        bad = []
-        if self.optimizer not in OPTIMIZERS:
-            bad.append(f"training.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            bad.append(f"training.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if not self.lr > 0:
-            bad.append(f"training.lr must be > 0, got {self.lr:g}")
-        if not 0 <= self.momentum < 1:
-            bad.append(f"training.momentum must be in [0, 1), got {self.momentum:g}")
-        for name in ("batch_size", "epochs", "early_stopping", "diagnostics_every", "overfit"):
-            if getattr(self, name) < (1 if name == "epochs" else 0):
-                bad.append(f"training.{name} must be ≥ {1 if name == 'epochs' else 0}")
-        if bad:
-            raise GradvizError("; ".join(bad))
+@dataclass(frozen=True)
+class Snapshot:
+    """The weights (and buffers) of a training run between two steps."""
+    step: int
+    epoch: int
+    weights: dict
 
 
 @dataclass
 class Result:
-    status: str                 # done, cancelled, diverged, early_stopped
+    status: str                 # done, cancelled, diverged, early_stopped, stale
     epochs: int
     steps: int
     seconds: float
@@ -105,114 +68,191 @@ class Result:
     history: list = field(default_factory=list)
 
     def summary(self) -> dict:
-        return {"epochs": self.epochs, "train_loss": self.train_loss, "train_acc": self.train_acc,
-                "val_acc": self.val_acc, "test_acc": self.test_acc, "seconds": round(self.seconds, 3)}
+        return {"epochs": self.epochs, "steps": self.steps, "train_loss": self.train_loss,
+                "train_acc": self.train_acc, "val_acc": self.val_acc, "test_acc": self.test_acc,
+                "seconds": round(self.seconds, 3)}
+
+
+def find_head(program: Program):
+    """(loss node, node of the scores it reads, node of its target) for the first loss that
+    reads scores (for accuracy and predictions), or None."""
+    for name in program.order:
+        b = program.bricks[name]
+        if b.scores_port:
+            ins = dict(program.inputs[name])
+            return name, ins.get(b.scores_port), ins.get("target")
+    return None
+
+
+def predict_scores(program: Program, splits, dtype, head, X: np.ndarray) -> np.ndarray:
+    """The scores (the input of the head loss) for raw samples X, in test mode."""
+    if not head or head[1] is None:
+        raise GraphError("predict needs a loss node to know which output holds the scores")
+    X = splits.preprocessor.transform(np.asarray(X, dtype=np.float64))
+    nodes = program.upto(head[1])
+    outs = []
+    for start in range(0, len(X), PREDICT_BATCH):
+        program.feed(X[start:start + PREDICT_BATCH], None, dtype)
+        outs.append(program.forward(False, nodes=nodes)[head[1]])
+    return np.concatenate(outs) if outs else np.zeros((0,))
+
+
+def grid_points(bounds: tuple[float, float, float, float], res: int) -> np.ndarray:
+    """res×res points over (xmin, xmax, ymin, ymax), rows along y."""
+    x0, x1, y0, y1 = bounds
+    gx, gy = np.meshgrid(np.linspace(x0, x1, res), np.linspace(y0, y1, res))
+    return np.c_[gx.ravel(), gy.ravel()]
 
 
 class Trainer:
-    def __init__(self, graph: Graph, overrides: dict | None = None,
-                 callback: Callable[[str, dict], Any] | None = None, dtype=np.float32) -> None:
-        self.graph = graph
-        self.settings = s = Settings.from_dict({**graph.training, **(overrides or {})})
-        self.callback = callback or (lambda kind, record: None)
-        self.dtype = np.dtype(dtype)
-        graph.check()
-        if graph.data is None:
+    def __init__(self, graph: Graph, overrides: dict | None = None, dtype=np.float32,
+                 weights: str = "fresh", max_steps: int | None = None) -> None:
+        self.training_run = run = Run(graph, dtype, weights=weights, overrides=overrides, live=True,
+                             kind="training run")
+        if run.splits is None:
             raise GraphError("training needs data: give the graph a data source")
-        self.splits = graph.splits()
-        graph.build(self.dtype)
-        bricks = graph.bricks()
-        for name in s.freeze:
-            if name not in bricks:
-                raise GraphError(f"training.freeze: there is no node named {name!r}", node=name)
-        self.loaded: list[str] = []
-        if s.init_from:
-            self.loaded = load_pretrained(graph, s.init_from, getattr(graph, "base_dir", None))
-        self.regs = [n for n in graph.order if bricks[n].acts_on_weights]
-        self.program = engine.Program(graph, skip=frozenset(self.regs) if s.overfit else frozenset())
-        self.head = self._find_head()
-        self.params = [(f"{n}/{w}", b, w) for n, b in bricks.items() if n not in s.freeze for w in b.weights]
-        self.optimizer = make_optimizer(vars(s))
-        self.schedule = Schedule(s.schedule, s.lr, s.step_every, s.step_factor, s.exp_k, s.plateau_patience)
-        self.inputs = [b for b in bricks.values() if b.type_name == "Input"]
-        self.targets = [b for b in bricks.values() if b.type_name == "Target"]
-        self.dropouts = [b for b in bricks.values() if b.type_name == "Dropout"]
-        self.rng = np.random.default_rng(s.seed)
+        self.doc = graph
+        #: the run's own copy of the graph (the document is never trained)
+        self.graph = run.graph
+        self.settings = run.settings
+        self.dtype = run.dtype
+        self.events = run.events
+        self.splits = run.splits
+        self.program = run.program
+        self.loaded = run.loaded
+        self.regs = run.regs
+        self.head = find_head(run.program)
+        self.max_steps = max_steps
         self.steps = 0
+        self.epoch = 0
         self.first_loss: float | None = None
         self.history: list[dict] = []
-        self._cancel = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._thread: threading.Thread | None = None
         self.result: Result | None = None
+        self._cond = threading.Condition()
+        self._state = "ready"          # ready, running, paused, finished
+        self._cancelled = False
+        self._step_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def optimizer(self):
+        return self.training_run.optimizer
 
     # ---- control ----------------------------------------------------------------------
     def start(self) -> threading.Thread:
         """Run the loop on a daemon thread (the caller's thread stays free)."""
-        self._thread = threading.Thread(target=self.run, name="gradviz-trainer", daemon=True)
+        self._begin()
+        self._thread = threading.Thread(target=self._loop, name="gradviz-trainer", daemon=True)
         self._thread.start()
         return self._thread
+
+    def _begin(self) -> None:
+        with self._cond:
+            if self._state in ("running", "paused"):
+                raise GradvizError("this training run is already running")
+            if self._state == "finished":
+                raise GradvizError("this training run has finished; start a new one")
+            self._state = "running"
 
     def join(self, timeout: float | None = None) -> Result | None:
         if self._thread:
             self._thread.join(timeout)
         return self.result
 
+    @property
+    def state(self) -> str:
+        return self._state
+
     def pause(self) -> None:
-        self._running.clear()
+        with self._cond:
+            if self._state == "running":
+                self._state = "paused"
 
     def resume(self) -> None:
-        self._running.set()
+        with self._cond:
+            if self._state == "paused":
+                self._state = "running"
+                self._cond.notify_all()
 
     def cancel(self) -> None:
-        self._cancel.set()
-        self._running.set()
+        """Stop at the next step; never lost, whatever is called after it."""
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
+
+    def _go_on(self) -> bool:
+        """Wait while paused; False once cancelled."""
+        with self._cond:
+            while self._state == "paused" and not self._cancelled:
+                self._cond.wait()
+            return not self._cancelled
 
     # ---- the loop ------------------------------------------------------------------------
     def run(self) -> Result:
-        # overflow on the way to a divergence is handled by the guard, not warned about
-        with np.errstate(all="ignore"):
-            return self._run()
+        """Train on the calling thread until done (blocks)."""
+        self._begin()
+        return self._loop()
+
+    def _loop(self) -> Result:
+        try:
+            # overflow on the way to a divergence is handled by the guard, not warned about
+            with np.errstate(all="ignore"):
+                return self._run()
+        finally:
+            with self._cond:
+                self._state = "finished"
 
     def _run(self) -> Result:
-        s, t0 = self.settings, time.perf_counter()
-        train = self.splits.train
-        if s.overfit:
-            train = train.subset(np.arange(min(s.overfit, len(train))))
-        X, y = train.X.astype(self.dtype), train.y
-        n = len(X)
-        bs = s.batch_size or n
+        s, run, t0 = self.settings, self.training_run, time.perf_counter()
+        train = run.train_set
+        n = len(train)
         snapshot, snap_step = self._weights_copy(), 0
-        best = (np.inf, None)
+        best = (np.inf, None, 0)
         status, message, epoch = "done", "", 0
-        for epoch in range(1, s.epochs + 1):
-            order = self.rng.permutation(n)
+        while epoch < s.epochs:  # epochs may change while training runs
+            epoch += 1
+            self.epoch = epoch
+            order = run.epoch_order(epoch)
             tot_data = tot_reg = 0.0
+            seen = 0
+            bs = run.batch_size
             for start in range(0, n, bs):
-                self._running.wait()
-                if self._cancel.is_set():
+                if not self._go_on():
                     status = "cancelled"
                     break
-                idx = order[start:start + bs]
-                xb = augment(X[idx], self.rng, **self.splits.augment) if self.splits.augment else X[idx]
-                data_loss, reg_loss, values = self.step(xb, y[idx])
+                if run.stale:
+                    status, message = "stale", (f"stopped: {run.stale}; the weights trained so far "
+                                                "are kept in this run")
+                    break
+                with self._step_lock:
+                    run.apply_pending()
+                    idx = order[start:start + bs]
+                    xb, yb = run.take(idx, self.steps + 1)
+                    data_loss, reg_loss, values = self.step(xb, yb)
                 if values is not None:
                     status, message = "diverged", self._diverged(values, epoch, snapshot, snap_step,
                                                                   data_loss + reg_loss)
                     break
                 tot_data += data_loss * len(idx)
                 tot_reg += reg_loss * len(idx)
+                seen += len(idx)
                 if self.steps % 50 == 0 and self._all_finite():  # taken when the loss was healthy
                     snapshot, snap_step = self._weights_copy(), self.steps
-                self.callback("step", {"step": self.steps, "epoch": epoch, "loss": data_loss + reg_loss,
-                                       "data_loss": data_loss, "reg_loss": reg_loss, "lr": self.optimizer.lr})
-            if status != "done":
+                self.events.emit("step", record=StepInfo(self.steps, epoch, data_loss + reg_loss,
+                                                         data_loss, reg_loss, run.optimizer.lr))
+                if self.max_steps is not None and self.steps >= self.max_steps:
+                    status, message = "done", f"stopped after {self.steps} steps"
+                    break
+            if status not in ("done",) or (seen < n and seen == 0):
                 break
-            record = self._epoch_record(epoch, tot_data / n, tot_reg / n, train)
+            record = self._epoch_record(epoch, tot_data / seen, tot_reg / seen, train)
+            if seen < n:
+                record["partial"] = True
             self.history.append(record)
-            self.optimizer.lr = self.schedule.after_epoch(epoch, record.get("val_loss"))
-            self.callback("epoch", record)
+            run.optimizer.lr = run.schedule.after_epoch(epoch, record.get("val_loss"))
+            self.events.emit("epoch", record=record)
+            if message:  # stopped after max_steps
+                break
             if s.early_stopping and self.splits.val is not None:
                 if record["val_loss"] < best[0] - 1e-12:
                     best = (record["val_loss"], self._weights_copy(), epoch)
@@ -222,17 +262,15 @@ class Trainer:
                     message = (f"stopped early at epoch {epoch}: the validation loss has not improved "
                                f"for {s.early_stopping} epochs; kept the weights of epoch {best[2]}")
                     break
-        self.result = self._finish(status, message, epoch, time.perf_counter() - t0)
-        self.callback("done", {"result": self.result})
+        self.result = self._finish(status, message, time.perf_counter() - t0)
+        self.events.emit("done", record=self.result)
         return self.result
 
     def step(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float, dict | None]:
         """One training step (forward, backward, update) on a batch already in the training
         dtype. Returns (data loss, regularization loss, None), or the forward values instead
         of None when the loss is not finite or has exploded (and then nothing is updated)."""
-        self._feed(X, y)
-        for d in self.dropouts:
-            d.draw = self.steps + 1
+        self.training_run.feed(X, y, step=self.steps + 1)
         values = self.program.forward(True)
         data_loss, reg_loss = self._losses(values)
         loss = data_loss + reg_loss
@@ -248,12 +286,6 @@ class Trainer:
         f = self.settings.diverge_factor
         return bool(f) and self.first_loss is not None and abs(loss) > f * max(abs(self.first_loss), 1e-3)
 
-    def _feed(self, X: np.ndarray, y: np.ndarray) -> None:
-        for b in self.inputs:
-            b.feed(b.encode(X, self.dtype))
-        for b in self.targets:
-            b.feed(b.encode(y, self.dtype))
-
     def _losses(self, values: dict) -> tuple[float, float]:
         data = reg = 0.0
         for name in self.program.objective:
@@ -266,32 +298,36 @@ class Trainer:
     def _update(self, values: dict) -> None:
         s = self.settings
         diag = s.diagnostics_every and self.steps % s.diagnostics_every == 0
-        before = {k: b.weights[w].copy() for k, b, w in self.params} if diag else None
-        for key, b, w in self.params:
-            g = b.grads.get(w)
-            if g is not None:
-                self.optimizer.apply(key, b.weights[w], g)
-        for name in self.regs:
-            self.program.bricks[name].project()
+        params = self.training_run.params() if diag else None
+        before = {k: b.weights[w].copy() for k, b, w in params} if diag else None
+        self.training_run.update()
         self.steps += 1
         if diag:
-            self._diagnostics(values, before)
+            self._diagnostics(values, params, before)
 
-    def _diagnostics(self, values: dict, before: dict) -> None:
-        layers = {key: weight_stats(before[key], b.weights[w], b.grad(w)) for key, b, w in self.params}
-        acts = {n: activation_stats(values[n], b.type_name == "ReLU")
-                for n, b, _ in self.program.forward_plan if b.family == "Activations"}
-        self.callback("diagnostics", {"step": self.steps, "layers": layers, "activations": acts})
+    def _diagnostics(self, values: dict, params, before: dict) -> None:
+        layers = {key: weight_stats(before[key], b.weights[w], b.grad(w)) for key, b, w in params}
+        acts = {n: activation_stats(values[n], self.program.bricks[n].can_die)
+                for n in self.program.order if self.program.bricks[n].family == "Activations"}
+        self.events.emit("diagnostics", record={"step": self.steps, "layers": layers, "activations": acts})
+
+    # ---- reading the run from any thread ---------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """A consistent copy of the weights, taken between two steps (safe from any thread)."""
+        with self._step_lock:
+            return Snapshot(self.steps, self.epoch, self.training_run.weights_copy())
+
+    def probe(self) -> "Probe":
+        """A second copy of the run's graph for reading it from another thread."""
+        with self._step_lock:
+            return Probe(self.training_run)
+
+    def keep_command(self, text: str = "keep the trained weights"):
+        """The undoable command that copies the weights trained so far into the document."""
+        return self.training_run.keep_command(text) if self._state != "running" else \
+            _keep_from(self.snapshot(), text)
 
     # ---- evaluation ------------------------------------------------------------------------
-    def _find_head(self):
-        """The loss whose input are the model's scores (for accuracy and predictions)."""
-        for name, b, ins in self.program.forward_plan:
-            if b.family == "Losses" and b.type_name != "WeightedSum":
-                d = dict(ins)
-                return name, d.get("x"), d.get("target")
-        return None
-
     def evaluate(self, ds) -> dict:
         """Data loss, accuracy and confusion matrix on a dataset, in test mode."""
         if ds is None or len(ds) == 0:
@@ -299,11 +335,11 @@ class Trainer:
         loss_sum, preds = 0.0, []
         for start in range(0, len(ds), EVAL_BATCH):
             X, y = ds.X[start:start + EVAL_BATCH], ds.y[start:start + EVAL_BATCH]
-            self._feed(X.astype(self.dtype), y)
+            self.training_run.feed(X.astype(self.dtype), y)
             values = self.program.forward(False)
             loss_sum += self._losses(values)[0] * len(X)
             if self.head:
-                p = predicted_classes(self.program.bricks[self.head[0]], values[self.head[1]])
+                p = self.program.bricks[self.head[0]].predict_classes(values[self.head[1]])
                 if p is not None:
                     preds.append(p)
         out = {"loss": loss_sum / len(ds)}
@@ -315,33 +351,22 @@ class Trainer:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The scores (the input of the loss) for raw samples X, in test mode."""
-        if not self.head:
-            raise GraphError("predict needs a loss node to know which output holds the scores")
-        X = self.splits.preprocessor.transform(np.asarray(X, dtype=np.float64))
-        outs = []
-        for start in range(0, len(X), 65536):
-            for b in self.inputs:
-                b.feed(b.encode(X[start:start + 65536], self.dtype))
-            outs.append(self.program.forward(False, until=self.head[1])[self.head[1]])
-        return np.concatenate(outs)
+        return predict_scores(self.program, self.splits, self.dtype, self.head, X)
 
     def grid(self, bounds: tuple[float, float, float, float], res: int = 256) -> np.ndarray:
         """Scores on a res×res grid over (xmin, xmax, ymin, ymax), for decision boundaries.
         -> (res, res, K) with rows along y."""
-        x0, x1, y0, y1 = bounds
-        gx, gy = np.meshgrid(np.linspace(x0, x1, res), np.linspace(y0, y1, res))
-        scores = self.predict(np.c_[gx.ravel(), gy.ravel()])
-        return scores.reshape(res, res, -1)
+        return self.predict(grid_points(bounds, res)).reshape(res, res, -1)
 
     def initial_loss_check(self) -> dict | None:
         """The lectures' first sanity check: the data loss before training vs its expected value."""
         if not self.head:
             return None
-        want = expected_initial_loss(self.program.bricks[self.head[0]], self.splits.train.classes)
+        want = self.program.bricks[self.head[0]].initial_loss(self.splits.train.classes)
         if want is None:
             return None
         X, y = self.splits.train.batch(max(self.settings.batch_size, 256), self.settings.seed)
-        self._feed(X.astype(self.dtype), y)
+        self.training_run.feed(X.astype(self.dtype), y)
         got = self._losses(self.program.forward(False))[0]
         return {"loss": got, "expected": want[0], "formula": want[1],
                 "ok": abs(got - want[0]) <= 0.25 * want[0] + 0.05}
@@ -355,7 +380,7 @@ class Trainer:
         rec["val_loss"], rec["val_acc"] = val.get("loss"), val.get("acc")
         return rec
 
-    def _finish(self, status: str, message: str, epoch: int, seconds: float) -> Result:
+    def _finish(self, status: str, message: str, seconds: float) -> Result:
         last = self.history[-1] if self.history else {}
         test = self.evaluate(self.splits.test)
         shown = test or self.evaluate(self.splits.val) or self.evaluate(self.splits.train)
@@ -367,17 +392,17 @@ class Trainer:
 
     # ---- divergence guard -----------------------------------------------------------------
     def _weights_copy(self) -> dict:
-        return {k: b.weights[w].copy() for k, b, w in self.params}
+        return {k: b.weights[w].copy() for k, b, w in self.training_run.params()}
 
     def _set_weights(self, saved: dict) -> None:
-        for k, b, w in self.params:
+        for k, b, w in self.training_run.params():
             b.weights[w] = saved[k].copy()
 
     def _all_finite(self) -> bool:
-        return all(np.all(np.isfinite(b.weights[w])) for _, b, w in self.params)
+        return all(np.all(np.isfinite(b.weights[w])) for _, b, w in self.training_run.params())
 
     def _diverged(self, values: dict, epoch: int, snapshot: dict, snap_step: int, loss: float) -> str:
-        node = engine.first_nonfinite(self.graph, values)
+        node = first_nonfinite(self.graph, values)
         where = (f"; the first non-finite value appeared at node {node} ({self.program.bricks[node].type_name})"
                  if node else "")
         self._set_weights(snapshot)
@@ -391,24 +416,43 @@ class Trainer:
                 f"Try a smaller learning rate than {self.optimizer.lr:g}.")
 
 
-def load_pretrained(graph: Graph, source: str, base_dir=None) -> list[str]:
-    """Copy weights whose node/weight name and shape match from a .npz file, or from the
-    weights of another graph file (transfer learning). Returns the names copied."""
-    from gradviz_core import fileformat
+def _keep_from(snapshot: Snapshot, text: str):
+    from gradviz_core.commands import KeepWeights
+    return KeepWeights(snapshot.weights, text)
 
-    path = Path(source)
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
-    if path.suffix == ".json":
-        other = fileformat.load(path)
-        arrays = other.weights()
-    else:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    mine = graph.weights()
-    same = {k: v for k, v in arrays.items() if k in mine and mine[k].shape == v.shape}
-    if not same:
-        raise GraphError(f"training.init_from: {path} has no weights that fit this graph "
-                         "(names are node/weight and shapes must match)")
-    graph.set_weights(same)
-    return sorted(same)
+
+class Probe:
+    """A second executable copy of a run's graph, for reading the run from another thread:
+    predictions, the decision-boundary grid and one sample's activations, on the weights of
+    a ``Snapshot``. It never touches the run's bricks."""
+
+    def __init__(self, run: Run) -> None:
+        self.graph = run.graph.clone()
+        self.program = Program(self.graph)
+        self.splits, self.dtype = run.splits, run.dtype
+        self.head = find_head(self.program)
+
+    def load(self, snapshot: Snapshot) -> "Probe":
+        bricks = self.program.bricks
+        for key, value in snapshot.weights.items():
+            node, _, w = key.partition("/")
+            b = bricks[node]
+            (b.weights if w in b.weights else b.buffers)[w] = value
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return predict_scores(self.program, self.splits, self.dtype, self.head, X)
+
+    def grid(self, bounds: tuple[float, float, float, float], res: int = 256) -> np.ndarray:
+        return self.predict(grid_points(bounds, res)).reshape(res, res, -1)
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Every node's output for raw samples x (N, ...), in test mode (no loss: no labels)."""
+        x = self.splits.preprocessor.transform(np.asarray(x, dtype=np.float64))
+        self.program.feed(x, None, self.dtype)
+        nodes = [n for n in self.program.order if not self.program.bricks[n].feeds == "y"
+                 and not any(self.program.bricks[s].feeds == "y" for s in self._needs(n))]
+        return self.program.forward(False, nodes=nodes)
+
+    def _needs(self, node: str) -> list[str]:
+        return self.program.upto(node)

@@ -161,7 +161,10 @@ def test_dropout_is_reproducible_per_draw():
     b = make("Dropout", {"p": 0.5, "seed": 3}, {"x": x})
     np.testing.assert_array_equal(a.forward({"x": x}, True), b.forward({"x": x}, True))
     np.testing.assert_array_equal(a.forward({"x": x}, True), a.forward({"x": x}, True))
-    a.draw += 1
+    a.begin_iteration(0, 1)  # the next iteration draws a new mask
+    assert not np.array_equal(a.forward({"x": x}, True), b.forward({"x": x}, True))
+    b.begin_iteration(7, 1)  # and the training seed changes the masks too
+    a.begin_iteration(0, 1)
     assert not np.array_equal(a.forward({"x": x}, True), b.forward({"x": x}, True))
 
 

@@ -28,7 +28,7 @@ def test_step_json_on_an_mlp_has_param_grads(examples_dir):
     d = json.loads(out)
     assert set(d["param_grads"]) == {"fc1", "fc2"}
     assert len(d["param_grads"]["fc1"]["W"]) == 2 and len(d["param_grads"]["fc1"]["W"][0]) == 16
-    assert d["loss"] == pytest.approx(math.log(3), abs=0.15)  # small weights: about ln K
+    assert d["loss"] == pytest.approx(math.log(3), abs=0.3)  # small weights: about ln K (as the trainer checks it)
 
 
 def test_step_text_shows_the_chain_rule(examples_dir):

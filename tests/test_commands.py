@@ -4,7 +4,6 @@ import pytest
 
 from gradviz_core import GraphError, fileformat
 from gradviz_core.commands import AddNode, Connect, Disconnect, Group, MoveNodes, RemoveNodes, SetParam
-from gradviz_core.engine import prepare
 
 
 def snapshot(g):
@@ -52,7 +51,7 @@ def test_refused_connect_changes_nothing(circuit):
 
 def test_remove_keeps_trained_weights_on_undo(examples_dir):
     g = fileformat.load(examples_dir / "mlp_softmax.json")
-    prepare(g)
+    g.build()  # the document's own weights (as loaded from a weights file)
     w = g.brick("fc1").weights["W"].copy()
     cmd = RemoveNodes(["fc1"])
     cmd.do(g)

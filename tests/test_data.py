@@ -4,7 +4,7 @@ import pytest
 
 from gradviz_core import Graph
 from gradviz_core.data import DataError, load_dataset
-from gradviz_core.engine import prepare
+from gradviz_core.run import Run
 
 
 def target_graph(data, encoding):
@@ -27,8 +27,9 @@ def test_target_encodings(encoding, shape, fed):
     assert g.shapes["y"] == shape and g.problems == []
     np.testing.assert_array_equal(g.brick("y").encode(np.array([0, 1, 1]), np.float64), fed)
     g.training.update(batch_size=0)
-    prepare(g)  # the stepper's batch: every sample, encoded the same way
-    got = np.asarray(g.brick("y").fed, dtype=float).reshape(3, -1).tolist()
+    run = Run(g)
+    run.feed(*run.batch(1))  # the first batch: every sample, encoded the same way
+    got = np.asarray(run.graph.brick("y").fed, dtype=float).reshape(3, -1).tolist()
     assert sorted(got) == sorted(np.asarray(fed, dtype=float).reshape(3, -1).tolist())
 
 

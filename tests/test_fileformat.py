@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from gradviz_core import GraphFileError, fileformat
-from gradviz_core.engine import prepare
 
 
 def doc(**over):
@@ -31,7 +30,7 @@ def test_round_trip_keeps_everything(examples_dir, tmp_path):
 
 def test_weights_round_trip_through_npz(examples_dir, tmp_path):
     g = fileformat.load(examples_dir / "mlp_softmax.json")
-    prepare(g)
+    g.build()
     g.brick("fc1").weights["W"] += 1.0
     fileformat.save(g, tmp_path / "m.json", with_weights=True)
     assert json.loads((tmp_path / "m.json").read_text())["weights"] == "m.npz"

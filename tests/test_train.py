@@ -37,23 +37,26 @@ def test_digits_example_reaches_95_percent_test_accuracy(examples_dir):
 
 def test_training_is_reproducible_for_a_seed():
     a, b = spiral(epochs=20, batch_size=16), spiral(epochs=20, batch_size=16)
-    ra, rb = Trainer(a).run(), Trainer(b).run()
+    ta, tb = Trainer(a), Trainer(b)
+    ra, rb = ta.run(), tb.run()
     assert ra.train_loss == rb.train_loss
-    for k, v in a.weights().items():
-        np.testing.assert_array_equal(v, b.weights()[k])
+    for k, v in ta.graph.weights().items():
+        np.testing.assert_array_equal(v, tb.graph.weights()[k])
     c = spiral(epochs=20, batch_size=16, seed=1)
     assert Trainer(c).run().train_loss != ra.train_loss
 
 
-def test_records_reach_the_callback_and_losses_are_separate():
+def test_records_reach_the_listeners_and_losses_are_separate():
     seen = {"step": 0, "epoch": [], "diagnostics": [], "done": 0}
 
-    def cb(kind, rec):
-        if kind in ("step", "done"):
-            seen[kind] += 1
+    def cb(event, record):
+        if event in ("step", "done"):
+            seen[event] += 1
         else:
-            seen[kind].append(rec)
-    result = Trainer(spiral(epochs=5, batch_size=40, diagnostics_every=2), callback=cb).run()
+            seen[event].append(record)
+    trainer = Trainer(spiral(epochs=5, batch_size=40, diagnostics_every=2))
+    trainer.events.subscribe("*", cb)
+    result = trainer.run()
     assert seen["step"] == result.steps == 5 * 3 and seen["done"] == 1
     ep = seen["epoch"][-1]
     assert ep["reg_loss"] > 0 and ep["train_loss"] > 0 and ep["val_acc"] is not None
@@ -66,14 +69,15 @@ def test_records_reach_the_callback_and_losses_are_separate():
 
 def test_divergence_stops_cleanly_with_finite_weights():
     g = spiral(lr=100.0, epochs=50)
-    start = {k: v.copy() for k, v in Trainer(g.clone()).graph.weights().items()}
-    result = Trainer(g).run()
+    trainer = Trainer(g)
+    start = {k: v.copy() for k, v in trainer.graph.weights().items()}
+    result = trainer.run()
     assert result.status == "diverged"
     assert result.message.startswith("training diverged at epoch 3, step 3: the loss grew to")
     assert "more than 100 × its first value" in result.message and "smaller learning rate than 100" in result.message
-    assert all(np.all(np.isfinite(v)) for v in g.weights().values())
+    assert all(np.all(np.isfinite(v)) for v in trainer.graph.weights().values())
     for k, v in start.items():  # restored to the last healthy snapshot: here, the start
-        np.testing.assert_array_equal(g.weights()[k], v)
+        np.testing.assert_array_equal(trainer.graph.weights()[k], v)
 
 
 def test_nan_divergence_names_the_node():
@@ -106,22 +110,24 @@ def test_cancel_and_pause_from_another_thread():
 def test_frozen_layers_do_not_move():
     g = spiral(epochs=10, freeze=["fc1"])
     tr = Trainer(g)
-    before = g.brick("fc1").weights["W"].copy(), g.brick("fc2").weights["W"].copy()
+    before = tr.graph.brick("fc1").weights["W"].copy(), tr.graph.brick("fc2").weights["W"].copy()
     tr.run()
-    np.testing.assert_array_equal(g.brick("fc1").weights["W"], before[0])
-    assert not np.array_equal(g.brick("fc2").weights["W"], before[1])
+    np.testing.assert_array_equal(tr.graph.brick("fc1").weights["W"], before[0])
+    assert not np.array_equal(tr.graph.brick("fc2").weights["W"], before[1])
     with pytest.raises(GraphError, match="training.freeze: there is no node named 'fc9'"):
         Trainer(spiral(freeze=["fc9"]))
 
 
 def test_transfer_learning_loads_matching_weights(tmp_path):
     donor = spiral(epochs=50)
-    Trainer(donor).run()
+    trained = Trainer(donor)
+    trained.run()
+    trained.keep_command().do(donor)  # "keep the trained weights" into the document
     fileformat.save(donor, tmp_path / "donor.json", with_weights=True)
     student = spiral(epochs=1, lr=1e-9, init_from=str(tmp_path / "donor.json"))
     tr = Trainer(student)
     assert "fc1/W" in tr.loaded and "fc2/b" in tr.loaded
-    np.testing.assert_allclose(student.brick("fc1").weights["W"], donor.brick("fc1").weights["W"])
+    np.testing.assert_allclose(tr.graph.brick("fc1").weights["W"], donor.brick("fc1").weights["W"])
 
 
 def test_early_stopping_keeps_the_best_epoch():
@@ -170,11 +176,10 @@ def test_settings_are_checked():
 def test_stepper_and_trainer_gradients_agree(examples_dir):
     from gradviz_core.stepper import Stepper
     g = fileformat.load(examples_dir / "mlp_softmax.json")
-    s = Stepper(g.clone(), dtype=np.float64)
+    s = Stepper(g, dtype=np.float64)
     s.run_backward()
     tr = Trainer(g, dtype=np.float64)
-    X, y = tr.splits.train.batch(g.training["batch_size"], g.training["seed"])
-    tr._feed(X, y)
+    tr.training_run.feed(*tr.training_run.batch(1), step=1)
     values = tr.program.forward(True)
     tr.program.backward(values)
     for name in ("fc1", "fc2"):

@@ -10,18 +10,6 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 from gradviz.canvas.items import FAMILY_COLORS
 from gradviz_core.registry import get_brick_class
 
-SYMBOLS = {
-    "Input": "x", "Target": "y", "Constant": "c", "Variable": "v", "Add": "+", "Subtract": "−",
-    "Multiply": "×", "Divide": "÷", "Max": "max", "Min": "min", "MatMul": "@", "Exp": "eˣ", "Log": "ln",
-    "Reciprocal": "1/x", "Negate": "−x", "Power": "xᵖ", "Square": "x²", "AddConstant": "+c", "Scale": "·c",
-    "Sum": "Σ", "Mean": "μ", "Linear": "Wx", "Conv2D": "✱", "MaxPool2D": "⌈⌉", "AvgPool2D": "avg",
-    "Flatten": "≡", "Dropout": "⋯", "BatchNorm": "BN", "Sigmoid": "σ", "Tanh": "th", "ReLU": "⌐",
-    "LeakyReLU": "⌐α", "Ramp": "⊏", "ELU": "elu", "Softmax": "p", "SquareLoss": "½²", "MSELoss": "mse",
-    "BinaryCrossEntropy": "bce", "BCEWithLogits": "bcℓ", "LogisticLoss": "log", "HingeLoss": "⌊⌋",
-    "SoftmaxCrossEntropy": "CE", "MaxMarginLoss": "svm", "WeightedSum": "Σw", "L2": "L2", "L1": "L1",
-    "ElasticNet": "EN", "MaxNorm": "‖w‖",
-}
-
 
 @lru_cache(maxsize=None)
 def brick_icon(type_name: str, size: int = 32) -> QIcon:
@@ -36,7 +24,7 @@ def brick_icon(type_name: str, size: int = 32) -> QIcon:
         p.setBrush(QColor(FAMILY_COLORS.get(cls.family, "#888888")))
         p.setPen(Qt.NoPen)
         p.drawRoundedRect(QRectF(1, 1, size - 2, size - 2), 6, 6)
-        text = SYMBOLS.get(type_name, type_name[:2])
+        text = cls.symbol or type_name[:2]  # declared on the brick
         font = QFont()
         font.setBold(True)
         font.setPixelSize(int(size * (0.5 if len(text) <= 2 else 0.36)))

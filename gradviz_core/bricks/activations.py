@@ -29,6 +29,7 @@ class _Activation(Brick):
 @register
 class Sigmoid(_Activation):
     type_name = "Sigmoid"
+    symbol = 'σ'
     doc = "Squashes to (0, 1). Saturates: for large |x| the gradient vanishes."
     forward_text = "σ(x) = 1 / (1 + e^(−x))"
     backward_text = "dL/dx = σ(x)(1 − σ(x)) · dL/dout"
@@ -39,10 +40,14 @@ class Sigmoid(_Activation):
     def df(self, g, x, out):
         return g * out * (1 - out)
 
+    def torch_layer(self, shapes):
+        return "Sigmoid", {}
+
 
 @register
 class Tanh(_Activation):
     type_name = "Tanh"
+    symbol = 'th'
     doc = "Squashes to (−1, 1), zero-centred."
     forward_text = "tanh(x)"
     backward_text = "dL/dx = (1 − tanh²x) · dL/dout"
@@ -53,14 +58,19 @@ class Tanh(_Activation):
     def df(self, g, x, out):
         return g * (1 - out * out)
 
+    def torch_layer(self, shapes):
+        return "Tanh", {}
+
 
 @register
 class ReLU(_Activation):
     type_name = "ReLU"
+    symbol = '⌐'
     doc = "max(0, x): passes positives, blocks negatives (a unit stuck below 0 is 'dead')."
     forward_text = "out = max(0, x)"
     backward_text = "dL/dx = dL/dout · [x > 0]"
     has_kink = True
+    can_die = True
     alpha = 0.0
 
     def _alpha(self):
@@ -75,10 +85,15 @@ class ReLU(_Activation):
     def kink_distance(self):
         return float(np.min(np.abs(self.cache["x"]))) if np.size(self.cache["x"]) else None
 
+    def torch_layer(self, shapes):
+        return "ReLU", {}
+
 
 @register
 class LeakyReLU(ReLU):
     type_name = "LeakyReLU"
+    can_die = False  # the negative side keeps a slope α, so a unit always gets some gradient
+    symbol = '⌐α'
     doc = "x for x > 0 and α·x otherwise: negative inputs still pass a little gradient."
     forward_text = "out = x if x > 0 else α·x"
     backward_text = "dL/dx = dL/dout · (1 if x > 0 else α)"
@@ -87,10 +102,14 @@ class LeakyReLU(ReLU):
     def _alpha(self):
         return self.config["alpha"]
 
+    def torch_layer(self, shapes):
+        return "LeakyReLU", {"negative_slope": self.config["alpha"]}
+
 
 @register
 class Ramp(_Activation):
     type_name = "Ramp"
+    symbol = '⊏'
     doc = "Clips to [−1, 1]: linear in between, flat outside."
     forward_text = "out = min(1, max(−1, x))"
     backward_text = "dL/dx = dL/dout · [−1 < x < 1]"
@@ -109,6 +128,7 @@ class Ramp(_Activation):
 @register
 class ELU(_Activation):
     type_name = "ELU"
+    symbol = 'elu'
     doc = "x for x > 0 and α(eˣ − 1) otherwise: smooth, with negative outputs."
     forward_text = "out = x if x > 0 else α(eˣ − 1)"
     backward_text = "dL/dx = dL/dout · (1 if x > 0 else out + α)"
@@ -129,6 +149,7 @@ class ELU(_Activation):
 @register
 class Softmax(_Activation):
     type_name = "Softmax"
+    symbol = 'p'
     doc = "Turns each sample's scores into probabilities that sum to 1."
     forward_text = "p_k = e^(s_k) / Σ_j e^(s_j)   (over the last axis)"
     backward_text = "dL/ds = p ⊙ (dL/dp − Σ_k p_k · dL/dp_k)"

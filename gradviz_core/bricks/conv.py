@@ -29,6 +29,7 @@ def window_output(brick: Brick, port: str, axis: str, w: int, f: int, s: int, p:
 @register
 class Conv2D(Brick):
     type_name = "Conv2D"
+    symbol = '✱'
     family = "Layers"
     doc = "K filters of size F×F slide over the input; each output map is one filter's response."
     forward_text = ("out[n,k,h,w] = Σ_c Σ_ij W[k,c,i,j] · xpad[n,c,S·h+i,S·w+j] + b[k];  "
@@ -93,3 +94,9 @@ class Conv2D(Brick):
         if db is not None:
             self.add_grad("b", db)
         return {"x": dx}
+
+    def torch_layer(self, shapes):
+        c = self.config
+        return "Conv2d", {"in_channels": shapes["x"][1], "out_channels": c["filters"],
+                          "kernel_size": c["size"], "stride": c["stride"], "padding": c["padding"],
+                          "groups": c["groups"], "bias": c["bias"]}

@@ -43,6 +43,9 @@ class _Source(Brick):
 @register
 class Input(_Source):
     type_name = "Input"
+    symbol = 'x'
+    feeds = "X"
+    symbol = "x"
     doc = "A batch of samples from the graph's dataset."
     forward_text = "x = the next batch of samples, shape (N, ...)"
     backward_text = "no inputs: the gradient stops here (dL/dx is shown, nothing is updated)"
@@ -57,6 +60,9 @@ class Input(_Source):
 @register
 class Target(_Source):
     type_name = "Target"
+    symbol = 'y'
+    feeds = "y"
+    symbol = "y"
     doc = "The labels of the batch, encoded for the loss that reads them."
     forward_text = ("index: y ∈ {0..K−1};  onehot: t[n, y] = 1;  pm1: c = 2y − 1 ∈ {−1, +1};  "
                     "real: d = y")
@@ -95,6 +101,7 @@ class Target(_Source):
 @register
 class Constant(Brick):
     type_name = "Constant"
+    symbol = 'c'
     family = "Data"
     doc = "A number or tensor that you type in; trainable if you tick it."
     forward_text = "out = value"
@@ -116,19 +123,21 @@ class Constant(Brick):
                         if self.config["trainable"] else {})
 
     def forward(self, inputs, training):
+        # a copy: whoever changes the output in place must not change the value itself
         if "value" in self.weights:
-            return self.weights["value"]
-        return np.asarray(self.config["value"], dtype=self.dtype)
+            return self.weights["value"].copy()
+        return np.array(self.config["value"], dtype=self.dtype)
 
     def backward(self, grad_out):
         if "value" in self.weights:
-            self.add_grad("value", grad_out)
+            self.add_grad("value", np.array(grad_out, copy=True))
         return {}
 
 
 @register
 class Variable(Constant):
     type_name = "Variable"
+    symbol = 'v'
     doc = "A trainable number or tensor that you type in (a Constant with trainable on)."
     params = (
         ParamSpec("value", "tensor", 1.0, "the starting value: 3, or 1, 2, 3, or [[1, 2], [3, 4]]"),

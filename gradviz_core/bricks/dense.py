@@ -11,6 +11,7 @@ from gradviz_core.registry import register
 @register
 class Linear(Brick):
     type_name = "Linear"
+    symbol = 'Wx'
     family = "Layers"
     doc = "A fully connected layer: every output unit sees every input feature."
     forward_text = "out = x W + b        x (N, D), W (D, K), b (K,) → out (N, K)"
@@ -54,3 +55,7 @@ class Linear(Brick):
         if db is not None:
             self.add_grad("b", db)
         return {"x": dx}
+
+    def torch_layer(self, shapes):
+        return "Linear", {"in_features": shapes["x"][-1], "out_features": self.config["units"],
+                          "bias": self.config["bias"]}

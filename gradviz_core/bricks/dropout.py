@@ -13,6 +13,7 @@ from gradviz_core.registry import register
 @register
 class Dropout(Brick):
     type_name = "Dropout"
+    symbol = '⋯'
     family = "Layers"
     doc = ("Drops each unit with probability p while training. 'inverted' scales the kept units "
            "by 1/(1−p) in training; 'test_scaling' instead multiplies by (1−p) at test time.")
@@ -23,20 +24,25 @@ class Dropout(Brick):
         ParamSpec("p", "float", 0.5, "probability of dropping a unit", low=0.0, high=0.99),
         ParamSpec("mode", "choice", "inverted", "where the 1−p correction goes",
                   choices=("inverted", "test_scaling")),
-        ParamSpec("seed", "int", 0, "seed of the masks, so a stepped pass is reproducible", low=0),
+        ParamSpec("seed", "int", 0, "this node's own seed, mixed with the training seed", low=0),
     )
+    stochastic = True
 
     def __init__(self, name: str = "", **config):
         super().__init__(name, **config)
-        #: which mask to draw: the trainer advances it once per iteration, so every forward
-        #: pass within one iteration (stepping, gradient checks) sees the same mask.
-        self.draw = 0
+        #: (training seed, iteration): set by the run before each iteration, so every forward
+        #: pass within one iteration (a stepped pass, a gradient check) sees the same mask
+        self.draw = (0, 0)
+
+    def begin_iteration(self, seed: int, step: int) -> None:
+        self.draw = (int(seed), int(step))
 
     def infer_shape(self, shapes):
         return shapes["x"]
 
     def mask(self, shape) -> np.ndarray:
-        rng = np.random.default_rng([self.config["seed"], zlib.crc32(self.name.encode()), self.draw])
+        seed, step = self.draw
+        rng = np.random.default_rng([seed, self.config["seed"], zlib.crc32(self.name.encode()), step])
         return rng.random(shape) >= self.config["p"]
 
     def forward(self, inputs, training):

@@ -5,6 +5,8 @@ except MSE, which averages over every element.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gradviz_core import kernels
@@ -22,6 +24,7 @@ def batch_size(x: np.ndarray) -> int:
 class _Loss(Brick):
     family = "Losses"
     inputs = ("x", "target")
+    scores_port = "x"
 
     def runtime_error(self, message: str) -> GraphError:
         return GraphError(f"{self.name}: {message}", node=self.name, port="target")
@@ -66,6 +69,7 @@ def _check_pm1(brick: _Loss, t):
 @register
 class SquareLoss(_ElementwiseLoss):
     type_name = "SquareLoss"
+    symbol = '½²'
     doc = "½(x − d)², the lectures' square loss for regression."
     forward_text = "L = (1/N) Σ ½ (x − d)²"
     backward_text = "dL/dx = (x − d)/N"
@@ -80,6 +84,7 @@ class SquareLoss(_ElementwiseLoss):
 @register
 class MSELoss(_ElementwiseLoss):
     type_name = "MSELoss"
+    symbol = 'mse'
     doc = "The mean of (x − d)² over every element."
     forward_text = "L = (1/(N·D)) Σ (x − d)²"
     backward_text = "dL/dx = 2(x − d)/(N·D)"
@@ -100,6 +105,7 @@ class MSELoss(_ElementwiseLoss):
 @register
 class BinaryCrossEntropy(_ElementwiseLoss):
     type_name = "BinaryCrossEntropy"
+    symbol = 'bce'
     doc = "Cross-entropy of probabilities p ∈ (0, 1) (after a Sigmoid) against targets in [0, 1]."
     forward_text = "L = −(1/N) Σ [t ln p + (1 − t) ln(1 − p)]"
     backward_text = "dL/dp = (p − t) / (p(1 − p)) / N"
@@ -118,10 +124,17 @@ class BinaryCrossEntropy(_ElementwiseLoss):
     def grad(self, p, t):
         return (p - t) / (p * (1 - p)), np.log1p(-p) - np.log(p)
 
+    def predict_classes(self, scores):
+        return (scores.reshape(len(scores), -1)[:, 0] > 0.5).astype(np.int64)
+
+    def initial_loss(self, classes):
+        return (math.log(2), "ln(2)") if classes else None
+
 
 @register
 class BCEWithLogits(_ElementwiseLoss):
     type_name = "BCEWithLogits"
+    symbol = 'bcℓ'
     doc = "Binary cross-entropy on raw scores x (the sigmoid is built in, stable for large |x|)."
     forward_text = "L = (1/N) Σ [max(x, 0) − x·t + ln(1 + e^(−|x|))]"
     backward_text = "dL/dx = (σ(x) − t)/N"
@@ -132,10 +145,17 @@ class BCEWithLogits(_ElementwiseLoss):
     def grad(self, x, t):
         return kernels.active().sigmoid(x) - t, -x
 
+    def predict_classes(self, scores):
+        return (scores.reshape(len(scores), -1)[:, 0] > 0).astype(np.int64)
+
+    def initial_loss(self, classes):
+        return (math.log(2), "ln(2)") if classes else None
+
 
 @register
 class LogisticLoss(_ElementwiseLoss):
     type_name = "LogisticLoss"
+    symbol = 'log'
     doc = "log(1 + e^(−c·x)) with labels c = ±1 (logistic regression)."
     forward_text = "L = (1/N) Σ ln(1 + e^(−c·x))"
     backward_text = "dL/dx = −c · σ(−c·x) / N"
@@ -147,10 +167,17 @@ class LogisticLoss(_ElementwiseLoss):
     def grad(self, x, c):
         return -c * kernels.active().sigmoid(-c * x), None  # ±1 labels have no gradient
 
+    def predict_classes(self, scores):
+        return (scores.reshape(len(scores), -1)[:, 0] > 0).astype(np.int64)
+
+    def initial_loss(self, classes):
+        return (math.log(2), "ln(2)") if classes else None
+
 
 @register
 class HingeLoss(_ElementwiseLoss):
     type_name = "HingeLoss"
+    symbol = '⌊⌋'
     doc = "max(0, m − c·x) with labels c = ±1 (the binary SVM loss)."
     forward_text = "L = (1/N) Σ max(0, m − c·x)"
     backward_text = "dL/dx = −c · [m − c·x > 0] / N"
@@ -167,6 +194,9 @@ class HingeLoss(_ElementwiseLoss):
 
     def kink_distance(self):
         return float(np.min(np.abs(self.config["margin"] - self.cache["t"] * self.cache["x"])))
+
+    def predict_classes(self, scores):
+        return (scores.reshape(len(scores), -1)[:, 0] > 0).astype(np.int64)
 
 
 class _ClassLoss(_Loss):
@@ -198,10 +228,14 @@ class _ClassLoss(_Loss):
             return eye[t], t
         return t.astype(s.dtype, copy=False), None
 
+    def predict_classes(self, scores):
+        return scores.argmax(axis=1)
+
 
 @register
 class SoftmaxCrossEntropy(_ClassLoss):
     type_name = "SoftmaxCrossEntropy"
+    symbol = 'CE'
     doc = "The softmax classifier's loss: −log of the probability given to the right class."
     forward_text = "L = −(1/N) Σ_n ln p[n, y_n],  p = softmax(s)"
     backward_text = "dL/ds = (p − onehot(y)) / N"
@@ -219,10 +253,14 @@ class SoftmaxCrossEntropy(_ClassLoss):
         dt = None if c["index_target"] else -c["logp"] * g / c["p"].shape[0]
         return {"x": ds, "target": dt}
 
+    def initial_loss(self, classes):
+        return (math.log(classes), f"ln({classes})") if classes else None
+
 
 @register
 class MaxMarginLoss(_ClassLoss):
     type_name = "MaxMarginLoss"
+    symbol = 'svm'
     doc = "The multiclass SVM loss: every wrong class should score at least m below the right one."
     forward_text = "L = (1/N) Σ_n Σ_{j≠y} max(0, s_j − s_y + m)"
     backward_text = "dL/ds_j = [s_j − s_y + m > 0]/N for j ≠ y;  dL/ds_y = −(count of those)/N"
@@ -252,10 +290,17 @@ class MaxMarginLoss(_ClassLoss):
         m[np.arange(self.cache["n"]), self.cache["idx"]] = np.inf
         return float(np.min(np.abs(m)))
 
+    def initial_loss(self, classes):
+        if not classes:
+            return None
+        m = self.config["margin"]
+        return (classes - 1) * m, f"(K − 1)·Δ = {classes - 1}·{m:g}"
+
 
 @register
 class WeightedSum(Brick):
     type_name = "WeightedSum"
+    symbol = 'Σw'
     family = "Losses"
     doc = "Combines several losses into one, Σ wᵢ·Lᵢ (multi-task learning). One port per weight."
     forward_text = "L = Σᵢ wᵢ · Lᵢ"

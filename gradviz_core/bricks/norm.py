@@ -12,6 +12,7 @@ from gradviz_core.registry import register
 @register
 class BatchNorm(Brick):
     type_name = "BatchNorm"
+    symbol = 'BN'
     family = "Layers"
     doc = ("Normalizes each feature (for (N, D)) or each channel (for (N, C, H, W)) to zero mean "
            "and unit variance over the batch, then scales by γ and shifts by β.")

@@ -36,6 +36,7 @@ class _Binary(Brick):
 @register
 class Add(_Binary):
     type_name = "Add"
+    symbol = '+'
     doc = "a + b: distributes the gradient unchanged to both inputs."
     forward_text = "out = a + b"
     backward_text = "dL/da = dL/dout;  dL/db = dL/dout"
@@ -48,6 +49,7 @@ class Add(_Binary):
 @register
 class Subtract(_Binary):
     type_name = "Subtract"
+    symbol = '−'
     doc = "a − b"
     forward_text = "out = a − b"
     backward_text = "dL/da = dL/dout;  dL/db = −dL/dout"
@@ -60,6 +62,7 @@ class Subtract(_Binary):
 @register
 class Multiply(_Binary):
     type_name = "Multiply"
+    symbol = '×'
     doc = "a · b: each input's gradient is the other input times the upstream gradient."
     forward_text = "out = a · b"
     backward_text = "dL/da = b · dL/dout;  dL/db = a · dL/dout"
@@ -72,6 +75,7 @@ class Multiply(_Binary):
 @register
 class Divide(_Binary):
     type_name = "Divide"
+    symbol = '÷'
     doc = "a / b"
     forward_text = "out = a / b"
     backward_text = "dL/da = dL/dout / b;  dL/db = −a / b² · dL/dout"
@@ -84,6 +88,7 @@ class Divide(_Binary):
 @register
 class Max(_Binary):
     type_name = "Max"
+    symbol = 'max'
     doc = "max(a, b): routes the gradient to the larger input (to a on a tie)."
     forward_text = "out = max(a, b)"
     backward_text = "dL/da = dL/dout · [a ≥ b];  dL/db = dL/dout · [a < b]"
@@ -101,6 +106,7 @@ class Max(_Binary):
 @register
 class Min(Max):
     type_name = "Min"
+    symbol = 'min'
     doc = "min(a, b): routes the gradient to the smaller input (to a on a tie)."
     forward_text = "out = min(a, b)"
     backward_text = "dL/da = dL/dout · [a ≤ b];  dL/db = dL/dout · [a > b]"
@@ -114,6 +120,7 @@ class Min(Max):
 @register
 class MatMul(Brick):
     type_name = "MatMul"
+    symbol = '@'
     family = "Gates"
     doc = "a @ b, a matrix product: a is (N, k) or (k,), b is (k, m)."
     forward_text = "out[n, j] = Σ_i a[n, i] · b[i, j]"
@@ -161,6 +168,7 @@ class _Unary(Brick):
 @register
 class Exp(_Unary):
     type_name = "Exp"
+    symbol = 'eˣ'
     doc = "eˣ; its local gradient is its own output."
     forward_text = "out = eˣ"
     backward_text = "dL/dx = eˣ · dL/dout"
@@ -173,6 +181,7 @@ class Exp(_Unary):
 @register
 class Log(_Unary):
     type_name = "Log"
+    symbol = 'ln'
     doc = "ln x (natural logarithm), for x > 0."
     forward_text = "out = ln x"
     backward_text = "dL/dx = dL/dout / x"
@@ -185,6 +194,7 @@ class Log(_Unary):
 @register
 class Reciprocal(_Unary):
     type_name = "Reciprocal"
+    symbol = '1/x'
     doc = "1/x"
     forward_text = "out = 1/x"
     backward_text = "dL/dx = −1/x² · dL/dout"
@@ -203,6 +213,7 @@ class Reciprocal(_Unary):
 @register
 class Negate(_Unary):
     type_name = "Negate"
+    symbol = '−x'
     doc = "−x"
     forward_text = "out = −x"
     backward_text = "dL/dx = −dL/dout"
@@ -215,6 +226,7 @@ class Negate(_Unary):
 @register
 class Power(_Unary):
     type_name = "Power"
+    symbol = 'xᵖ'
     doc = "xᵖ (Square when p = 2)."
     forward_text = "out = xᵖ"
     backward_text = "dL/dx = p · xᵖ⁻¹ · dL/dout"
@@ -231,6 +243,7 @@ class Power(_Unary):
 @register
 class Square(Power):
     type_name = "Square"
+    symbol = 'x²'
     doc = "x²"
     forward_text = "out = x²"
     backward_text = "dL/dx = 2x · dL/dout"
@@ -246,6 +259,7 @@ class Square(Power):
 @register
 class AddConstant(_Unary):
     type_name = "AddConstant"
+    symbol = '+c'
     doc = "x + c for a fixed number c (the '+1' gate of the sigmoid circuit)."
     forward_text = "out = x + c"
     backward_text = "dL/dx = dL/dout"
@@ -261,6 +275,7 @@ class AddConstant(_Unary):
 @register
 class Scale(_Unary):
     type_name = "Scale"
+    symbol = '·c'
     doc = "c · x for a fixed number c (the '×−1' gate of the sigmoid circuit)."
     forward_text = "out = c · x"
     backward_text = "dL/dx = c · dL/dout"
@@ -312,6 +327,7 @@ class _Reduce(Brick):
 @register
 class Sum(_Reduce):
     type_name = "Sum"
+    symbol = 'Σ'
     doc = "Σ x over all elements, the samples, or each sample's features."
     forward_text = "out = Σᵢ xᵢ"
     backward_text = "dL/dxᵢ = dL/dout (copied to every summed element)"
@@ -323,6 +339,7 @@ class Sum(_Reduce):
 @register
 class Mean(_Reduce):
     type_name = "Mean"
+    symbol = 'μ'
     doc = "the mean of x over all elements, the samples, or each sample's features."
     forward_text = "out = (1/n) Σᵢ xᵢ"
     backward_text = "dL/dxᵢ = dL/dout / n"

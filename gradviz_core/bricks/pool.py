@@ -37,6 +37,7 @@ class _Pool(Brick):
 @register
 class MaxPool2D(_Pool):
     type_name = "MaxPool2D"
+    symbol = '⌈⌉'
     doc = "Keeps the largest value of each window; the gradient goes only to that value."
     forward_text = "out[n,c,h,w] = max over the window of x"
     backward_text = "dL/dx = dL/dout at the position of each window's max, 0 elsewhere"
@@ -64,10 +65,16 @@ class MaxPool2D(_Pool):
         gap = flat[..., -1] - flat[..., -2]
         return float(np.min(gap[np.isfinite(gap)])) if np.isfinite(gap).any() else None
 
+    def torch_layer(self, shapes):
+        c = self.config
+        return "MaxPool2d", {"kernel_size": c["size"], "stride": c["stride"] or c["size"],
+                             "padding": c["padding"]}
+
 
 @register
 class AvgPool2D(_Pool):
     type_name = "AvgPool2D"
+    symbol = 'avg'
     doc = "Averages each window; the gradient is shared equally by the window's elements."
     forward_text = "out[n,c,h,w] = mean over the F×F window of x (padding counts as 0)"
     backward_text = "dL/dx = dL/dout / F², added to every element of the window"

@@ -60,13 +60,15 @@ class _Regularizer(Brick):
         self.cache = {"added": added}
         return {}
 
-    def project(self) -> None:
-        """Applied after each update (only MaxNorm changes anything)."""
+    def project(self, node: str | None = None) -> None:
+        """Applied after the update of ``node``'s weights (of every target when None); only
+        MaxNorm changes anything."""
 
 
 @register
 class L2(_Regularizer):
     type_name = "L2"
+    symbol = 'L2'
     doc = "Weight decay: ½λ‖W‖² pulls every weight towards 0 in proportion to its size."
     forward_text = "R = ½ λ Σ W²"
     backward_text = "dR/dW = λ W"
@@ -82,6 +84,7 @@ class L2(_Regularizer):
 @register
 class L1(_Regularizer):
     type_name = "L1"
+    symbol = 'L1'
     doc = "λ‖W‖₁ pushes weights to exactly 0 (sparse weights)."
     forward_text = "R = λ Σ |W|"
     backward_text = "dR/dW = λ sign(W)"
@@ -102,6 +105,7 @@ class L1(_Regularizer):
 @register
 class ElasticNet(L1):
     type_name = "ElasticNet"
+    symbol = 'EN'
     doc = "λ₁‖W‖₁ + ½λ₂‖W‖²: L1 and L2 together."
     forward_text = "R = λ₁ Σ |W| + ½ λ₂ Σ W²"
     backward_text = "dR/dW = λ₁ sign(W) + λ₂ W"
@@ -118,6 +122,7 @@ class ElasticNet(L1):
 @register
 class MaxNorm(_Regularizer):
     type_name = "MaxNorm"
+    symbol = '‖w‖'
     doc = "After every update, rescale each unit's incoming weights so that ‖w‖₂ ≤ c."
     forward_text = "R = 0 (a constraint, not a penalty)"
     backward_text = "no gradient; after the update: w ← w · min(1, c/‖w‖₂)"
@@ -130,9 +135,11 @@ class MaxNorm(_Regularizer):
     def dpenalty(self, w):
         return np.zeros_like(w)
 
-    def project(self) -> None:
+    def project(self, node: str | None = None) -> None:
         c = self.config["c"]
-        for _, b, w in self.targets:
+        for n, b, w in self.targets:
+            if node is not None and n != node:
+                continue
             axes = getattr(b, "fan_in_axes", {}).get(w)
             if axes is None:
                 continue

@@ -11,6 +11,7 @@ from gradviz_core.shapes import fmt
 @register
 class Flatten(Brick):
     type_name = "Flatten"
+    symbol = '≡'
     family = "Layers"
     doc = "Lays each sample out as one row of numbers."
     forward_text = "out = x reshaped to (N, C·H·W)"
@@ -28,4 +29,7 @@ class Flatten(Brick):
         return x.reshape(x.shape[0], -1)
 
     def backward(self, g):
-        return {"x": g.reshape(self.cache["shape"])}
+        return {"x": g.reshape(self.cache["shape"]).copy()}  # fresh, never a view of g
+
+    def torch_layer(self, shapes):
+        return "Flatten", {}
