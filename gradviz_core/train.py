@@ -241,7 +241,7 @@ class Trainer:
                 self.events.emit("step", record=StepInfo(self.steps, epoch, data_loss + reg_loss,
                                                          data_loss, reg_loss, run.optimizer.lr))
                 if self.max_steps is not None and self.steps >= self.max_steps:
-                    status, message = "done", f"stopped after {self.steps} steps"
+                    status, message = "done", f"stopped after {self.steps} step{'' if self.steps == 1 else 's'}"
                     break
             if status not in ("done",) or (seen < n and seen == 0):
                 break

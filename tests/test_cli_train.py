@@ -3,6 +3,8 @@ import json
 
 import numpy as np
 
+from gradviz_core import fileformat
+
 from test_cli import run
 
 
@@ -40,3 +42,26 @@ def test_train_bad_settings_exit_2(tmp_path, examples_dir):
     f.write_text(json.dumps(d))
     code, _, err = run("train", f)
     assert code == 2 and "training.optimizer must be one of sgd, momentum" in err
+
+
+def test_one_stepped_update_saves_the_weights_of_the_first_training_step(tmp_path):
+    from test_runs import mlp
+    path = tmp_path / "net.json"
+    fileformat.save(mlp(), path)  # with Dropout and BatchNorm
+    code, _, err = run("step", path, "--update", "--save", tmp_path / "a.npz")
+    assert code == 0, err
+    code, out, err = run("train", path, "--steps", "1", "--save", tmp_path / "b.npz")
+    assert code == 0, err
+    assert "stopped after 1 step:" in out
+    code, _, err = run("step", path, "--update", "--float32", "--save", tmp_path / "c.npz")
+    assert code == 0, err
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b, np.load(tmp_path / "c.npz") as c:
+        assert set(a.files) == set(b.files) == set(c.files) and "bn1/running_mean" in a.files
+        for k in a.files:
+            np.testing.assert_allclose(a[k], b[k], rtol=2e-5, atol=1e-6, err_msg=k)  # float64 vs float32
+            np.testing.assert_array_equal(c[k], b[k], err_msg=k)  # the same precision: bit for bit
+
+
+def test_train_steps_must_be_positive(examples_dir):
+    code, _, err = run("train", examples_dir / "spiral_mlp.json", "--steps", "0")
+    assert code == 2 and "--steps must be at least 1" in err
