@@ -64,23 +64,21 @@ def signature(graph: Graph) -> tuple:
     return tuple(nodes), tuple(edges), json.dumps(graph.data, sort_keys=True, default=str)
 
 
+#: a document event in words, for the stale message
+_CHANGES = {
+    "node_added": "node {name} was added",
+    "node_removed": "node {name} was removed",
+    "edge_added": "{src} was connected to {dst}.{port}",
+    "edge_removed": "{src} was disconnected from {dst}.{port}",
+    "param_changed": "{name}.{key} changed to {value!r}",
+    "training_changed": "training.{key} changed to {value!r}",
+    "data_changed": "the data changed",
+}
+
+
 def describe_change(event: str, payload: dict) -> str:
-    """A document event in words, for the stale message."""
-    if event == "node_added":
-        return f"node {payload['name']} was added"
-    if event == "node_removed":
-        return f"node {payload['name']} was removed"
-    if event == "edge_added":
-        return f"{payload['src']} was connected to {payload['dst']}.{payload['port']}"
-    if event == "edge_removed":
-        return f"{payload['src']} was disconnected from {payload['dst']}.{payload['port']}"
-    if event == "param_changed":
-        return f"{payload['name']}.{payload['key']} changed to {payload['value']!r}"
-    if event == "training_changed":
-        return f"training.{payload['key']} changed to {payload['value']!r}"
-    if event == "data_changed":
-        return "the data changed"
-    return event.replace("_", " ")
+    text = _CHANGES.get(event)
+    return text.format(**payload) if text else event.replace("_", " ")
 
 
 class Run:
