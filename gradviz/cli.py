@@ -67,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
             verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "bench": cmd_bench}
             return verbs[args.verb](args)
     except GradvizError as exc:
-        print(f"gradviz: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        file = getattr(args, "file", None) or (argv[0] if app and argv else None)
+        if file and not message.startswith(str(file)):
+            message = f"{file}: {message}"  # every message names the file
+        print(f"gradviz: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # the reader went away (| head): not an error of ours
         sys.stdout = open(os.devnull, "w")

@@ -52,7 +52,7 @@ class Brick:
     #: e.g. a first layer fed by data; bricks that can skip that work do
     need_input_grad: bool = True
 
-    def __init__(self, name: str = "", **config: Any) -> None:
+    def __init__(self, name: str = "", /, **config: Any) -> None:
         self.name = name or self.type_name.lower()
         self.config: dict[str, Any] = {}
         for spec in self.params:

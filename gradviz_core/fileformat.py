@@ -45,15 +45,14 @@ def load(path: str | os.PathLike) -> Graph:
         raise GraphFileError(f"{path}: not a text file (byte {exc.start} is not UTF-8)") from None
     except OSError as exc:
         raise GraphFileError(f"{path}: cannot be read ({exc.strerror})") from None
-    graph = loads(text, where=str(path))
-    graph.base_dir = str(path.parent)
+    graph = loads(text, where=str(path), base_dir=str(path.parent))
     doc_weights = json.loads(text).get("weights")
     if doc_weights:
         load_weights(graph, path.parent / doc_weights)
     return graph
 
 
-def loads(text: str, where: str = "<graph>") -> Graph:
+def loads(text: str, where: str = "<graph>", base_dir: str | None = None) -> Graph:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -61,7 +60,7 @@ def loads(text: str, where: str = "<graph>") -> Graph:
         hint = " (the file looks truncated)" if truncated else ""
         raise GraphFileError(f"{where}: line {exc.lineno}, column {exc.colno}: not valid JSON: "
                              f"{exc.msg}{hint}") from None
-    return from_dict(doc, where)
+    return from_dict(doc, where, base_dir)
 
 
 def migrate(doc: dict, where: str = "<graph>") -> dict:
@@ -84,12 +83,22 @@ def migrate(doc: dict, where: str = "<graph>") -> dict:
     return doc
 
 
-def from_dict(doc: Any, where: str = "<graph>") -> Graph:
+def from_dict(doc: Any, where: str = "<graph>", base_dir: str | None = None) -> Graph:
+    """``base_dir``: the graph file's folder, which relative data and weights paths start from
+    (set before the data is first loaded, so they work from any current folder)."""
     doc = migrate(doc, where)
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema()).iter_errors(doc))
+    # the data and training sections are checked setting by setting by their declarations (a bad
+    # setting becomes a problem of the graph, named by its key); the schema says the same
+    rest = {k: v for k, v in doc.items() if k not in ("data", "training")}
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema()).iter_errors(rest))
     if error is not None:
         raise GraphFileError(f"{where}: {_json_path(error.absolute_path)}: {error.message}")
+    for section in ("data", "training"):
+        value = doc.get(section)
+        if value is not None and not isinstance(value, dict):
+            raise GraphFileError(f"{where}: {section}: must be an object of settings, not {_json_type(value)}")
     g = Graph()
+    g.base_dir = base_dir
     g.title, g.note, g.seed = doc.get("title", ""), doc.get("note", ""), doc.get("seed", 0)
     g.training = {**DEFAULT_TRAINING, **doc.get("training", {})}
     g.data = doc.get("data")

@@ -22,6 +22,7 @@ from gradviz_core.events import Events
 from gradviz_core.init import node_rng
 from gradviz_core.params import to_json_value
 from gradviz_core.registry import get_brick_class
+from gradviz_core.settings import check_training
 from gradviz_core.shapes import Shape
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
@@ -278,6 +279,7 @@ class Graph:
         else:
             self.training[key] = value
         self.events.emit("training_changed", key=key, value=value)
+        self.analyze()
 
     def put_weights(self, arrays: dict[str, np.ndarray]) -> list[str]:
         """Make ``arrays`` ({"node/name": array}) the document's weights and buffers, keeping
@@ -336,13 +338,17 @@ class Graph:
         else:
             rank = {n: i for i, n in enumerate(self.g.nodes)}  # ties keep the order nodes were added
             self.order = list(nx.lexicographical_topological_sort(self.g, key=rank.__getitem__))
+        try:
+            check_training(self.training)
+        except GradvizError as exc:
+            problems.append(Problem(None, None, str(exc)))
         data_info, data_error = self._data_info()
         for name in self.order:
             brick = self.brick(name)
             if brick.is_source:
                 brick.data_info = data_info
-                if data_error:
-                    problems.append(Problem(name, None, f"{name}: {data_error}"))
+                if data_error:  # one message for the graph, shown on each data node
+                    problems.append(Problem(name, None, data_error))
                     continue
             connected = self.inputs_of(name)
             ports = brick.input_ports()
@@ -370,14 +376,15 @@ class Graph:
             return None, None
         try:
             return self.dataset().info(), None
-        except DataError as exc:
+        except GradvizError as exc:  # a bad setting or an unreadable file: a problem to show
             return None, str(exc)
 
     def check(self) -> None:
         """Raise one GraphError listing every problem (for the CLI and the runners)."""
         if self.problems:
             first = self.problems[0]
-            more = "".join(f"\n  {p.message}" for p in self.problems[1:])
+            messages = list(dict.fromkeys(p.message for p in self.problems))  # each message once
+            more = "".join(f"\n  {m}" for m in messages[1:])
             raise GraphError(first.message + more, node=first.node, port=first.port)
 
     # ---- weights --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 
 from gradviz_core.errors import ParamError
 
-KINDS = ("int", "float", "bool", "choice", "str", "tensor", "floats")
+KINDS = ("int", "float", "bool", "choice", "str", "tensor", "floats", "ints", "names")
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,10 @@ class ParamSpec:
             parts.append(f"≤ {self.high:g}")
         return " and ".join(parts)
 
-    def coerce(self, value: Any, where: str) -> Any:
-        """Return ``value`` converted to this kind, or raise ParamError naming ``where``."""
-        label = f"{where}: parameter '{self.name}'"
+    def coerce(self, value: Any, where: str, label: str | None = None) -> Any:
+        """Return ``value`` converted to this kind, or raise ParamError naming ``where`` (or
+        ``label``, e.g. "training.lr", for the settings of a graph file's sections)."""
+        label = label or f"{where}: parameter '{self.name}'"
         try:
             out = _COERCE[self.kind](self, value)
         except (TypeError, ValueError) as exc:
@@ -52,6 +53,8 @@ class ParamSpec:
                 raise ParamError(f"{label} must be {self.describe_range()}, got {out:g}", node=where)
         if self.kind == "choice" and out not in self.choices:
             raise ParamError(f"{label} must be {self.describe_range()}, got {value!r}", node=where)
+        if self.kind == "ints" and self.low is not None and any(v < self.low for v in out):
+            raise ParamError(f"{label} must hold whole numbers ≥ {self.low:g}, got {list(out)}", node=where)
         if self.kind == "floats" and self.low is not None and len(out) < self.low:
             raise ParamError(f"{label} needs at least {int(self.low)} numbers, got {len(out)}",
                              node=where)
@@ -61,6 +64,8 @@ class ParamSpec:
 def _to_int(spec: ParamSpec, v: Any) -> int:
     if isinstance(v, bool):
         raise TypeError("a boolean is not a number")
+    if not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"not a number ({_type_name(v)})")
     if isinstance(v, float) and not v.is_integer():
         raise ValueError("not a whole number")
     return int(v)
@@ -69,6 +74,8 @@ def _to_int(spec: ParamSpec, v: Any) -> int:
 def _to_float(spec: ParamSpec, v: Any) -> float:
     if isinstance(v, bool):
         raise TypeError("a boolean is not a number")
+    if not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"not a number ({_type_name(v)})")
     out = float(v)
     if not math.isfinite(out):
         raise ValueError("not a finite number")
@@ -96,10 +103,45 @@ def _to_tensor(spec: ParamSpec, v: Any) -> np.ndarray:
 
 def _to_floats(spec: ParamSpec, v: Any) -> tuple[float, ...]:
     if isinstance(v, str):
-        v = [p for p in v.replace(",", " ").split()]
+        v = [float(p) for p in v.replace(",", " ").split()]
     if isinstance(v, (int, float)):
         v = [v]
     return tuple(_to_float(spec, x) for x in v)
+
+
+def _to_ints(spec: ParamSpec, v: Any) -> tuple[int, ...]:
+    if isinstance(v, str):
+        v = [p for p in v.replace(",", " ").replace("x", " ").replace("×", " ").split()]
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        v = [v]
+    if not isinstance(v, (list, tuple)):
+        raise TypeError(f"not a list of whole numbers")
+    return tuple(_to_int(spec, int(x) if isinstance(x, str) else x) for x in v)
+
+
+def _to_names(spec: ParamSpec, v: Any) -> tuple[str, ...]:
+    if isinstance(v, str):
+        v = [p.strip() for p in v.split(",") if p.strip()]
+    if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
+        raise TypeError("not a list of names")
+    return tuple(v)
+
+
+def _to_choice(spec: ParamSpec, v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError(f"not a name ({_type_name(v)})")
+    return v
+
+
+def _to_str(spec: ParamSpec, v: Any) -> str:
+    if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+        raise TypeError(f"not text ({_type_name(v)})")
+    return str(v)
+
+
+def _type_name(v: Any) -> str:
+    return {list: "a list", dict: "an object", type(None): "null", bool: "a boolean",
+            str: "text"}.get(type(v), type(v).__name__)
 
 
 def parse_tensor_text(text: str) -> Any:
@@ -121,15 +163,17 @@ _COERCE = {
     "int": _to_int,
     "float": _to_float,
     "bool": _to_bool,
-    "choice": lambda s, v: str(v),
-    "str": lambda s, v: str(v),
+    "choice": _to_choice,
+    "str": _to_str,
+    "ints": _to_ints,
+    "names": _to_names,
     "tensor": _to_tensor,
     "floats": _to_floats,
 }
 _KIND_TEXT = {
     "int": "a whole number", "float": "a number", "bool": "true or false",
     "choice": "a choice", "str": "text", "tensor": "a number or a nested list of numbers",
-    "floats": "a list of numbers",
+    "floats": "a list of numbers", "ints": "a list of whole numbers", "names": "a list of names",
 }
 
 
@@ -137,6 +181,6 @@ def to_json_value(spec: ParamSpec, value: Any) -> Any:
     """The JSON form of a coerced value (tensors become nested lists)."""
     if spec.kind == "tensor":
         return np.asarray(value).tolist()
-    if spec.kind == "floats":
+    if spec.kind in ("floats", "ints", "names"):
         return list(value)
     return value

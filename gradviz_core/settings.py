@@ -1,19 +1,89 @@
-"""The training settings of a graph (its ``training`` section), checked before any run uses them.
+"""The training settings of a graph (its ``training`` section), declared like node parameters
+(type, default, range or choices, one-line doc) and checked before any run uses them.
 
-``LIVE`` names the settings that a running training run takes at its next step (the ones
-the lectures turn mid-run); changing any other setting makes a live run stale.
+The CLI, the app's settings form and the JSON Schema all read ``TRAINING``. ``LIVE``
+names the settings that a running training run takes at its next step (the ones the
+lectures turn mid-run); changing any other setting makes a live run stale.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import difflib
+from dataclasses import dataclass, field
 
-from gradviz_core.errors import GradvizError
+from gradviz_core.errors import ParamError
 from gradviz_core.optim import OPTIMIZERS
+from gradviz_core.params import ParamSpec
 from gradviz_core.schedules import SCHEDULES
+
+TRAINING: tuple[ParamSpec, ...] = (
+    ParamSpec("optimizer", "choice", "sgd", "the update rule (sgd with momentum > 0 is classic momentum)",
+              choices=tuple(OPTIMIZERS)),
+    ParamSpec("lr", "float", 0.1, "η, the learning rate", low=1e-12, high=1e6),
+    ParamSpec("momentum", "float", 0.0, "μ, the velocity kept from step to step", low=0.0, high=0.999),
+    ParamSpec("beta1", "float", 0.9, "Adam's β₁: decay of the mean of the gradients", low=0.0, high=0.9999),
+    ParamSpec("beta2", "float", 0.999, "Adam's β₂: decay of the mean of their squares", low=0.0,
+              high=0.99999),
+    ParamSpec("decay", "float", 0.99, "RMSProp's ρ: decay of the mean of squared gradients", low=0.0,
+              high=0.99999),
+    ParamSpec("eps", "float", 1e-8, "ε, added to the denominator (Adagrad, RMSProp, Adam)", low=1e-12,
+              high=1.0),
+    ParamSpec("batch_size", "int", 32, "samples per step (0: the whole training set)", low=0, high=10**7),
+    ParamSpec("epochs", "int", 10, "passes over the training set", low=1, high=10**6),
+    ParamSpec("seed", "int", 0, "seed of the batch order, the dropout masks and the augmentation",
+              low=0, high=2**31 - 1),
+    ParamSpec("schedule", "choice", "constant", "how η changes from epoch to epoch", choices=SCHEDULES),
+    ParamSpec("step_every", "int", 10, "step schedule: multiply η by step_factor every this many epochs",
+              low=1, high=10**6),
+    ParamSpec("step_factor", "float", 0.5, "step schedule: the factor", low=1e-6, high=1.0),
+    ParamSpec("exp_k", "float", 0.05, "exponential schedule: η = η₀·e^(−k·epoch)", low=0.0, high=10.0),
+    ParamSpec("plateau_patience", "int", 3, "plateau schedule: epochs without progress before η halves",
+              low=1, high=10**4),
+    ParamSpec("early_stopping", "int", 0, "stop after this many epochs without a better validation loss "
+              "(0: never)", low=0, high=10**4),
+    ParamSpec("freeze", "names", (), "layers whose weights training leaves as they are"),
+    ParamSpec("init_from", "str", "", "a .npz or graph file whose matching weights training starts from"),
+    ParamSpec("diagnostics_every", "int", 0, "every this many steps: update ratios, activation "
+              "statistics, dead units (0: only the babysitting checks)", low=0, high=10**6),
+    ParamSpec("overfit", "int", 0, "train on this many samples with regularization off (0: off)",
+              low=0, high=10**7),
+    ParamSpec("diverge_factor", "float", 100.0, "stop when the loss exceeds this many times its first "
+              "value (NaN and infinity always stop)", low=2.0, high=1e30),
+)
+SPECS = {s.name: s for s in TRAINING}
 
 #: settings a training run takes while it runs (they keep every weight's shape)
 LIVE = ("lr", "momentum", "beta1", "beta2", "decay", "eps", "epochs", "diverge_factor",
         "diagnostics_every", "early_stopping")
+
+
+#: names people reach for, and the setting they mean
+ALIASES = {"learning_rate": "lr", "rate": "lr", "batch": "batch_size", "batchsize": "batch_size",
+           "epoch": "epochs", "mu": "momentum", "weight_decay": "an L2 node (Regularizers)",
+           "dropout": "a Dropout node", "number": "n", "samples": "n", "size": "n"}
+
+
+def did_you_mean(key: str, known) -> str:
+    alias = ALIASES.get(key.lower())
+    if alias and (alias in known or " " in alias):
+        return f"; did you mean {alias!r}?" if alias in known else f"; for that, use {alias}"
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
+
+
+def check_training(section, where: str = "training") -> dict:
+    """The ``training`` section with every value checked and converted; raises ParamError
+    naming the key (and ``where``, e.g. the file) for the first bad one."""
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ParamError(f"{where}: must be an object of settings, not {type(section).__name__}")
+    out = {}
+    for key, value in section.items():
+        spec = SPECS.get(key)
+        if spec is None:
+            raise ParamError(f"{where}: unknown setting {key!r}{did_you_mean(key, SPECS)}")
+        out[key] = spec.coerce(value, where, label=f"{where}.{key}")
+    return out
 
 
 @dataclass
@@ -34,45 +104,12 @@ class Settings:
     exp_k: float = 0.05
     plateau_patience: int = 3
     early_stopping: int = 0
-    freeze: list = field(default_factory=list)
+    freeze: tuple = field(default_factory=tuple)
     init_from: str = ""
     diagnostics_every: int = 0
     overfit: int = 0
-    #: stop when the loss exceeds this many times its first value (0: only on NaN or inf)
     diverge_factor: float = 100.0
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Settings":
-        known = {f.name: f for f in fields(cls)}
-        out = {}
-        for key, value in d.items():
-            if key not in known:
-                raise GradvizError(f"training: unknown setting {key!r} (known: {', '.join(known)})")
-            want = type(cls.__dataclass_fields__[key].default) if key not in ("freeze",) else list
-            if key == "freeze" and isinstance(value, str):
-                value = [v.strip() for v in value.split(",") if v.strip()]
-            ok = isinstance(value, want) or (want is float and isinstance(value, int))
-            if not ok or isinstance(value, bool) and want is not bool:
-                raise GradvizError(f"training.{key}: expected {want.__name__}, got {value!r}")
-            out[key] = float(value) if want is float else value
-        s = cls(**out)
-        s.check()
-        return s
-
-    def check(self) -> None:
-        bad = []
-        if self.optimizer not in OPTIMIZERS:
-            bad.append(f"training.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            bad.append(f"training.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if not self.lr > 0:
-            bad.append(f"training.lr must be > 0, got {self.lr:g}")
-        if not 0 <= self.momentum < 1:
-            bad.append(f"training.momentum must be in [0, 1), got {self.momentum:g}")
-        if self.seed < 0:
-            bad.append(f"training.seed must be ≥ 0, got {self.seed}")
-        for name in ("batch_size", "epochs", "early_stopping", "diagnostics_every", "overfit"):
-            if getattr(self, name) < (1 if name == "epochs" else 0):
-                bad.append(f"training.{name} must be ≥ {1 if name == 'epochs' else 0}")
-        if bad:
-            raise GradvizError("; ".join(bad))
+    def from_dict(cls, d: dict, where: str = "training") -> "Settings":
+        return cls(**check_training(d, where))

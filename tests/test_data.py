@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from gradviz_core import Graph
+from gradviz_core.errors import GradvizError
 from gradviz_core.data import DataError, load_dataset
 from gradviz_core.run import Run
 
@@ -53,7 +54,14 @@ def test_data_problems_land_on_the_data_nodes():
     g.set_data({"source": "inline", "X": [[1.0], [2.0]], "y": [0]})
     assert "X has 2 samples but y has 1 labels" in g.problems[0].message
     g.set_data({"source": "spiral", "n": 30, "classes": 3, "colour": 1})
-    assert "bad setting for 'spiral'" in g.problems[0].message
+    assert "data: unknown setting 'colour' for source 'spiral'" in g.problems[0].message
+    g.set_data({"source": "spiral", "n": 1})
+    assert "data.n must be ≥ 2 and ≤ 1e+08, got 1" in g.problems[0].message
+    g.add_node("Target", "y")
+    assert len({p.message for p in g.problems}) == 1  # one message, on both data nodes
+    with pytest.raises(GradvizError) as info:
+        g.check()
+    assert str(info.value).count("data.n must be") == 1
 
 
 def test_toy_sets_are_seeded():

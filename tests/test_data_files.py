@@ -119,7 +119,7 @@ def test_splits_fit_on_train_only():
     assert (len(s.train), len(s.val), len(s.test)) == (100, 50, 50)
     np.testing.assert_allclose(s.train.X.mean(0), 0, atol=1e-12)
     assert np.abs(s.test.X.mean(0)).max() > 1e-6  # the test split is shifted by the train mean only
-    with pytest.raises(DataError, match="val \\+ test < 1"):
+    with pytest.raises(DataError, match="val \\+ test = 0.6 \\+ 0.5 leaves almost no training data"):
         make_splits({**spec, "val": 0.6, "test": 0.5})
 
 

@@ -16,7 +16,7 @@ class _Source(Brick):
     inputs = ()
     is_source = True
 
-    def __init__(self, name: str = "", **config):
+    def __init__(self, name: str = "", /, **config):
         super().__init__(name, **config)
         self.fed: np.ndarray | None = None
         #: set by the graph from its dataset: (sample shape, number of classes, label kind)

@@ -28,7 +28,7 @@ class Dropout(Brick):
     )
     stochastic = True
 
-    def __init__(self, name: str = "", **config):
+    def __init__(self, name: str = "", /, **config):
         super().__init__(name, **config)
         #: (training seed, iteration): set by the run before each iteration, so every forward
         #: pass within one iteration (a stepped pass, a gradient check) sees the same mask

@@ -226,6 +226,10 @@ class _ClassLoss(_Loss):
             if eye is None or eye.shape[0] != k or eye.dtype != s.dtype:
                 eye = self._eye = np.eye(k, dtype=s.dtype)  # kept: rebuilding it every step costs
             return eye[t], t
+        if t.ndim != 2:
+            raise self.runtime_error("the target holds real numbers, but a class loss needs class labels "
+                                     "0..K−1: give it class data, with the Target's encoding 'index' or "
+                                     "'onehot'")
         return t.astype(s.dtype, copy=False), None
 
     def predict_classes(self, scores):

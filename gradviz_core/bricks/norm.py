@@ -48,6 +48,11 @@ class BatchNorm(Brick):
         x3 = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, L): a view for (N, D) and (N, C, H, W)
         gamma, beta, eps = self.weights["gamma"], self.weights["beta"], self.config["eps"]
         if training:
+            if x3.shape[0] * x3.shape[2] < 2:
+                from gradviz_core.errors import GraphError
+                raise GraphError(f"{self.name}: BatchNorm in training mode normalizes over the batch, and a "
+                                 f"batch of {x3.shape[0]} gives each feature one value, so its output would "
+                                 "be all zeros; use a batch of 2 or more, or test mode", node=self.name)
             out, xhat, mean, var, inv_std = kernels.active().batchnorm_forward(x3, gamma, beta, eps)
             m = self.config["momentum"]
             self.buffers["running_mean"] = m * self.buffers["running_mean"] + (1 - m) * mean

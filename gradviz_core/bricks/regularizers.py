@@ -25,7 +25,7 @@ class _Regularizer(Brick):
     inputs = ()
     acts_on_weights = True
 
-    def __init__(self, name: str = "", **config):
+    def __init__(self, name: str = "", /, **config):
         super().__init__(name, **config)
         #: [(node name, brick, weight name)] set by the graph before each run
         self.targets: list[tuple[str, Brick, str]] = []

@@ -20,7 +20,7 @@ from gradviz_core.data import files, images, toy2d
 from gradviz_core.data.files import DataError
 from gradviz_core.data.preprocess import Preprocessor
 
-PIPELINE_KEYS = ("val", "test", "preprocess", "augment", "split_seed")
+PIPELINE_KEYS = ("val", "test", "preprocess", "augment", "split_seed", "n_train")
 SOURCES = ("inline", "digits", "shapes", "random", "csv", "npz") + tuple(toy2d.GENERATORS)
 
 __all__ = ["DataError", "Dataset", "Splits", "load_dataset", "make_splits", "SOURCES"]
@@ -60,26 +60,54 @@ class Splits:
 
 
 def load_dataset(spec: dict, base_dir: str | os.PathLike | None = None) -> Dataset:
-    """The raw dataset a graph's ``data`` section describes (before split and preprocessing)."""
-    source_spec = {k: v for k, v in spec.items() if k not in PIPELINE_KEYS}
+    """The dataset a graph's ``data`` section describes, before split and preprocessing (with
+    its class filter applied: the kept classes are relabelled 0, 1, …)."""
+    from gradviz_core.data.spec import check_data
+    from gradviz_core.errors import ParamError
+    try:
+        spec = check_data(spec)
+    except ParamError as exc:
+        raise DataError(str(exc)) from None
+    keep = spec.get("classes") if isinstance(spec.get("classes"), list) else None
+    source_spec = {k: v for k, v in spec.items() if k not in PIPELINE_KEYS and not (k == "classes" and keep)}
     stamp = None
     if source_spec.get("source") in ("csv", "npz") and "path" in source_spec:
         path = _resolve(source_spec["path"], base_dir)
         stamp = path.stat().st_mtime_ns if path.exists() else None
         source_spec["path"] = str(path)
-    return _load(json.dumps(source_spec, sort_keys=True), stamp)
+    ds = _load(json.dumps(source_spec, sort_keys=True), stamp)
+    return ds if keep is None else _keep_classes(ds, keep)
+
+
+def _keep_classes(ds: Dataset, keep: list[int]) -> Dataset:
+    if ds.classes is None:
+        raise DataError("data.classes: a class filter needs class labels, but this data has real values")
+    missing = [c for c in keep if c >= ds.classes]
+    if missing:
+        raise DataError(f"data.classes: the data has classes 0..{ds.classes - 1}; there is no class "
+                        f"{', '.join(map(str, missing))}")
+    relabel = np.full(ds.classes, -1, dtype=np.int64)
+    relabel[keep] = np.arange(len(keep))
+    idx = np.flatnonzero(relabel[ds.y] >= 0)
+    return Dataset(ds.X[idx], relabel[ds.y[idx]], len(keep))
 
 
 def make_splits(spec: dict, base_dir=None) -> Splits:
     """Split into train / validation / test (seeded), then fit preprocessing on train."""
     ds = load_dataset(spec, base_dir)
     val, test = float(spec.get("val", 0.0)), float(spec.get("test", 0.0))
-    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
-        raise DataError(f"data: val = {val:g} and test = {test:g} must be fractions with val + test < 1")
     n = len(ds)
     order = np.random.default_rng(spec.get("split_seed", 0)).permutation(n)
     n_test, n_val = int(round(test * n)), int(round(val * n))
     parts = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    if len(parts[2]) == 0:
+        raise DataError(f"data: the split leaves no training sample ({n} samples, val = {val:g}, "
+                        f"test = {test:g}); use more samples or smaller val and test")
+    if spec.get("n_train"):
+        if spec["n_train"] > len(parts[2]):
+            raise DataError(f"data.n_train = {spec['n_train']}: the training split has only "
+                            f"{len(parts[2])} samples")
+        parts = parts[0], parts[1], np.sort(parts[2][:spec["n_train"]])
     pre = Preprocessor(spec.get("preprocess", "none")).fit(ds.X[parts[2]])
 
     def make(idx):
@@ -120,9 +148,26 @@ def _load(key: str, stamp) -> Dataset:
     return _dataset(X, y)
 
 
-def _dataset(X: np.ndarray, y: np.ndarray) -> Dataset:
-    if y.dtype.kind in "iu":
-        return Dataset(X, y.astype(np.int64), int(y.max()) + 1 if len(y) else 0)
+def _dataset(X: np.ndarray, y: np.ndarray, classes: int | None = None) -> Dataset:
+    if len(X) == 0:
+        raise DataError("data: the dataset is empty (0 samples)")
+    if X.size == 0:
+        raise DataError(f"data: the samples have no features (shape {X.shape[1:]}); is the label the "
+                        "only column?")
+    bad = ~np.isfinite(X.reshape(len(X), -1)).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(f"data: {len(rows)} samples hold NaN or infinity, the first is sample {rows[0]}; "
+                        "clean the data or leave those samples out")
+    if y.dtype.kind in "iub":
+        y = y.astype(np.int64)
+        k = classes or int(y.max()) + 1
+        if y.min() < 0 or y.max() >= k:
+            first = int(np.flatnonzero((y < 0) | (y >= k))[0])
+            raise DataError(f"data: class labels must be 0..{k - 1}; sample {first} has label {y[first]}")
+        return Dataset(X, y, k)
+    if not np.isfinite(y).all():
+        raise DataError(f"data: sample {int(np.flatnonzero(~np.isfinite(y))[0])} has a NaN or infinite label")
     return Dataset(X, y, None)
 
 
@@ -134,10 +179,12 @@ def _inline(spec: dict) -> Dataset:
         raise DataError(f"data: inline data needs {exc.args[0]!r}") from None
     except ValueError as exc:
         raise DataError(f"data.X: not a rectangular table of numbers ({exc})") from None
+    if X.ndim == 0:
+        raise DataError("data.X: give one row of numbers per sample")
     if X.ndim == 1:
         X = X.reshape(len(X), -1)
     if len(X) != len(y):
         raise DataError(f"data: X has {len(X)} samples but y has {len(y)} labels")
-    if y.dtype.kind in "iub":
-        return Dataset(X, y.astype(np.int64), int(spec.get("classes") or (y.max() + 1)))
-    return Dataset(X, y.astype(np.float64), None)
+    if y.dtype.kind == "f" and np.all(y == np.round(y)) and "classes" in spec:
+        y = y.astype(np.int64)
+    return _dataset(X, y if y.dtype.kind in "iub" else y.astype(np.float64), spec.get("classes"))

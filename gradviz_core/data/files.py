@@ -33,6 +33,8 @@ def read_csv(path: Path, label: str | int | None = None, shape: list[int] | None
             rows = list(csv.reader(fh))
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder; give the path of a .csv file") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text file") from None
     except csv.Error as exc:
@@ -118,6 +120,8 @@ def read_npz(path: Path, shape: list[int] | None = None):
             X, y = npz["X"], npz["y"]
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder; give the path of a .npz file") from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
     if X.dtype.kind not in "iuf" or y.dtype.kind not in "iuf":
