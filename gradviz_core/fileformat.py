@@ -7,9 +7,13 @@ a temporary file in the same folder, then a rename. Every failure raises
 """
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
+import stat
 import tempfile
+import time
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -128,28 +132,73 @@ def to_dict(graph: Graph, weights: str | None = None) -> dict:
 
 
 def save(graph: Graph, path: str | os.PathLike, with_weights: bool = False) -> None:
-    """Write the graph atomically; with ``with_weights`` also ``<name>.npz`` beside it."""
+    """Write the graph atomically; with ``with_weights`` also its weights beside it.
+
+    The weights file is named after its content (``<name>.weights.<hash>.npz``) and written
+    before the graph file that names it, so a save that is killed midway leaves the old
+    graph with the old weights, never a mix; the previous weights file goes once the new
+    graph file is in place."""
+    import hashlib
+    import io
+
     path = Path(path)
     weights_name = None
+    previous = _weights_named_by(path)
     if with_weights:
-        weights_name = path.with_suffix(".npz").name
-        save_weights(graph, path.parent / weights_name)
+        buf = io.BytesIO()
+        np.savez(buf, **graph.weights())
+        data = buf.getvalue()
+        weights_name = f"{path.stem}.weights.{hashlib.sha256(data).hexdigest()[:10]}.npz"
+        atomic_write(path.parent / weights_name, data)
     text = json.dumps(to_dict(graph, weights_name), indent=1, ensure_ascii=False) + "\n"
     atomic_write(path, text.encode("utf-8"))
+    if previous and previous != weights_name and previous.startswith(f"{path.stem}.weights."):
+        with contextlib.suppress(OSError):
+            (path.parent / previous).unlink()
+
+
+def _weights_named_by(path: Path) -> str | None:
+    try:
+        name = json.loads(path.read_text(encoding="utf-8")).get("weights")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) and "/" not in name and "\\" not in name else None
+
+
+#: temporary files of a save older than this are leftovers of a save that was killed
+STALE_TMP_SECONDS = 60
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename. The
+    file keeps the permissions of the one it replaces; leftovers of killed saves are removed."""
+    _remove_leftovers(path)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _remove_leftovers(path: Path) -> None:
+    now = time.time()
+    for old in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > STALE_TMP_SECONDS:
+                old.unlink()
 
 
 def save_weights(graph: Graph, path: str | os.PathLike) -> None:

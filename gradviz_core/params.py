@@ -134,9 +134,9 @@ def _to_choice(spec: ParamSpec, v: Any) -> str:
 
 
 def _to_str(spec: ParamSpec, v: Any) -> str:
-    if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+    if not isinstance(v, str):
         raise TypeError(f"not text ({_type_name(v)})")
-    return str(v)
+    return v
 
 
 def _type_name(v: Any) -> str:

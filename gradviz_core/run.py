@@ -30,6 +30,7 @@ import json
 import math
 import threading
 import weakref
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from gradviz_core.engine import Program
 from gradviz_core.errors import GradvizError, GraphError
 from gradviz_core.events import Events
 from gradviz_core.graph import Graph
+from gradviz_core.memory import check_graph_fits
 from gradviz_core.optim import make_optimizer
 from gradviz_core.schedules import Schedule
 from gradviz_core.settings import LIVE, Settings
@@ -104,6 +106,8 @@ class Run:
             for b in g.bricks().values():
                 b.weights, b.buffers = {}, {}
         self.splits = g.splits() if g.data is not None else None
+        n = len(self.splits.train) if self.splits is not None else 1
+        check_graph_fits(g, min(s.batch_size or n, n), self.dtype.itemsize, f"this {kind}")
         g.build(self.dtype)
         self.bricks = bricks = g.bricks()
         for name in s.freeze:
@@ -307,15 +311,21 @@ def load_pretrained(graph: Graph, source: str, base_dir=None) -> list[str]:
     weights of another graph file (transfer learning). Returns the names copied."""
     from gradviz_core import fileformat
 
-    path = Path(source)
+    path = Path(source).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
+    if not path.is_file():
+        raise GraphError(f"training.init_from: {path} " + ("is a folder" if path.is_dir() else "does not exist")
+                         + "; give a .npz weights file or a graph file saved with its weights")
     if path.suffix == ".json":
         other = fileformat.load(path)
         arrays = other.weights()
     else:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+            raise GraphError(f"training.init_from: {path} is not a readable .npz weights file ({exc})") from None
     mine = graph.weights()
     same = {k: v for k, v in arrays.items() if k in mine and mine[k].shape == v.shape}
     if not same:

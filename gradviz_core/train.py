@@ -206,7 +206,7 @@ class Trainer:
         s, run, t0 = self.settings, self.training_run, time.perf_counter()
         train = run.train_set
         n = len(train)
-        snapshot, snap_step = self._weights_copy(), 0
+        self._healthy = (self._weights_copy(), 0, None)  # weights, steps done before them, their loss
         best = (np.inf, None, 0)
         status, message, epoch = "done", "", 0
         while epoch < s.epochs:  # epochs may change while training runs
@@ -230,14 +230,11 @@ class Trainer:
                     xb, yb = run.take(idx, self.steps + 1)
                     data_loss, reg_loss, values = self.step(xb, yb)
                 if values is not None:
-                    status, message = "diverged", self._diverged(values, epoch, snapshot, snap_step,
-                                                                  data_loss + reg_loss)
+                    status, message = "diverged", self._diverged(values, epoch, data_loss, reg_loss)
                     break
                 tot_data += data_loss * len(idx)
                 tot_reg += reg_loss * len(idx)
                 seen += len(idx)
-                if self.steps % 50 == 0 and self._all_finite():  # taken when the loss was healthy
-                    snapshot, snap_step = self._weights_copy(), self.steps
                 self.events.emit("step", record=StepInfo(self.steps, epoch, data_loss + reg_loss,
                                                          data_loss, reg_loss, run.optimizer.lr))
                 if self.max_steps is not None and self.steps >= self.max_steps:
@@ -278,6 +275,8 @@ class Trainer:
             self.first_loss = loss
         if not np.isfinite(loss) or self._exploded(loss):
             return data_loss, reg_loss, values
+        if self.steps % 50 == 0 and self._all_finite():  # weights whose loss is finite and known
+            self._healthy = (self._weights_copy(), self.steps, loss)
         self.program.backward(values)
         self._update(values)
         return data_loss, reg_loss, None
@@ -346,7 +345,7 @@ class Trainer:
         if preds and ds.classes:
             pred = np.concatenate(preds)
             out["acc"] = float(np.mean(pred == ds.y))
-            out["confusion"] = confusion(ds.y, pred, ds.classes).tolist()
+            out["confusion"] = confusion(ds.y, pred, max(ds.classes, int(pred.max()) + 1)).tolist()
         return out
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -401,19 +400,36 @@ class Trainer:
     def _all_finite(self) -> bool:
         return all(np.all(np.isfinite(b.weights[w])) for _, b, w in self.training_run.params())
 
-    def _diverged(self, values: dict, epoch: int, snapshot: dict, snap_step: int, loss: float) -> str:
+    def _diverged(self, values: dict, epoch: int, data_loss: float, reg_loss: float) -> str:
+        """Restore the last healthy weights and say what went wrong, with advice that follows
+        the cause: before any update it is the initialization, the data or λ; after updates,
+        the learning rate."""
+        loss = data_loss + reg_loss
         node = first_nonfinite(self.graph, values)
-        where = (f"; the first non-finite value appeared at node {node} ({self.program.bricks[node].type_name})"
-                 if node else "")
-        self._set_weights(snapshot)
+        bricks = self.program.bricks
+        where = f"; the first non-finite value appeared at node {node} ({bricks[node].type_name})" if node else ""
+        saved, saved_step, saved_loss = self._healthy
+        self._set_weights(saved)
         if np.isfinite(loss):
             what = (f"grew to {loss:.4g}, more than {self.settings.diverge_factor:g} × its first value "
                     f"{self.first_loss:.4g}")
         else:
             what = "became NaN" if np.isnan(loss) else "became infinite"
+        kept = (f"the weights were restored to those before step {saved_step + 1}"
+                + (f" (loss {saved_loss:.4g})" if saved_loss is not None else " (the starting weights)"))
+        if self.steps == 0:
+            data_ok = np.isfinite(data_loss) and abs(data_loss) < 1e3
+            if data_ok and (not np.isfinite(reg_loss) or abs(reg_loss) > 1e3 * max(abs(data_loss), 1.0)):
+                regs = ", ".join(n for n in self.regs if n in self.program.objective)
+                advice = (f"the regularization term ({regs}) is {reg_loss:.4g} before any update: its "
+                          "strength λ is far too large")
+            else:
+                advice = ("the loss is {:.4g} at step 1, before any update, so the learning rate is not the "
+                          "cause: look at the initialization (init, init_scale, bias_init) and at the data "
+                          "(preprocessing, the scale of the inputs)").format(loss)
+            return f"training stopped at step 1: {advice}{where}; {kept}."
         return (f"training diverged at epoch {epoch}, step {self.steps + 1}: the loss {what}{where}; "
-                f"the weights were restored to those of step {snap_step}, which are all finite. "
-                f"Try a smaller learning rate than {self.optimizer.lr:g}.")
+                f"{kept}, which are all finite. Try a smaller learning rate than {self.optimizer.lr:g}.")
 
 
 def _keep_from(snapshot: Snapshot, text: str):

@@ -175,3 +175,93 @@ def test_batchnorm_in_training_on_a_batch_of_one_is_refused(tmp_path):
     fileformat.save(g, path)
     code, _, err = run("gradcheck", path, "--json")
     assert code == 0, err
+
+
+# ---- saving --------------------------------------------------------------------------------
+def mlp_doc(examples_dir):
+    g = fileformat.load(examples_dir / "mlp_softmax.json")
+    g.build()
+    return g
+
+
+def test_a_save_keeps_the_permissions_of_the_file_it_replaces(examples_dir, tmp_path):
+    path = tmp_path / "net.json"
+    fileformat.save(mlp_doc(examples_dir), path)
+    os.chmod(path, 0o644)
+    fileformat.save(mlp_doc(examples_dir), path)
+    assert oct(os.stat(path).st_mode & 0o777) == oct(0o644)
+
+
+def test_leftovers_of_killed_saves_are_removed(examples_dir, tmp_path):
+    path = tmp_path / "net.json"
+    stale = tmp_path / ".net.json.abc123.tmp"
+    stale.write_bytes(b"x" * 1000)
+    os.utime(stale, (1, 1))  # long ago
+    fresh = tmp_path / ".net.json.def456.tmp"  # another save, still running
+    fresh.write_bytes(b"x")
+    fileformat.save(mlp_doc(examples_dir), path)
+    assert not stale.exists() and fresh.exists()
+
+
+def test_a_graph_and_its_weights_are_never_mixed(examples_dir, tmp_path, monkeypatch):
+    path = tmp_path / "net.json"
+    g = mlp_doc(examples_dir)
+    fileformat.save(g, path, with_weights=True)
+    first = json.loads(path.read_text())["weights"]
+    old = g.brick("fc1").weights["W"].copy()
+    g.brick("fc1").weights["W"] = old + 1
+    real = fileformat.atomic_write
+
+    def killed(target, data):  # the weights are written, then the process dies
+        real(target, data)
+        if target.suffix == ".npz":
+            raise KeyboardInterrupt
+    monkeypatch.setattr(fileformat, "atomic_write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        fileformat.save(g, path, with_weights=True)
+    monkeypatch.setattr(fileformat, "atomic_write", real)
+    again = fileformat.load(path)  # the old graph with its own, old weights
+    assert json.loads(path.read_text())["weights"] == first
+    np.testing.assert_array_equal(again.brick("fc1").weights["W"], old)
+    fileformat.save(g, path, with_weights=True)  # a complete save replaces both and tidies up
+    assert not (tmp_path / first).exists()
+    np.testing.assert_array_equal(fileformat.load(path).brick("fc1").weights["W"], g.brick("fc1").weights["W"])
+
+
+# ---- memory and divergence -------------------------------------------------------------------
+def test_a_graph_that_cannot_fit_is_refused_with_the_estimate(examples_dir, tmp_path):
+    doc = example(examples_dir)
+    for node in doc["nodes"]:
+        if node["type"] == "Linear":
+            node.setdefault("params", {})["units"] = 100000
+    code, _, err = run("train", write(tmp_path, doc))
+    assert code == 2 and "needs about" in err and "GB" in err and "available" in err
+    doc = example(examples_dir)
+    doc["data"] = {"source": "shapes", "n": 10**8, "size": 256}
+    code, _, err = run("step", write(tmp_path, doc))
+    assert code == 2 and "100,000,000 samples of 65,536 values need about" in err
+
+
+def spiral_net(**training):
+    from test_train import spiral
+    return spiral(**training)
+
+
+def test_divergence_advice_follows_the_cause():
+    from gradviz_core.commands import SetParam
+    from gradviz_core.train import Trainer
+    g = spiral_net(epochs=20)
+    SetParam("reg", "lam", 1e308).do(g)
+    r = Trainer(g).run()
+    assert r.status == "diverged" and "training stopped at step 1" in r.message
+    assert "the regularization term (reg)" in r.message and "λ is far too large" in r.message
+    assert "smaller learning rate" not in r.message
+    g = spiral_net(epochs=20)
+    SetParam("fc1", "init", "normal").do(g)
+    SetParam("fc1", "init_scale", 1e30).do(g)
+    r = Trainer(g).run()
+    assert "before any update" in r.message and "initialization" in r.message
+    assert "smaller learning rate" not in r.message
+    r = Trainer(spiral_net(lr=100.0, epochs=50)).run()
+    assert "Try a smaller learning rate than 100" in r.message
+    assert "the weights were restored to those before step 1 (loss" in r.message

@@ -59,15 +59,20 @@ class Splits:
     augment: dict
 
 
-def load_dataset(spec: dict, base_dir: str | os.PathLike | None = None) -> Dataset:
-    """The dataset a graph's ``data`` section describes, before split and preprocessing (with
-    its class filter applied: the kept classes are relabelled 0, 1, …)."""
+def checked(spec: dict) -> dict:
+    """The data section with its settings checked and converted (DataError if one is bad)."""
     from gradviz_core.data.spec import check_data
     from gradviz_core.errors import ParamError
     try:
-        spec = check_data(spec)
+        return check_data(spec)
     except ParamError as exc:
         raise DataError(str(exc)) from None
+
+
+def load_dataset(spec: dict, base_dir: str | os.PathLike | None = None) -> Dataset:
+    """The dataset a graph's ``data`` section describes, before split and preprocessing (with
+    its class filter applied: the kept classes are relabelled 0, 1, …)."""
+    spec = checked(spec)
     keep = spec.get("classes") if isinstance(spec.get("classes"), list) else None
     source_spec = {k: v for k, v in spec.items() if k not in PIPELINE_KEYS and not (k == "classes" and keep)}
     stamp = None
@@ -94,6 +99,7 @@ def _keep_classes(ds: Dataset, keep: list[int]) -> Dataset:
 
 def make_splits(spec: dict, base_dir=None) -> Splits:
     """Split into train / validation / test (seeded), then fit preprocessing on train."""
+    spec = checked(spec)
     ds = load_dataset(spec, base_dir)
     val, test = float(spec.get("val", 0.0)), float(spec.get("test", 0.0))
     n = len(ds)
@@ -125,6 +131,7 @@ def _resolve(path: str, base_dir) -> Path:
 def _load(key: str, stamp) -> Dataset:
     spec = json.loads(key)
     source = spec.pop("source", None)
+    _check_fits(source, spec)
     if source == "inline":
         return _inline(spec)
     try:
@@ -146,6 +153,22 @@ def _load(key: str, stamp) -> Dataset:
     except TypeError as exc:
         raise DataError(f"data: bad setting for '{source}': {exc}") from None
     return _dataset(X, y)
+
+
+def _check_fits(source: str, spec: dict) -> None:
+    """Refuse, before generating it, a data set that will not fit in memory."""
+    import math
+
+    from gradviz_core.errors import GradvizError
+    from gradviz_core.memory import check_data_fits
+    values = 2 if source in toy2d.GENERATORS else (
+        spec.get("size", 16) ** 2 if source == "shapes" else
+        math.prod(spec.get("shape", (2,))) if source == "random" else None)
+    if values is not None:
+        try:
+            check_data_fits(int(spec.get("n", 300)), values)
+        except GradvizError as exc:
+            raise DataError(str(exc)) from None
 
 
 def _dataset(X: np.ndarray, y: np.ndarray, classes: int | None = None) -> Dataset:

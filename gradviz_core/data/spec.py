@@ -94,9 +94,9 @@ def check_data(section, where: str = "data") -> dict | None:
     if not isinstance(section, dict):
         raise ParamError(f"{where}: must be an object with a \"source\", not {type(section).__name__}")
     source = section.get("source")
+    if not isinstance(source, str):
+        raise ParamError(f"{where}.source: choose a source: {', '.join(SOURCES)}")
     if source not in SOURCES:
-        if not isinstance(source, str):
-            raise ParamError(f"{where}.source: choose a source: {', '.join(SOURCES)}")
         raise ParamError(f"{where}.source: unknown source {source!r}{did_you_mean(source, SOURCES)}")
     _, specs, required = SOURCES[source]
     own = {s.name: s for s in specs}

@@ -1,0 +1,65 @@
+"""How much memory a graph and its data will need, estimated before anything is allocated, so
+that a graph that cannot fit is refused with the estimate instead of ending in MemoryError."""
+from __future__ import annotations
+
+import math
+import os
+
+from gradviz_core.errors import GradvizError
+
+#: of the memory available, how much a run may plan to use
+SHARE = 0.8
+
+
+def available_bytes() -> int:
+    """The memory the system can give without swapping (MemAvailable), or a guess."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 1024**3
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PB"
+
+
+def graph_bytes(graph, batch: int, itemsize: int) -> tuple[int, int]:
+    """(weights, activations) in bytes: each weight with its gradient and two optimizer slots,
+    each node's output at this batch size with its gradient and its cache."""
+    weights = 4 * itemsize * graph.total_params()
+    acts = 0
+    for shape in graph.shapes.values():
+        if shape is not None:
+            acts += 3 * itemsize * math.prod(batch if d is None else d for d in shape)
+    return weights, acts
+
+
+def check_graph_fits(graph, batch: int, itemsize: int, what: str = "this graph") -> None:
+    weights, acts = graph_bytes(graph, max(batch, 1), itemsize)
+    need, have = weights + acts, available_bytes()
+    if need > SHARE * have:
+        raise GradvizError(f"{what} needs about {fmt_bytes(need)} (weights with their gradients "
+                           f"{fmt_bytes(weights)}, activations at a batch of {batch} {fmt_bytes(acts)}), "
+                           f"but this machine has {fmt_bytes(have)} available; use fewer units or "
+                           "filters, or a smaller batch")
+
+
+def check_data_fits(samples: int, values_per_sample: int, what: str = "data") -> None:
+    """A dataset of ``samples`` × ``values_per_sample`` numbers, held a few times over (the raw
+    set, its splits, preprocessed and in the training dtype)."""
+    need, have = 4 * 8 * samples * values_per_sample, available_bytes()
+    if need > SHARE * have:
+        raise GradvizError(f"{what}: {samples:,} samples of {values_per_sample:,} values need about "
+                           f"{fmt_bytes(need)}, but this machine has {fmt_bytes(have)} available; "
+                           "use fewer samples")
