@@ -255,6 +255,7 @@ class Trainer:
                     best = (record["val_loss"], self._weights_copy(), epoch)
                 elif epoch - best[2] >= s.early_stopping:
                     self._set_weights(best[1])
+                    self._kept = next(r for r in self.history if r["epoch"] == best[2])
                     status = "early_stopped"
                     message = (f"stopped early at epoch {epoch}: the validation loss has not improved "
                                f"for {s.early_stopping} epochs; kept the weights of epoch {best[2]}")
@@ -380,7 +381,8 @@ class Trainer:
         return rec
 
     def _finish(self, status: str, message: str, seconds: float) -> Result:
-        last = self.history[-1] if self.history else {}
+        # the figures describe the weights kept: the best epoch's after early stopping
+        last = getattr(self, "_kept", None) or (self.history[-1] if self.history else {})
         test = self.evaluate(self.splits.test)
         shown = test or self.evaluate(self.splits.val) or self.evaluate(self.splits.train)
         done = len(self.history)
@@ -391,11 +393,13 @@ class Trainer:
 
     # ---- divergence guard -----------------------------------------------------------------
     def _weights_copy(self) -> dict:
-        return {k: b.weights[w].copy() for k, b, w in self.training_run.params()}
+        return self.training_run.weights_copy()  # weights and buffers (BatchNorm's running statistics)
 
     def _set_weights(self, saved: dict) -> None:
-        for k, b, w in self.training_run.params():
-            b.weights[w] = saved[k].copy()
+        for key, value in saved.items():
+            node, _, w = key.partition("/")
+            b = self.program.bricks[node]
+            (b.weights if w in b.weights else b.buffers)[w] = value.copy()
 
     def _all_finite(self) -> bool:
         return all(np.all(np.isfinite(b.weights[w])) for _, b, w in self.training_run.params())

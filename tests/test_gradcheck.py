@@ -86,3 +86,24 @@ def test_a_nan_error_fails():
     report = Report({"n": NodeCheck("n", "Log", [Item("input x", float("nan"), 1, 1)])}, 1e-6, 1e-5)
     assert not report.passed and report.failed() == ["n"]
     assert report.to_json()["max_rel_error"] is None
+
+
+def test_a_true_gradient_of_zero_passes_and_a_kink_does_not_excuse_a_wrong_gradient():
+    from gradviz_core import Graph
+    from gradviz_core.gradcheck import Item, NodeCheck, Report
+    g = Graph()
+    g.set_data({"source": "spiral", "n": 60})
+    for name, t in [("x", "Input"), ("fc", "Linear"), ("bn", "BatchNorm"), ("relu", "ReLU"),
+                    ("out", "Linear"), ("y", "Target"), ("loss", "SoftmaxCrossEntropy")]:
+        g.add_node(t, name, {"units": 3} if name == "out" else {})
+    for a, b in [("x", "fc"), ("fc", "bn"), ("bn", "relu"), ("relu", "out"), ("out", "loss")]:
+        g.connect(a, b, "x")
+    g.connect("y", "loss", "target")
+    report = check_graph(g)
+    # the bias before BatchNorm has a true gradient of exactly 0: rounding noise, not an error
+    assert "fc" not in report.failed(), report.nodes["fc"]
+    assert report.passed
+    wrong = NodeCheck("m", "Max", [Item("input a (from x)", 1.0, 1, 1, 0.5, 1e-9)], kink="m is on its kink")
+    assert Report({"m": wrong}, 1e-6, 1e-5).failed() == ["m"]
+    partial = NodeCheck("m", "Max", [Item("input a (from x)", 0.3, 1, 1, 0.5, 1e-9)], kink="m is on its kink")
+    assert Report({"m": partial}, 1e-6, 1e-5).passed

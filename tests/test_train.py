@@ -134,8 +134,15 @@ def test_transfer_learning_loads_matching_weights(tmp_path):
 def test_early_stopping_keeps_the_best_epoch():
     g = spiral(hidden=64, epochs=400, early_stopping=3, lr=3.0)
     g.set_data({"source": "spiral", "n": 60, "classes": 3, "val": 0.5, "noise": 0.6})
-    result = Trainer(g).run()
+    trainer = Trainer(g)
+    result = trainer.run()
     assert result.status == "early_stopped" and "stopped early at epoch" in result.message
+    kept = int(result.message.rsplit("epoch ", 1)[1])
+    best = min(result.history, key=lambda r: r["val_loss"])
+    assert kept == best["epoch"] < result.history[-1]["epoch"]
+    # the summary describes the kept epoch, whose weights are the ones the trainer ends with
+    assert (result.train_loss, result.train_acc, result.val_acc) == (best["train_loss"], best["train_acc"], best["val_acc"])
+    assert trainer.evaluate(trainer.splits.val)["loss"] == pytest.approx(best["val_loss"], rel=1e-6)
 
 
 def test_overfit_mode_and_initial_loss_check():
