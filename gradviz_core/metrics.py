@@ -6,7 +6,7 @@ import numpy as np
 
 def confusion(true: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     """Counts with true classes as rows and predicted classes as columns."""
-    return np.bincount(true * k + pred, minlength=k * k).reshape(k, k)
+    return np.bincount(np.asarray(true, np.int64) * k + pred, minlength=k * k).reshape(k, k)
 
 
 def activation_stats(out: np.ndarray, relu: bool, bins: int = 20) -> dict:

@@ -122,6 +122,10 @@ class Trainer:
         self.loaded = run.loaded
         self.regs = run.regs
         self.head = find_head(run.program)
+        #: the loss terms each epoch reports: every loss (a WeightedSum's parts too) and regularizer
+        self.terms = [n for n in run.program.order
+                      if run.bricks[n].family == "Losses" or run.bricks[n].acts_on_weights]
+        self.last_values: dict = {}
         self.max_steps = max_steps
         self.steps = 0
         self.epoch = 0
@@ -214,6 +218,7 @@ class Trainer:
             self.epoch = epoch
             order = run.epoch_order(epoch)
             tot_data = tot_reg = 0.0
+            tot_terms = dict.fromkeys(self.terms, 0.0)
             seen = 0
             bs = run.batch_size
             for start in range(0, n, bs):
@@ -234,6 +239,8 @@ class Trainer:
                     break
                 tot_data += data_loss * len(idx)
                 tot_reg += reg_loss * len(idx)
+                for name in self.terms:
+                    tot_terms[name] += float(self.last_values[name]) * len(idx)
                 seen += len(idx)
                 self.events.emit("step", record=StepInfo(self.steps, epoch, data_loss + reg_loss,
                                                          data_loss, reg_loss, run.optimizer.lr))
@@ -243,6 +250,7 @@ class Trainer:
             if status not in ("done",) or (seen < n and seen == 0):
                 break
             record = self._epoch_record(epoch, tot_data / seen, tot_reg / seen, train)
+            record["terms"] = {name: total / seen for name, total in tot_terms.items()}
             if seen < n:
                 record["partial"] = True
             self.history.append(record)
@@ -269,7 +277,7 @@ class Trainer:
         dtype. Returns (data loss, regularization loss, None), or the forward values instead
         of None when the loss is not finite or has exploded (and then nothing is updated)."""
         self.training_run.feed(X, y, step=self.steps + 1)
-        values = self.program.forward(True)
+        values = self.last_values = self.program.forward(True)
         data_loss, reg_loss = self._losses(values)
         loss = data_loss + reg_loss
         if self.first_loss is None and np.isfinite(loss):
@@ -343,11 +351,21 @@ class Trainer:
                 if p is not None:
                     preds.append(p)
         out = {"loss": loss_sum / len(ds)}
-        if preds and ds.classes:
+        truth = self._truth(ds)
+        if preds and ds.classes and truth is not None:
             pred = np.concatenate(preds)
-            out["acc"] = float(np.mean(pred == ds.y))
-            out["confusion"] = confusion(ds.y, pred, max(ds.classes, int(pred.max()) + 1)).tolist()
+            out["acc"] = float(np.mean(pred == truth))
+            out["confusion"] = confusion(truth, pred, max(ds.classes, int(pred.max()) + 1)).tolist()
         return out
+
+    def _truth(self, ds) -> np.ndarray | None:
+        """The class labels the head loss is scored against (one column of a label table)."""
+        target = self.head[2] if self.head else None
+        b = self.program.bricks.get(target) if target else None
+        if b is None or b.feeds != "y":
+            return None
+        col = b.config.get("column", -1)
+        return ds.y if ds.y.ndim == 1 else (ds.y[:, col] if col >= 0 else None)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The scores (the input of the loss) for raw samples X, in test mode."""

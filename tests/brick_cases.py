@@ -111,14 +111,15 @@ def _elementwise_loss(targets):
     return cases
 
 
-def _class_loss(targets):
+def _class_loss(targets, params=({},)):
     def cases(rng):
         n, k = _n(rng), int(rng.integers(2, 5))
-        for kind in targets:
-            s = rng.standard_normal((n, k))
-            y = rng.integers(0, k, n)
-            t = {"index": y, "onehot": np.eye(k)[y], "soft": rng.dirichlet(np.ones(k), n)}[kind]
-            yield {}, {"x": s, "target": t}, True
+        for p in params:
+            for kind in targets:
+                s = rng.standard_normal((n, k))
+                y = rng.integers(0, k, n)
+                t = {"index": y, "onehot": np.eye(k)[y], "soft": rng.dirichlet(np.ones(k), n)}[kind]
+                yield dict(p), {"x": s, "target": t}, True
     return cases
 
 
@@ -157,7 +158,7 @@ CASES = {
     "LogisticLoss": _elementwise_loss(("pm1",)),
     "HingeLoss": _elementwise_loss(("pm1",)),
     "SoftmaxCrossEntropy": _class_loss(("index", "onehot", "soft")),
-    "MaxMarginLoss": _class_loss(("index", "onehot")),
+    "MaxMarginLoss": _class_loss(("index", "onehot"), ({"form": "sum"}, {"form": "max"})),
     "WeightedSum": weighted_sum_cases,
 }
 

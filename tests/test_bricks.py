@@ -178,3 +178,15 @@ def test_batchnorm_training_normalizes_and_updates_running_averages():
     np.testing.assert_allclose(out.std(0), 1, atol=1e-3)
     np.testing.assert_allclose(bn.buffers["running_mean"], 0.5 * x.mean(0))
     np.testing.assert_allclose(bn.buffers["running_var"], 0.5 + 0.5 * x.var(0))
+
+
+def test_max_margin_loss_has_both_forms_of_the_lectures():
+    s = np.array([[3.2, 5.1, -1.7], [1.0, 1.5, 1.2]])
+    y = np.array([0, 0])
+    total = make("MaxMarginLoss", {"form": "sum"}, {"x": s, "target": y})
+    worst = make("MaxMarginLoss", {"form": "max"}, {"x": s, "target": y})
+    # cs231n's first example: 2.9 either way; the second has two violations, 1.5 and 1.2
+    assert float(total.forward({"x": s, "target": y}, True)) == pytest.approx((2.9 + 2.7) / 2)
+    assert float(worst.forward({"x": s, "target": y}, True)) == pytest.approx((2.9 + 1.5) / 2)
+    np.testing.assert_allclose(worst.backward(np.float64(1.0))["x"], [[-0.5, 0.5, 0], [-0.5, 0.5, 0]])
+    assert worst.initial_loss(3)[0] == 1.0 and total.initial_loss(3)[0] == 2.0

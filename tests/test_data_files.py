@@ -75,7 +75,7 @@ def test_npz(tmp_path):
         "nan.npz": (dict(X=np.array([[1.0, np.nan], [1, 2]]), y=np.zeros(2)),
                     "X has 1 missing or non-finite values, the first at sample 0, feature 1"),
         "str.npz": (dict(X=np.array([["a"]]), y=np.zeros(1)), "X and y must hold numbers"),
-        "y2d.npz": (dict(X=np.ones((2, 2)), y=np.zeros((2, 2))), "y must be one label per sample"),
+        "y3d.npz": (dict(X=np.ones((2, 2)), y=np.zeros((2, 2, 2))), "y must be one label per sample (n,) or a table of labels (n, T)"),
     }
     for name, (arrays, message) in cases.items():
         np.savez(tmp_path / name, **arrays)

@@ -193,3 +193,44 @@ def test_stepper_and_trainer_gradients_agree(examples_dir):
     for name in ("fc1", "fc2"):
         for w in ("W", "b"):
             np.testing.assert_allclose(tr.program.bricks[name].grad(w), s.graph.brick(name).grad(w), rtol=1e-12)
+
+
+def test_a_multi_task_graph_reports_each_term_and_supervises_each_task():
+    """Two tasks on one trunk: classify the spiral arm (column 0) and predict the radius
+    (column 1) from a table of labels, with a WeightedSum of the two losses and L2."""
+    from gradviz_core.data import load_dataset
+    base = load_dataset({"source": "spiral", "n": 90, "classes": 3})
+    radius = np.linalg.norm(base.X, axis=1)
+    g = Graph()
+    g.set_data({"source": "inline", "X": base.X.tolist(), "y": np.c_[base.y, radius].tolist()})
+    for name, t, p in [("x", "Input", {}), ("fc", "Linear", {"units": 32}), ("relu", "ReLU", {}),
+                       ("cls", "Linear", {"units": 3}), ("reg_out", "Linear", {"units": 1}),
+                       ("y_cls", "Target", {"column": 0}), ("y_r", "Target", {"column": 1, "encoding": "real"}),
+                       ("ce", "SoftmaxCrossEntropy", {}), ("sq", "SquareLoss", {}),
+                       ("total", "WeightedSum", {"weights": [1.0, 0.5]}), ("l2", "L2", {"lam": 1e-4})]:
+        g.add_node(t, name, p)
+    for a, b, port in [("x", "fc", "x"), ("fc", "relu", "x"), ("relu", "cls", "x"), ("relu", "reg_out", "x"),
+                       ("cls", "ce", "x"), ("y_cls", "ce", "target"), ("reg_out", "sq", "x"), ("y_r", "sq", "target"),
+                       ("ce", "total", "in0"), ("sq", "total", "in1")]:
+        g.connect(a, b, port)
+    g.training.update(lr=0.5, batch_size=0, epochs=200)
+    assert g.problems == []
+    result = Trainer(g).run()
+    first, last = result.history[0]["terms"], result.history[-1]["terms"]
+    assert set(last) == {"ce", "sq", "total", "l2"}
+    assert last["total"] == pytest.approx(last["ce"] + 0.5 * last["sq"], rel=1e-5)
+    assert last["ce"] < first["ce"] and last["sq"] < first["sq"]  # both tasks learn
+    assert result.train_acc > 0.6
+
+
+def test_a_reconstruction_target_is_the_input_itself():
+    g = Graph()
+    g.set_data({"source": "blobs", "n": 60})
+    for name, t, p in [("x", "Input", {}), ("enc", "Linear", {"units": 1}), ("dec", "Linear", {"units": 2}),
+                       ("t", "Target", {"of": "input", "encoding": "real"}), ("loss", "SquareLoss", {})]:
+        g.add_node(t, name, p)
+    for a, b, port in [("x", "enc", "x"), ("enc", "dec", "x"), ("dec", "loss", "x"), ("t", "loss", "target")]:
+        g.connect(a, b, port)
+    g.training.update(lr=0.05, batch_size=0, epochs=100)
+    result = Trainer(g).run()
+    assert result.history[-1]["train_loss"] < 0.5 * result.history[0]["train_loss"]

@@ -60,26 +60,47 @@ class Input(_Source):
 @register
 class Target(_Source):
     type_name = "Target"
-    symbol = 'y'
-    feeds = "y"
     symbol = "y"
-    doc = "The labels of the batch, encoded for the loss that reads them."
+    feeds = "y"
+    doc = ("What the loss compares with: the batch's labels (one column of a label table, for "
+           "multi-task data), or the samples themselves (reconstruction).")
     forward_text = ("index: y ∈ {0..K−1};  onehot: t[n, y] = 1;  pm1: c = 2y − 1 ∈ {−1, +1};  "
-                    "real: d = y")
+                    "real: d = y (or d = x, for reconstruction)")
     backward_text = "labels are data: nothing is updated"
     params = (ParamSpec("encoding", "choice", "index",
                         "how labels reach the loss: class index, one-hot row, ±1, or real values",
-                        choices=("index", "onehot", "pm1", "real")),)
+                        choices=("index", "onehot", "pm1", "real")),
+              ParamSpec("of", "choice", "labels", "the labels, or the samples themselves (reconstruction)",
+                        choices=("labels", "input")),
+              ParamSpec("column", "int", -1, "for a table of labels (N, T): the task's column (−1: all)",
+                        low=-1, high=10**4))
+
+    def __init__(self, name: str = "", /, **config):
+        super().__init__(name, **config)
+        if self.config["of"] == "input":
+            self.feeds = "X"  # reconstruction: the target is the batch of samples
 
     def infer_shape(self, shapes):
         info = self._need_data()
-        enc = self.config["encoding"]
+        enc, col = self.config["encoding"], self.config["column"]
+        if self.config["of"] == "input":
+            if enc != "real":
+                raise self.shape_error("a reconstruction target holds the samples: use encoding 'real'")
+            return (None,) + tuple(info["sample_shape"])
         label_shape = tuple(info["label_shape"])
+        if col >= 0:
+            if len(label_shape) != 1 or col >= label_shape[0]:
+                have = f"a table of {label_shape[0]} label columns" if len(label_shape) == 1 else "one label per sample"
+                raise self.shape_error(f"column {col} does not exist: the data has {have}")
+            label_shape = ()
         if enc == "real":
             return (None,) + label_shape
         if info["classes"] is None:
             raise self.shape_error(f"encoding '{enc}' needs class labels, but the data has real "
                                    "values; use encoding 'real'")
+        if label_shape:
+            raise self.shape_error(f"the data has a table of {label_shape[0]} labels per sample; pick "
+                                   "one task with 'column'")
         if enc == "onehot":
             return (None, info["classes"])
         if enc == "pm1" and info["classes"] != 2:
@@ -88,7 +109,14 @@ class Target(_Source):
         return (None,)
 
     def encode(self, y: np.ndarray, dtype) -> np.ndarray:
+        if self.config["of"] == "input":
+            return y.astype(dtype, copy=True)
+        if self.config["column"] >= 0:
+            y = y[:, self.config["column"]]
         enc = self.config["encoding"]
+        if enc != "real" and y.dtype.kind == "f" and not np.all(y == np.round(y)):
+            raise self.shape_error(f"encoding '{enc}' needs class labels, but these labels are real "
+                                   "numbers; use encoding 'real' (or another column)")
         if enc == "index":
             return y.astype(np.int64)
         if enc == "onehot":

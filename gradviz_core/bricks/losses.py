@@ -265,11 +265,24 @@ class SoftmaxCrossEntropy(_ClassLoss):
 class MaxMarginLoss(_ClassLoss):
     type_name = "MaxMarginLoss"
     symbol = 'svm'
-    doc = "The multiclass SVM loss: every wrong class should score at least m below the right one."
-    forward_text = "L = (1/N) Σ_n Σ_{j≠y} max(0, s_j − s_y + m)"
-    backward_text = "dL/ds_j = [s_j − s_y + m > 0]/N for j ≠ y;  dL/ds_y = −(count of those)/N"
-    params = (ParamSpec("margin", "float", 1.0, "m, the required gap (Δ in the lectures)", low=0.0),)
+    doc = ("The multiclass SVM loss: every wrong class should score at least m below the right one. "
+           "'sum' adds the violations of every wrong class (cs231n's SVM); 'max' counts only the worst.")
+    forward_text = ("sum: L = (1/N) Σ_n Σ_{j≠y} max(0, s_j − s_y + m);  "
+                    "max: L = (1/N) Σ_n max(0, max_{j≠y} s_j − s_y + m)")
+    backward_text = ("sum: dL/ds_j = [s_j − s_y + m > 0]/N for j ≠ y, dL/ds_y = −(count of those)/N;  "
+                     "max: dL/ds_j* = [margin > 0]/N for the worst wrong class j*, dL/ds_y = −that")
+    params = (ParamSpec("margin", "float", 1.0, "m, the required gap (Δ in the lectures)", low=0.0),
+              ParamSpec("form", "choice", "sum", "sum over the wrong classes, or only the worst one",
+                        choices=("sum", "max")))
     has_kink = True
+
+    def initial_loss(self, classes):
+        if not classes:
+            return None
+        m = self.config["margin"]
+        if self.config["form"] == "max":
+            return m, f"Δ = {m:g}"
+        return (classes - 1) * m, f"(K − 1)·Δ = {classes - 1}·{m:g}"
 
     def forward(self, inputs, training):
         s, t = inputs["x"], inputs["target"]
@@ -279,26 +292,36 @@ class MaxMarginLoss(_ClassLoss):
         n = s.shape[0]
         rows = np.arange(n)
         margins = s - s[rows, idx][:, None] + self.config["margin"]
-        margins[rows, idx] = 0.0
+        margins[rows, idx] = 0.0 if self.config["form"] == "sum" else -np.inf
         self.cache = {"margins": margins, "idx": idx, "n": n}
+        if self.config["form"] == "max":
+            worst = margins.argmax(axis=1)
+            self.cache["worst"] = worst
+            return np.asarray(np.maximum(0.0, margins[rows, worst]).sum() / n, dtype=s.dtype)
         return np.asarray(np.maximum(0.0, margins).sum() / n, dtype=s.dtype)
 
     def backward(self, g):
         c = self.cache
-        active = (c["margins"] > 0).astype(c["margins"].dtype)
-        active[np.arange(c["n"]), c["idx"]] = -active.sum(axis=1)
+        rows = np.arange(c["n"])
+        if self.config["form"] == "max":
+            active = np.zeros_like(c["margins"])
+            on = (c["margins"][rows, c["worst"]] > 0).astype(active.dtype)
+            active[rows, c["worst"]] = on
+            active[rows, c["idx"]] -= on
+        else:
+            active = (c["margins"] > 0).astype(c["margins"].dtype)
+            active[rows, c["idx"]] = -active.sum(axis=1)
         return {"x": active * (g / c["n"]), "target": None}
 
     def kink_distance(self):
         m = self.cache["margins"].copy()
-        m[np.arange(self.cache["n"]), self.cache["idx"]] = np.inf
+        rows = np.arange(self.cache["n"])
+        if self.config["form"] == "max":  # the hinge of the worst class, and ties for the worst
+            top = np.sort(np.where(np.isfinite(m), m, -np.inf), axis=1)
+            tie = top[:, -1] - top[:, -2] if m.shape[1] > 2 else np.full(len(m), np.inf)
+            return float(min(np.min(np.abs(top[:, -1])), np.min(tie)))
+        m[rows, self.cache["idx"]] = np.inf
         return float(np.min(np.abs(m)))
-
-    def initial_loss(self, classes):
-        if not classes:
-            return None
-        m = self.config["margin"]
-        return (classes - 1) * m, f"(K − 1)·Δ = {classes - 1}·{m:g}"
 
 
 @register

@@ -190,7 +190,12 @@ def _dataset(X: np.ndarray, y: np.ndarray, classes: int | None = None) -> Datase
             raise DataError(f"data: class labels must be 0..{k - 1}; sample {first} has label {y[first]}")
         return Dataset(X, y, k)
     if not np.isfinite(y).all():
-        raise DataError(f"data: sample {int(np.flatnonzero(~np.isfinite(y))[0])} has a NaN or infinite label")
+        first = int(np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))[0])
+        raise DataError(f"data: sample {first} has a NaN or infinite label")
+    if y.ndim == 2:  # a table of labels (multi-task): columns of whole numbers ≥ 0 are classes
+        whole = [c for c in range(y.shape[1]) if np.all(y[:, c] == np.round(y[:, c])) and y[:, c].min() >= 0]
+        if whole:
+            return Dataset(X, y, classes or int(y[:, whole].max()) + 1)
     return Dataset(X, y, None)
 
 

@@ -128,8 +128,9 @@ def read_npz(path: Path, shape: list[int] | None = None):
         raise DataError(f"{path}: X and y must hold numbers (X is {X.dtype}, y is {y.dtype})")
     if len(X) != len(y):
         raise DataError(f"{path}: X has {len(X)} samples but y has {len(y)} labels")
-    if y.ndim != 1:
-        raise DataError(f"{path}: y must be one label per sample, shape (n,), not {y.shape}")
+    if y.ndim not in (1, 2):
+        raise DataError(f"{path}: y must be one label per sample (n,) or a table of labels (n, T), "
+                        f"not {y.shape}")
     X = X.astype(np.float64)
     bad = np.argwhere(~np.isfinite(X.reshape(len(X), -1)))
     if len(bad):
