@@ -181,19 +181,31 @@ def cmd_train(args) -> int:
 
     def report(record):
         if args.json:
-            print(json.dumps({k: v for k, v in record.items()}), flush=True)
+            print(json.dumps(record), flush=True)
         else:
             bar.update(record, trainer.settings.epochs)
 
+    def warn(record):
+        if args.json:
+            print(json.dumps(record), flush=True)
+        else:
+            bar.interrupt(f"gradviz: warning: {record['message']}")
+
+    def diagnostics(record):
+        if args.json:
+            print(json.dumps(record), flush=True)
+
     trainer = Trainer(graph, overrides, max_steps=args.steps)
     trainer.events.subscribe("epoch", report)
+    trainer.events.subscribe("warning", warn)
+    trainer.events.subscribe("diagnostics", diagnostics)
     result = trainer.run()
     if bar:
         bar.close()
     if args.save:  # after a divergence too: the weights kept are finite
         fileformat.save_weights(trainer.graph, args.save)
     if args.json:
-        summary = result.summary()
+        summary = {"kind": "summary", **result.summary()}
         if result.status != "done":
             summary["status"], summary["message"] = result.status, result.message
         print(json.dumps(summary))
@@ -225,6 +237,11 @@ class ProgressBar:
             self.stream.write("\r" + line)
         elif done == total or done % max(1, total // 10) == 0:
             self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def interrupt(self, line: str) -> None:
+        """A line of its own (a warning) without breaking the bar."""
+        self.stream.write(("\r\033[K" if self.tty else "") + line + "\n")
         self.stream.flush()
 
     def close(self) -> None:

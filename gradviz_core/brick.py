@@ -46,6 +46,8 @@ class Brick:
     scores_port: ClassVar[str | None] = None
     #: True for activations whose units can die (output 0 for every sample): ReLU
     can_die: ClassVar[bool] = False
+    #: for saturating activations, the output's bounds, where the gradient vanishes (sigmoid, tanh)
+    saturates: ClassVar[tuple[float, float] | None] = None
     #: the palette's symbol for this brick (a short text); the first letters of the type when empty
     symbol: ClassVar[str] = ""
     #: set False (by the trainer, for one backward call) when no one reads the input gradient,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gradviz_core import babysit
 from gradviz_core.engine import Program, first_nonfinite
 from gradviz_core.errors import GradvizError, GraphError
 from gradviz_core.graph import Graph
@@ -66,6 +67,7 @@ class Result:
     confusion: list | None = None
     message: str = ""
     history: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
     def summary(self) -> dict:
         return {"epochs": self.epochs, "steps": self.steps, "train_loss": self.train_loss,
@@ -126,6 +128,9 @@ class Trainer:
         self.terms = [n for n in run.program.order
                       if run.bricks[n].family == "Losses" or run.bricks[n].acts_on_weights]
         self.last_values: dict = {}
+        #: the babysitting warnings raised so far (each code and node once)
+        self.warnings: list[babysit.Warning] = []
+        self._epoch_start = True
         self.max_steps = max_steps
         self.steps = 0
         self.epoch = 0
@@ -208,6 +213,7 @@ class Trainer:
 
     def _run(self) -> Result:
         s, run, t0 = self.settings, self.training_run, time.perf_counter()
+        self._warn(babysit.initial_loss(self.initial_loss_check()))
         train = run.train_set
         n = len(train)
         self._healthy = (self._weights_copy(), 0, None)  # weights, steps done before them, their loss
@@ -217,6 +223,7 @@ class Trainer:
             epoch += 1
             self.epoch = epoch
             order = run.epoch_order(epoch)
+            self._epoch_start = epoch <= babysit.STALL_EPOCHS  # the babysitting checks watch the start
             tot_data = tot_reg = 0.0
             tot_terms = dict.fromkeys(self.terms, 0.0)
             seen = 0
@@ -256,6 +263,7 @@ class Trainer:
             self.history.append(record)
             run.optimizer.lr = run.schedule.after_epoch(epoch, record.get("val_loss"))
             self.events.emit("epoch", record=record)
+            self._warn(babysit.from_history(self.history))
             if message:  # stopped after max_steps
                 break
             if s.early_stopping and self.splits.val is not None:
@@ -305,7 +313,9 @@ class Trainer:
 
     def _update(self, values: dict) -> None:
         s = self.settings
-        diag = s.diagnostics_every and self.steps % s.diagnostics_every == 0
+        # the babysitting checks look at the first step of the first epochs; diagnostics_every adds more
+        diag = self._epoch_start or (s.diagnostics_every and self.steps % s.diagnostics_every == 0)
+        self._epoch_start = False
         params = self.training_run.params() if diag else None
         before = {k: b.weights[w].copy() for k, b, w in params} if diag else None
         self.training_run.update()
@@ -315,9 +325,21 @@ class Trainer:
 
     def _diagnostics(self, values: dict, params, before: dict) -> None:
         layers = {key: weight_stats(before[key], b.weights[w], b.grad(w)) for key, b, w in params}
-        acts = {n: activation_stats(values[n], self.program.bricks[n].can_die)
-                for n in self.program.order if self.program.bricks[n].family == "Activations"}
-        self.events.emit("diagnostics", record={"step": self.steps, "layers": layers, "activations": acts})
+        bricks = self.program.bricks
+        acts = {n: activation_stats(values[n], bricks[n].can_die, bounds=bricks[n].saturates)
+                for n in self.program.order if bricks[n].family == "Activations"}
+        record = {"kind": "diagnostics", "step": self.steps, "layers": layers, "activations": acts}
+        self.events.emit("diagnostics", record=record)
+        saturating = {n: bricks[n].saturates for n in acts if bricks[n].saturates}
+        self._warn(babysit.from_diagnostics(record, saturating))
+
+    def _warn(self, found: list) -> None:
+        seen = {(w.code, w.node) for w in self.warnings}
+        for w in found:
+            if (w.code, w.node) not in seen:
+                seen.add((w.code, w.node))
+                self.warnings.append(w)
+                self.events.emit("warning", record=w.to_json())
 
     # ---- reading the run from any thread ---------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -390,7 +412,7 @@ class Trainer:
                 "ok": abs(got - want[0]) <= 0.25 * want[0] + 0.05}
 
     def _epoch_record(self, epoch: int, data_loss: float, reg_loss: float, train) -> dict:
-        rec = {"epoch": epoch, "steps": self.steps, "train_loss": data_loss, "reg_loss": reg_loss,
+        rec = {"kind": "epoch", "epoch": epoch, "steps": self.steps, "train_loss": data_loss, "reg_loss": reg_loss,
                "lr": self.optimizer.lr}
         sample = train if len(train) <= 4096 else train.subset(np.arange(4096))
         rec["train_acc"] = self.evaluate(sample).get("acc")
@@ -407,7 +429,8 @@ class Trainer:
         return Result(status, done, self.steps, seconds, last.get("train_loss"), last.get("reg_loss"),
                       last.get("train_acc"), last.get("val_loss"), last.get("val_acc"),
                       test.get("loss"), test.get("acc"), shown.get("confusion"),
-                      message or f"trained {done} epochs", list(self.history))
+                      message or f"trained {done} epochs", list(self.history),
+                      [w.to_json() for w in self.warnings])
 
     # ---- divergence guard -----------------------------------------------------------------
     def _weights_copy(self) -> dict:

@@ -14,9 +14,11 @@ def test_train_json_summary_and_save(examples_dir, tmp_path):
     assert code == 0, err
     lines = [json.loads(line) for line in out.strip().splitlines()]
     summary = lines[-1]
-    assert set(summary) == {"epochs", "steps", "train_loss", "train_acc", "val_acc", "test_acc", "seconds"}
+    assert set(summary) == {"kind", "epochs", "steps", "train_loss", "train_acc", "val_acc", "test_acc", "seconds"}
     assert summary["epochs"] == 300 and summary["train_acc"] > 0.9 and summary["test_acc"] is None
-    assert len(lines) == 301 and lines[0]["epoch"] == 1
+    epochs = [line for line in lines if line["kind"] == "epoch"]
+    assert len(epochs) == 300 and epochs[0]["epoch"] == 1
+    assert {line["kind"] for line in lines} <= {"epoch", "diagnostics", "warning", "summary"}
     with np.load(tmp_path / "w.npz") as npz:
         assert set(npz.files) == {"fc1/W", "fc1/b", "fc2/W", "fc2/b"}
 

@@ -47,7 +47,7 @@ def test_training_is_reproducible_for_a_seed():
 
 
 def test_records_reach_the_listeners_and_losses_are_separate():
-    seen = {"step": 0, "epoch": [], "diagnostics": [], "done": 0}
+    seen = {"step": 0, "epoch": [], "diagnostics": [], "warning": [], "done": 0}
 
     def cb(event, record):
         if event in ("step", "done"):
@@ -60,7 +60,7 @@ def test_records_reach_the_listeners_and_losses_are_separate():
     assert seen["step"] == result.steps == 5 * 3 and seen["done"] == 1
     ep = seen["epoch"][-1]
     assert ep["reg_loss"] > 0 and ep["train_loss"] > 0 and ep["val_acc"] is not None
-    diag = seen["diagnostics"][0]
+    diag = seen["diagnostics"][-1]
     assert set(diag["layers"]) == {"fc1/W", "fc1/b", "fc2/W", "fc2/b"}
     assert 0 < diag["layers"]["fc1/W"]["update_ratio"] < 1
     act = diag["activations"]["relu1"]
@@ -234,3 +234,48 @@ def test_a_reconstruction_target_is_the_input_itself():
     g.training.update(lr=0.05, batch_size=0, epochs=100)
     result = Trainer(g).run()
     assert result.history[-1]["train_loss"] < 0.5 * result.history[0]["train_loss"]
+
+
+def test_babysitting_warnings_name_the_number_and_the_node():
+    g = spiral(epochs=10, lr=0.1)
+    g.set_param("fc1", "bias_init", -3.0)  # every ReLU starts dead (the new user's 33%)
+    result = Trainer(g).run()
+    codes = {(w["code"], w["node"]) for w in result.warnings}
+    assert ("dead_relu", "relu1") in codes
+    dead = next(w for w in result.warnings if w["code"] == "dead_relu")
+    assert dead["value"] > 0.5 and "ReLUs are dead" in dead["message"]
+    assert ("loss_flat", None) in codes
+    assert len(result.warnings) == len(codes)  # each once
+    g = spiral(epochs=3, lr=50.0)
+    codes = {w["code"] for w in Trainer(g).run().warnings}
+    assert "update_ratio_high" in codes
+    g = spiral(epochs=2)
+    g.set_param("fc2", "init", "normal")
+    g.set_param("fc2", "init_scale", 30.0)
+    codes = {w["code"] for w in Trainer(g).run().warnings}
+    assert "initial_loss" in codes
+
+
+def test_saturated_units_and_a_collapsing_std_are_warned_about():
+    g = Graph()
+    g.set_data({"source": "spiral", "n": 90})
+    names = ["x"]
+    g.add_node("Input", "x")
+    for i in range(6):
+        g.add_node("Linear", f"fc{i}", {"units": 32, "init": "normal", "init_scale": 0.01})
+        g.add_node("Tanh", f"t{i}")
+        g.connect(names[-1], f"fc{i}", "x")
+        g.connect(f"fc{i}", f"t{i}", "x")
+        names.append(f"t{i}")
+    g.add_node("Linear", "out", {"units": 3})
+    g.connect(names[-1], "out", "x")
+    g.add_node("Target", "y")
+    g.add_node("SoftmaxCrossEntropy", "loss")
+    g.connect("out", "loss", "x")
+    g.connect("y", "loss", "target")
+    g.training.update(epochs=1, batch_size=0)
+    codes = {w["code"] for w in Trainer(g).run().warnings}
+    assert "std_collapse" in codes
+    g.set_param("fc0", "init_scale", 20.0)
+    codes = {(w["code"], w["node"]) for w in Trainer(g).run().warnings}
+    assert ("saturated", "t0") in codes

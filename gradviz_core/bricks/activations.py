@@ -29,6 +29,7 @@ class _Activation(Brick):
 @register
 class Sigmoid(_Activation):
     type_name = "Sigmoid"
+    saturates = (0.0, 1.0)
     symbol = 'σ'
     doc = "Squashes to (0, 1). Saturates: for large |x| the gradient vanishes."
     forward_text = "σ(x) = 1 / (1 + e^(−x))"
@@ -47,6 +48,7 @@ class Sigmoid(_Activation):
 @register
 class Tanh(_Activation):
     type_name = "Tanh"
+    saturates = (-1.0, 1.0)
     symbol = 'th'
     doc = "Squashes to (−1, 1), zero-centred."
     forward_text = "tanh(x)"

@@ -1,0 +1,95 @@
+"""The lectures' sanity checks and babysitting numbers, as warnings.
+
+Each check looks at numbers the trainer already has (the initial loss, a diagnostics
+record, the epoch history) and returns ``Warning`` records: the number that triggered it,
+the node it concerns and a one-line explanation. The trainer emits each (code, node) once.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+#: a healthy ‖ΔW‖/‖W‖ per step is about 1e-3; warn outside [LOW, HIGH]
+RATIO_LOW, RATIO_HIGH = 1e-5, 1e-1
+DEAD_SHARE = 0.5
+SATURATED_SHARE = 0.5
+#: across the activation layers at step 0, the std may shrink or grow by at most this factor
+STD_SPREAD = 10.0
+#: after this many epochs, a loss that has not fallen by 1% is a warning
+STALL_EPOCHS = 5
+
+
+@dataclass(frozen=True)
+class Warning:  # noqa: A001 - the lectures' word; it shadows nothing this module uses
+    code: str
+    node: str | None
+    value: float
+    message: str
+
+    def to_json(self) -> dict:
+        return {"kind": "warning", **asdict(self)}
+
+
+def initial_loss(check: dict | None) -> list[Warning]:
+    if not check or check["ok"]:
+        return []
+    return [Warning("initial_loss", None, check["loss"],
+                    f"the initial loss is {check['loss']:.4g}, far from {check['formula']} = "
+                    f"{check['expected']:.4g}, what small random weights give (every class about equally "
+                    "likely): look at the initialization and at the data")]
+
+
+def from_diagnostics(record: dict, saturating: dict[str, tuple[float, float]]) -> list[Warning]:
+    """Warnings from one diagnostics record (update ratios, dead units, saturation; at step
+    1 also the spread of the activations' std across layers)."""
+    out = []
+    for key, st in record["layers"].items():
+        node, _, w = key.partition("/")
+        if w not in ("W", "value") or st["weight_norm"] == 0:
+            continue
+        r = st["update_ratio"]
+        if r > RATIO_HIGH:
+            out.append(Warning("update_ratio_high", node, r,
+                               f"{key}: each update changes the weights by {r:.1e} of their size, far above "
+                               "the healthy 1e-3: the learning rate is probably too high"))
+        elif 0 < r < RATIO_LOW:
+            out.append(Warning("update_ratio_low", node, r,
+                               f"{key}: each update changes the weights by only {r:.1e} of their size, far "
+                               "below the healthy 1e-3: the learning rate is probably too low"))
+    acts = record["activations"]
+    for node, st in acts.items():
+        if st.get("dead", 0) > DEAD_SHARE:
+            out.append(Warning("dead_relu", node, st["dead"],
+                               f"{node}: {100 * st['dead']:.0f}% of its ReLUs are dead (0 for every sample, so "
+                               "they get no gradient): check the biases and the learning rate, or try "
+                               "LeakyReLU"))
+        if node in saturating and st.get("saturated", 0) > SATURATED_SHARE:
+            out.append(Warning("saturated", node, st["saturated"],
+                               f"{node}: {100 * st['saturated']:.0f}% of its outputs sit at the flat ends of "
+                               "the curve, where the gradient is almost 0: use smaller initial weights or "
+                               "normalize the inputs"))
+    if record.get("step") == 1:
+        stds = [(n, st["std"]) for n, st in acts.items()]
+        if len(stds) >= 2 and stds[0][1] > 0:
+            (first, s0), (last, s1) = stds[0], stds[-1]
+            spread = s1 / s0
+            if spread < 1 / STD_SPREAD:
+                out.append(Warning("std_collapse", last, spread,
+                                   f"the activations' std shrinks from {s0:.3g} ({first}) to {s1:.3g} ({last}) "
+                                   "across the layers: the weights start too small (try Xavier or He)"))
+            elif spread > STD_SPREAD:
+                out.append(Warning("std_explode", last, spread,
+                                   f"the activations' std grows from {s0:.3g} ({first}) to {s1:.3g} ({last}) "
+                                   "across the layers: the weights start too large (try Xavier or He)"))
+    return out
+
+
+def from_history(history: list[dict]) -> list[Warning]:
+    if len(history) < STALL_EPOCHS:
+        return []
+    first, last = history[0]["train_loss"], history[-1]["train_loss"]
+    if last >= 0.99 * first:
+        return [Warning("loss_flat", None, last,
+                        f"after {len(history)} epochs the training loss is {last:.4g}, no lower than at the "
+                        f"start ({first:.4g}): the learning rate is too low, or so high that the loss bounces; "
+                        "read the update ratios, and check for dead units")]
+    return []
