@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", metavar="VERB")
     s = sub.add_parser("step", help="print the forward values and backward gradients node by node")
     s.add_argument("file", help="a graph file (.json)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     s.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     s.add_argument("--test-mode", action="store_true", help="Dropout and BatchNorm in test mode")
     s.add_argument("--update", action="store_true", help="also run the update step")
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="compute in float32, as training does (default: float64, for exact numbers)")
     c = sub.add_parser("gradcheck", help="compare every gradient with centered finite differences")
     c.add_argument("file", help="a graph file (.json)")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     c.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     c.add_argument("--test-mode", action="store_true", help="Dropout and BatchNorm in test mode")
     c.add_argument("--samples", type=int, default=256,
@@ -37,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes")
     t = sub.add_parser("train", help="train the graph on its data, headless")
     t.add_argument("file", help="a graph file (.json)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     t.add_argument("--epochs", type=int, help="number of epochs (default: the file's setting)")
     t.add_argument("--seed", type=int, help="seed of the batch order, the dropout masks and the "
                    "augmentation (training.seed; the weights start from the graph's own seed)")
@@ -45,13 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--save", metavar="WEIGHTS.npz", help="save the trained weights here")
     t.add_argument("--json", action="store_true",
                    help="print one JSON object per epoch and a summary as the last line")
+    i = sub.add_parser("info", help="each node's output shape and parameter count, with the formulas")
+    i.add_argument("file", help="a graph file (.json)")
+    i.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
+    i.add_argument("--json", action="store_true", help="print one JSON object")
     b = sub.add_parser("bench", help="time the reference nets against NumPy and PyTorch")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--seconds", type=float, default=1.0, help="time per measurement (default 1)")
     return p
 
 
-VERBS = ("step", "gradcheck", "train", "bench")
+VERBS = ("step", "gradcheck", "train", "info", "bench")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             from gradviz.app import run
             return run(argv[0] if argv else None)
         with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about
-            verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "bench": cmd_bench}
+            verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "info": cmd_info,
+                     "bench": cmd_bench}
             return verbs[args.verb](args)
     except GradvizError as exc:
         message = str(exc)
@@ -85,11 +93,46 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def _load_checked(path: str):
+SET_HELP = ("override a setting, checked like the file: training.KEY=V, data.KEY=V or NODE.PARAM=V "
+            "(repeatable; V is read as JSON when it can be, e.g. --set fc1.units=2)")
+
+
+def _load_checked(path: str, sets: list[str] | None = None):
     from gradviz_core import fileformat
     graph = fileformat.load(path)
+    for item in sets or ():
+        apply_set(graph, item)
     graph.check()
     return graph
+
+
+def apply_set(graph, item: str) -> None:
+    """One --set KEY=VALUE: a training setting, a data setting or a node parameter."""
+    from gradviz_core.errors import GradvizError
+    from gradviz_core.settings import did_you_mean
+    key, eq, text = item.partition("=")
+    where, _, name = key.strip().partition(".")
+    if not eq or not where or not name:
+        raise GradvizError(f"--set {item}: write KEY=VALUE, e.g. training.lr=0.01, data.noise=0.3 or "
+                           "fc1.units=8")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text  # a word: a choice or a name
+    try:
+        if where == "training":
+            graph.set_training(name, value)
+        elif where == "data":
+            if graph.data is None and name != "source":
+                raise GradvizError("the graph has no data; set data.source first")
+            graph.set_data({**(graph.data or {}), name: value})
+        elif where in graph:
+            graph.set_param(where, name, value)
+        else:
+            raise GradvizError(f"there is no node named {where!r} (use training.KEY, data.KEY or "
+                               f"NODE.PARAM){did_you_mean(where, graph.nodes())}")
+    except GradvizError as exc:
+        raise GradvizError(f"--set {item}: {exc}") from None
 
 
 def to_jsonable(a):
@@ -108,7 +151,7 @@ def cmd_step(args) -> int:
 
     from gradviz_core import fileformat
 
-    graph = _load_checked(args.file)
+    graph = _load_checked(args.file, args.set)
     stepper = Stepper(graph, training=not args.test_mode,
                       dtype=np.float32 if args.float32 else np.float64)
     records = stepper.run_phase("backward") if not args.update else stepper.run_all()
@@ -146,7 +189,7 @@ def cmd_step(args) -> int:
 def cmd_gradcheck(args) -> int:
     from gradviz_core.gradcheck import check_graph
 
-    graph = _load_checked(args.file)
+    graph = _load_checked(args.file, args.set)
     report = check_graph(graph, training=not args.test_mode, tol=args.tol,
                          samples=args.samples or None)
     if args.json:
@@ -167,12 +210,52 @@ def cmd_gradcheck(args) -> int:
     return 0 if report.passed else EXIT_FAILED
 
 
+def cmd_info(args) -> int:
+    from gradviz_core.memory import fmt_bytes, graph_bytes
+    from gradviz_core.settings import Settings
+
+    graph = _load_checked(args.file, args.set)
+    settings = Settings.from_dict(graph.training)
+    nodes = []
+    for name in graph.order:
+        b, shapes = graph.brick(name), graph.input_shapes(name)
+        count = graph.param_count(name) or 0
+        nodes.append({"name": name, "type": b.type_name, "shape": _shape_text(graph.shapes.get(name)),
+                      "params": count, "formula": b.param_count_text(shapes) if count else "",
+                      "frozen": name in settings.freeze})
+    batch = settings.batch_size or (len(graph.splits().train) if graph.data else 1)
+    weights, acts = graph_bytes(graph, batch, 4)
+    out = {"title": graph.title, "nodes": nodes, "total_params": graph.total_params(),
+           "init_from": settings.init_from or None, "freeze": list(settings.freeze),
+           "memory_bytes": {"weights": weights, "activations": acts, "batch": batch}}
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"{graph.title or args.file}: {len(nodes)} nodes, {out['total_params']:,} parameters")
+    print(f"\n{'node':<14} {'type':<20} {'output':<18} {'parameters':>10}  formula")
+    for n in nodes:
+        print(f"{n['name']:<14} {n['type']:<20} {n['shape']:<18} {n['params']:>10,}  {n['formula']}"
+              + ("  (frozen)" if n["frozen"] else ""))
+    print(f"\ntotal {out['total_params']:,} parameters; training needs about {fmt_bytes(weights + acts)} "
+          f"(weights with gradients {fmt_bytes(weights)}, activations at a batch of {batch} {fmt_bytes(acts)})")
+    if settings.init_from:
+        print(f"training starts from the matching weights of {settings.init_from}")
+    if settings.freeze:
+        print(f"training leaves {', '.join(settings.freeze)} as they are (frozen)")
+    return 0
+
+
+def _shape_text(shape) -> str:
+    from gradviz_core.shapes import fmt
+    return "—" if shape is None else fmt(shape)
+
+
 def cmd_train(args) -> int:
     from gradviz_core import fileformat
     from gradviz_core.errors import GradvizError
     from gradviz_core.train import Trainer
 
-    graph = _load_checked(args.file)
+    graph = _load_checked(args.file, args.set)
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed), ("lr", args.lr))
                  if v is not None}
     if args.steps is not None and args.steps < 1:

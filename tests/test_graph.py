@@ -46,7 +46,7 @@ def test_conv_param_count_follows_the_lecture_formula():
     assert g.shapes["conv1"] == (1, 10, 32, 32)
     assert g.param_count("conv1") == (5 * 5 * 3) * 10 + 10  # (F·F·D1)·K + K = 760
     g.set_param("conv1", "groups", 1)
-    assert "(F·F·D)·K = (5·5·3)·10 + K = 760" == g.brick("conv1").param_count_text(g.input_shapes("conv1"))
+    assert "(F·F·D)·K + K = (5·5·3)·10 + 10 = 760" == g.brick("conv1").param_count_text(g.input_shapes("conv1"))
 
 
 def test_conv_shape_error_shows_the_arithmetic_and_a_fix():

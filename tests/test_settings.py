@@ -265,3 +265,44 @@ def test_divergence_advice_follows_the_cause():
     r = Trainer(spiral_net(lr=100.0, epochs=50)).run()
     assert "Try a smaller learning rate than 100" in r.message
     assert "the weights were restored to those before step 1 (loss" in r.message
+
+
+# ---- settings from the command line ------------------------------------------------------------
+def test_set_overrides_training_data_and_node_settings(examples_dir):
+    code, out, err = run("info", examples_dir / "spiral_mlp.json", "--json", "--set", "fc1.units=2",
+                         "--set", "training.optimizer=adam", "--set", "data.noise=0.3")
+    assert code == 0, err
+    info = json.loads(out)
+    fc1 = next(n for n in info["nodes"] if n["name"] == "fc1")
+    assert fc1["shape"] == "(N, 2)" and fc1["params"] == 2 * 2 + 2
+    code, _, err = run("train", examples_dir / "spiral_mlp.json", "--steps", "2", "--set", "training.optimizer=adam",
+                       "--set", "fc1.units=2", "--set", "data.noise=0.3")
+    assert code == 0, err
+    code, _, err = run("step", examples_dir / "spiral_mlp.json", "--set", "fc9.units=2")
+    assert code == 2 and "--set fc9.units=2: there is no node named 'fc9'" in err and "did you mean 'fc" in err
+    code, _, err = run("gradcheck", examples_dir / "spiral_mlp.json", "--set", "training.lr=-1")
+    assert code == 2 and "training.lr must be ≥ 1e-12" in err
+    code, _, err = run("step", examples_dir / "spiral_mlp.json", "--set", "lr")
+    assert code == 2 and "write KEY=VALUE" in err
+
+
+def test_info_fills_in_every_formula_and_says_what_training_loads(examples_dir, tmp_path):
+    doc = example(examples_dir, "digits_convnet.json")
+    doc["training"].update(freeze=["conv1"], init_from="pretrained.npz")
+    code, out, err = run("info", write(tmp_path, doc))
+    assert code == 0, err
+    assert "(F·F·D)·K + K = (3·3·1)·8 + 8 = 80" in out and "1,898 parameters" in out
+    assert "(frozen)" in out and "pretrained.npz" in out and "conv1" in out
+
+
+def test_a_class_filter_and_a_training_subset_make_fine_tuning_data():
+    from gradviz_core.data import make_splits
+    first = make_splits({"source": "digits", "classes": [0, 1, 2, 3, 4], "test": 0.2})
+    later = make_splits({"source": "digits", "classes": [5, 6, 7, 8, 9], "n_train": 50, "test": 0.2})
+    assert first.train.classes == later.train.classes == 5
+    assert set(np.unique(later.train.y)) <= set(range(5)) and len(later.train) == 50
+    assert len(later.test) > 150  # the held-out split is not cut
+    with pytest.raises(GradvizError, match="there is no class 12"):
+        make_splits({"source": "digits", "classes": [3, 12]})
+    with pytest.raises(GradvizError, match="data.n_train = 5000: the training split has only"):
+        make_splits({"source": "digits", "n_train": 5000})

@@ -66,8 +66,9 @@ class Conv2D(Brick):
         c, k, f, g = shapes["x"][1], self.config["filters"], self.config["size"], self.config["groups"]
         n = self.param_count(shapes)
         d = f"{c}/{g}" if g > 1 else f"{c}"
-        body = f"(F·F·D)·K = ({f}·{f}·{d})·{k}"
-        return f"{body} + K = {n}" if self.config["bias"] else f"{body} = {n}"
+        if self.config["bias"]:
+            return f"(F·F·D)·K + K = ({f}·{f}·{d})·{k} + {k} = {n}"
+        return f"(F·F·D)·K = ({f}·{f}·{d})·{k} = {n}"
 
     def init_weights(self, shapes, rng, dtype):
         c = self.config
