@@ -34,13 +34,39 @@ VERBS = {"step": ["--json"], "gradcheck": ["--json", "--samples", "4"],
          "train": ["--json", "--steps", "3", "--epochs", "1"]}
 
 
+CSV_FILES = {
+    "missing.csv": "a,b,label\n1,,0\n2,3,1\n",
+    "text.csv": "a,b,label\n1,x,0\n2,3,1\n",
+    "labels_only.csv": "label\n0\n1\n",
+    "ragged.csv": "a,b,label\n1,2\n2,3,1\n",
+    "negative.csv": "a,b,label\n1,2,-1\n2,3,1\n",
+    "empty.csv": "",
+}
+
+
 def cases(rng: random.Random):
     examples = sorted((ROOT / "examples").glob("*.json"))
+    from gradviz_core import brick_types
+    types = brick_types()
     while True:
         path = rng.choice(examples)
         doc = json.loads(path.read_text())
         where = rng.random()
         value = rng.choice(HOSTILE)
+        if where < 0.05 and doc["edges"]:
+            doc["edges"].pop(rng.randrange(len(doc["edges"])))
+            yield path.name, "an edge removed", None, doc
+            continue
+        if where < 0.1:
+            node = rng.choice(doc["nodes"])
+            node["type"] = rng.choice(types)
+            yield path.name, f"{node['name']}.type", node["type"], doc
+            continue
+        if where < 0.15:
+            name = rng.choice([*CSV_FILES, "no_such.csv", "."])
+            doc["data"] = {"source": "csv", "path": name}
+            yield path.name, "data.path", name, doc
+            continue
         if where < 0.4:
             key = rng.choice(DATA_KEYS)
             doc["data"] = dict(doc.get("data") or {"source": "spiral"}, **{key: value})
@@ -51,7 +77,9 @@ def cases(rng: random.Random):
             what = f"training.{key}"
         else:
             node = rng.choice(doc["nodes"])
-            key = rng.choice(list(node.get("params") or {}) + ["name", "units", "size", "p", "value"])
+            key = rng.choice(list(node.get("params") or {}) + ["name", "units", "size", "p", "value", "stride",
+                                                               "padding", "groups", "filters", "encoding",
+                                                               "lam", "weights", "form", "column", "of"])
             node["params"] = dict(node.get("params") or {}, **{key: value})
             what = f"{node['name']}.{key}"
         yield path.name, what, value, doc
@@ -62,6 +90,9 @@ def run_case(doc: dict, verb: str, folder: Path) -> tuple[int, str]:
 
     path = folder / "case.json"
     path.write_text(json.dumps(doc))
+    for name, text in CSV_FILES.items():
+        if not (folder / name).exists():
+            (folder / name).write_text(text)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
