@@ -109,3 +109,5 @@ def test_a_true_gradient_of_zero_passes_and_a_kink_does_not_excuse_a_wrong_gradi
     assert Report({"m": wrong}, 1e-6, 1e-5).failed() == ["m"]
     sub = NodeCheck("m", "Max", [Item("input a (from x)", 1.0, 1, 1, 0.5, 1e-9, True)], kink="m is on its kink")
     assert Report({"m": sub}, 1e-6, 1e-5).passed
+    part = NodeCheck("m", "Max", [Item("input a (from x)", 0.2, 1, 1, 0.5, 1e-9, False)], kink="m is on its kink")
+    assert Report({"m": part}, 1e-6, 1e-5).passed
