@@ -8,7 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPalette, QUndoStack
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                               QTextBrowser)
 from shiboken6 import isValid
 
 from gradviz import safety
@@ -51,17 +52,24 @@ class MainWindow(QMainWindow):
         self.palette = Palette()
         self.inspector = Inspector()
         self.problems = ProblemsList()
+        self.lesson = QTextBrowser()
+        self.lesson.setOpenExternalLinks(True)
         docks = []
         for title, widget, area in (("Bricks", self.palette, Qt.LeftDockWidgetArea),
                                     ("Inspector", self.inspector, Qt.RightDockWidgetArea),
-                                    ("Problems", self.problems, Qt.BottomDockWidgetArea)):
+                                    ("Problems", self.problems, Qt.RightDockWidgetArea),
+                                    ("Lesson", self.lesson, Qt.RightDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             docks.append(dock)
-        self.resizeDocks(docks[:2], [200, 300], Qt.Horizontal)
-        self.resizeDocks(docks[2:], [120], Qt.Vertical)
+        self.docks = {d.objectName(): d for d in docks}
+        # the right side holds one panel at a time, so the canvas keeps the window's full height
+        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Problems"])
+        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Lesson"])
+        self.docks["Inspector"].raise_()
+        self.resizeDocks(docks[:2], [180, 270], Qt.Horizontal)
         self.palette.add_requested.connect(self.add_brick)
         self.inspector.param_edited.connect(self.set_param)
         self.problems.node_clicked.connect(self.select_node)
@@ -105,17 +113,21 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         act(f, "&Save", self.save, QKeySequence.Save)
         act(f, "Save &As…", self.save_as, QKeySequence.SaveAs)
+        f.addSeparator()
+        act(f, "&Quit", self.close, QKeySequence("Ctrl+Q"))
         ex = self.menuBar().addMenu("E&xamples")
         for p in sorted(EXAMPLES.glob("*.json")):
             try:
                 title = fileformat.load(p).title or p.stem
             except GradvizError:
                 continue
-            act(ex, title, lambda _=False, p=p: self.open(p))
+            act(ex, title, lambda _=False, p=p: self.open_example(p))
         e = self.menuBar().addMenu("&Edit")
         undo, redo = self.undo.createUndoAction(self, "&Undo"), self.undo.createRedoAction(self, "&Redo")
-        undo.setShortcut(QKeySequence.Undo)
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        undo.setShortcut(QKeySequence("Ctrl+Z"))
+        # one binding per key: QKeySequence.Redo already means Ctrl+Shift+Z on X11, and binding it
+        # twice makes Qt report an ambiguous shortcut and do nothing
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         e.addActions([undo, redo])
         act(e, "&Delete", self.scene.delete_selected)
         act(e, "&Copy", self.copy, QKeySequence.Copy)
@@ -124,8 +136,12 @@ class MainWindow(QMainWindow):
         act(f, "&Export image…", self.export_dialog)
         v = self.menuBar().addMenu("&View")
         act(v, "&Fit to window", self.view.fit)
+        act(v, "&Actual size", self.view.actual_size, QKeySequence("Ctrl+0"))
         act(v, "&Light theme", lambda: self.set_theme("light"))
         act(v, "&Dark theme", lambda: self.set_theme("dark"))
+        w = self.menuBar().addMenu("&Window")  # brings back a panel that was closed
+        for dock in self.docks.values():
+            w.addAction(dock.toggleViewAction())
 
     # ---- documents ------------------------------------------------------------------------------
     def _watch(self, graph: Graph) -> None:
@@ -133,12 +149,21 @@ class MainWindow(QMainWindow):
 
     def set_document(self, graph: Graph, path: Path | None) -> None:
         self.graph, self.path = graph, path
+        self.example = None
         self.undo.clear()
         self.scene.set_graph(graph)
         self._watch(graph)
+        self.show_lesson()
         self._model_changed()
         self.view.fit()
         self._update_title()
+
+    def show_lesson(self) -> None:
+        """The graph's lesson note (Markdown), beside the canvas; raised when there is one."""
+        note = self.graph.note.strip()
+        self.lesson.setMarkdown(note or "*This graph has no lesson note.*")
+        if note:
+            self.docks["Lesson"].raise_()
 
     def new(self) -> None:
         if self.confirm_discard():
@@ -153,6 +178,20 @@ class MainWindow(QMainWindow):
             return False
         self.set_document(graph, Path(path))
         safety.remember(Path(path).resolve())
+        return True
+
+    def open_example(self, path) -> bool:
+        """A lesson opens as an untitled copy (Save asks where), after asking about unsaved work."""
+        if not self.confirm_discard():
+            return False
+        try:
+            graph = fileformat.load(path)
+        except GradvizError as exc:
+            QMessageBox.warning(self, "Cannot open the lesson", str(exc))
+            return False
+        self.set_document(graph, None)
+        self.example = Path(path).name
+        self._update_title()
         return True
 
     def _fill_recent(self) -> None:
@@ -211,7 +250,8 @@ class MainWindow(QMainWindow):
         name, _ = QFileDialog.getSaveFileName(self, "Save graph", "", "gradviz graphs (*.json)")
         if not name:
             return False
-        self.path = Path(name)
+        path = Path(name)
+        self.path = path if path.suffix.lower() == ".json" else path.with_name(path.name + ".json")
         return self.save()
 
     def confirm_discard(self) -> bool:
@@ -230,11 +270,17 @@ class MainWindow(QMainWindow):
 
     # ---- edits ------------------------------------------------------------------------------------
     def add_brick(self, type_name: str) -> None:
+        """At the centre of the view; a brick added where another one sits moves down and right,
+        so double-clicked bricks never land on top of each other."""
         center = self.view.mapToScene(self.view.viewport().rect().center())
-        self.scene.push(AddNode(type_name, pos=(center.x(), center.y())))
+        x, y = center.x() - 95, center.y() - 30
+        taken = [self.graph.pos(n) for n in self.graph.nodes()]
+        while any(abs(x - a) < 30 and abs(y - b) < 30 for a, b in taken):
+            x, y = x + 40, y + 40
+        self.scene.push(AddNode(type_name, pos=(x, y)))
 
     def set_param(self, node: str, key: str, value) -> None:
-        if node and self.graph.brick(node).config.get(key) is not value:
+        if node in self.graph:  # the inspector sends only real changes, of the node it shows
             self.scene.push(SetParam(node, key, value))
 
     def set_theme(self, theme: str) -> None:
@@ -331,6 +377,7 @@ class MainWindow(QMainWindow):
         self._selection_changed()
 
     def _update_title(self, clean: bool | None = None) -> None:
-        name = self.path.name if self.path else "untitled"
+        example = getattr(self, "example", None)
+        name = self.path.name if self.path else (f"untitled (from {example})" if example else "untitled")
         clean = self.undo.isClean() if clean is None else clean
         self.setWindowTitle(f"{name}{'' if clean else ' *'} — gradviz")

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from gradviz.main_window import MainWindow  # noqa: E402
 from gradviz_core import fileformat  # noqa: E402
-from gradviz_core.commands import AddNode  # noqa: E402
+from gradviz_core.commands import MoveNodes, AddNode  # noqa: E402
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_delete_key_and_ctrl_z(window, qtbot):
 
 
 def test_drag_from_output_port_to_input_port(window, qtbot):
-    window.scene.push(AddNode("Exp", "e", pos=(700, 0)))
+    window.scene.push(AddNode("Exp", "e", pos=(540, 300)))
     window.view.fit()
     qtbot.wait(10)
     drag_wire(window, qtbot, "f", "e", "x")
@@ -132,12 +132,16 @@ def test_inspector_shows_only_the_selected_node(window):
 
 def test_auto_layout_is_one_undoable_step(window, qtbot, examples_dir):
     window.open(examples_dir / "digits_convnet.json")
+    window.scene.push(MoveNodes({"conv1": (window.graph.pos("conv1"), (900.0, 900.0))}))
     before = {n: window.graph.pos(n) for n in window.graph.nodes()}
     qtbot.keyClick(window, Qt.Key_L, Qt.ControlModifier)
     after = {n: window.graph.pos(n) for n in window.graph.nodes()}
     assert after != before
-    assert after["conv1"][0] > after["x"][0] and after["loss"][0] > after["fc"][0]
-    assert after["y"][0] == after["fc"][0]  # the target sits one column before the loss
+    assert after["conv1"][0] > after["x"][0] and after["conv1"][1] == after["x"][1]
+    # a long chain wraps into rows of three columns, top to bottom
+    assert after["pool1"][1] > after["x"][1] and after["pool1"][0] == after["x"][0]
+    assert after["loss"][1] > after["fc"][1]
+    assert after["y"][1] == after["fc"][1] + 100  # the target sits under the layer whose scores it judges
     window.undo.undo()
     assert {n: window.graph.pos(n) for n in window.graph.nodes()} == before
 

@@ -9,8 +9,17 @@ from gradviz_core.shapes import fmt
 
 FAMILY_COLORS = {"Data": "#4c8bf5", "Gates": "#8e6ad8", "Layers": "#2f9e8f", "Activations": "#e0a030",
                  "Losses": "#b83280", "Regularizers": "#7f8c8d"}
-WIDTH, ROW = 170.0, 16.0
+WIDTH, ROW = 200.0, 18.0
 PORT_R = 5.0
+#: text sizes on the canvas at 100% zoom (the view never fits below 90%, so nothing is under 9 pt)
+TEXT_PT, SMALL_PT = 10.0, 9.5
+
+
+def canvas_font(size: float = TEXT_PT, bold: bool = False) -> QFont:
+    f = QFont()
+    f.setPointSizeF(size)
+    f.setBold(bold)
+    return f
 
 
 class NodeItem(QGraphicsObject):
@@ -40,7 +49,9 @@ class NodeItem(QGraphicsObject):
         keys = [f"{k}={_short(v)}" for k, v in list(changed.items())[:3] if len(_short(v)) <= 14]
         count = g.param_count(self.name)
         self.lines = [", ".join(keys)] if keys else []
-        self.lines.append(f"→ {fmt(g.shapes.get(self.name))}" + (f"   {count:,} params" if count else ""))
+        self.lines.append(f"→ {fmt(g.shapes.get(self.name))}")
+        if count:
+            self.lines.append(f"{count:,} parameters")
         problems = g.node_problems(self.name)
         self.problem = "\n".join(p.message for p in problems)
         self._tooltip()
@@ -92,24 +103,40 @@ class NodeItem(QGraphicsObject):
     def paint(self, painter, option, widget=None) -> None:
         g = self.gscene.graph
         rect = QRectF(0, 0, WIDTH, self.height())
+        if self.isSelected():  # a halo, so a selected node with a problem looks different too
+            painter.setPen(QPen(QColor("#4c8bf5"), 6))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(-4, -4, 4, 4), 9, 9)
         painter.setBrush(QBrush(QColor(self.gscene.palette["node"])))
         edge = QColor("#e03131") if self.problem else QColor(FAMILY_COLORS.get(self.family, "#888"))
-        painter.setPen(QPen(edge, 3 if self.isSelected() or self.problem else 1.5))
+        painter.setPen(QPen(edge, 3 if self.problem else 1.5))
         painter.drawRoundedRect(rect, 6, 6)
         if self.refusal:
             painter.setPen(QPen(QColor("#e03131"), 2, Qt.DashLine))
             painter.drawRoundedRect(rect.adjusted(-3, -3, 3, 3), 8, 8)
         painter.fillRect(QRectF(1.5, 1.5, WIDTH - 3, 20), QColor(FAMILY_COLORS.get(self.family, "#888")))
         painter.setPen(QColor("white"))
-        bold = QFont()
-        bold.setBold(True)
-        painter.setFont(bold)
-        painter.drawText(QRectF(6, 2, WIDTH - 12, 18), Qt.AlignVCenter,
-                         f"{self.name}  ·  {g.brick(self.name).type_name}")
-        painter.setFont(QFont())
+        title = f"{self.name} · {g.brick(self.name).type_name}"
+        size = TEXT_PT
+        painter.setFont(canvas_font(size, bold=True))
+        while painter.fontMetrics().horizontalAdvance(title) > WIDTH - 12 and size > 9.0:
+            size -= 0.5  # shrink a long title down to 9 pt before anything is cut
+            painter.setFont(canvas_font(size, bold=True))
+        if painter.fontMetrics().horizontalAdvance(title) > WIDTH - 12:
+            title = self.name  # the name always shows whole; the type is in the tooltip
+        painter.drawText(QRectF(6, 2, WIDTH - 12, 18), Qt.AlignVCenter, title)
+        painter.setFont(canvas_font(TEXT_PT))
+        metrics = painter.fontMetrics()
+        indent = 10 + (max(metrics.horizontalAdvance(p) for p in self.ports) + 6 if self.ports else 0)
+        painter.setFont(canvas_font(SMALL_PT))
+        painter.setPen(QColor(self.gscene.palette["muted"]))
+        for i, port in enumerate(self.ports):  # every input port is labelled, connected or not
+            painter.drawText(QRectF(9, 24 + ROW * i, indent, ROW), Qt.AlignVCenter, port)
+        painter.setFont(canvas_font(TEXT_PT))
         painter.setPen(QColor(self.gscene.palette["text"]))
         for i, line in enumerate(self.lines):
-            painter.drawText(QRectF(10, 24 + ROW * i, WIDTH - 16, ROW), Qt.AlignVCenter, line)
+            painter.drawText(QRectF(indent, 24 + ROW * i, WIDTH - indent - 6, ROW), Qt.AlignVCenter,
+                             painter.fontMetrics().elidedText(line, Qt.ElideRight, int(WIDTH - indent - 6)))
         painter.setBrush(QColor(self.gscene.palette["port"]))
         painter.setPen(QPen(QColor(self.gscene.palette["text"]), 1))
         for i, port in enumerate(self.ports):
@@ -130,6 +157,7 @@ class EdgeItem(QGraphicsPathItem):
     def __init__(self, scene, src: str, dst: str, port: str) -> None:
         super().__init__()
         self.gscene, self.src, self.dst, self.port = scene, src, dst, port
+        self.text = ""  # what the stepper writes on the edge (a value, a gradient); shapes otherwise
         self.setZValue(-1)
         self.label = QGraphicsSimpleTextItem(self)
         self.refresh()
@@ -138,13 +166,31 @@ class EdgeItem(QGraphicsPathItem):
         a = self.gscene.nodes[self.src].out_port_pos()
         b = self.gscene.nodes[self.dst].in_port_pos(self.port)
         path = QPainterPath(a)
-        dx = max(40.0, abs(b.x() - a.x()) / 2)
-        path.cubicTo(a + QPointF(dx, 0), b - QPointF(dx, 0), b)
+        if b.x() < a.x() + 20 and b.y() > a.y() + 40:
+            # a wrapped chain: down the right, along the gap above the target's row, into its port
+            gap = self.gscene.nodes[self.dst].pos().y() - 22
+            path.lineTo(a.x() + 18, a.y())
+            path.lineTo(a.x() + 18, gap)
+            path.lineTo(b.x() - 18, gap)
+            path.lineTo(b.x() - 18, b.y())
+            path.lineTo(b)
+            mid = QPointF(b.x() + 30, gap - 18)
+            wrapped = True
+        else:
+            wrapped = False
+            dx = max(40.0, abs(b.x() - a.x()) / 2)
+            path.cubicTo(a + QPointF(dx, 0), b - QPointF(dx, 0), b)
+            mid = path.pointAtPercent(0.5) + QPointF(-20, -20)
         self.setPath(path)
         self.setPen(QPen(QColor(self.gscene.palette["edge"]), 2))
-        self.label.setText(f"{self.port}: {fmt(self.gscene.graph.shapes.get(self.src))}")
+        self.label.setFont(canvas_font(SMALL_PT))
+        text = self.text or fmt(self.gscene.graph.shapes.get(self.src))
+        self.label.setText(text)
         self.label.setBrush(QColor(self.gscene.palette["text"]))
-        self.label.setPos(path.pointAtPercent(0.5) + QPointF(4, -16))
+        self.label.setPos(mid)
+        # a label that does not fit between the nodes is left out (the shape is on the source node)
+        room = b.x() - a.x() if not wrapped else (400 if self.text else 0)
+        self.label.setVisible(bool(text) and self.label.boundingRect().width() < room - 8)
 
 
 def _short(v) -> str:

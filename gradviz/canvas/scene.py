@@ -2,7 +2,7 @@
 every gesture becomes a core command on the undo stack."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsView
 
@@ -12,8 +12,10 @@ from gradviz_core.commands import Connect, MoveNodes, RemoveNodes
 from gradviz_core.errors import GradvizError
 
 THEMES = {
-    "light": {"background": "#f4f5f7", "node": "#ffffff", "text": "#222222", "edge": "#6b7280", "port": "#dde3ea"},
-    "dark": {"background": "#1e1f22", "node": "#2b2d31", "text": "#e6e6e6", "edge": "#9aa0a6", "port": "#44474d"},
+    "light": {"background": "#f4f5f7", "node": "#ffffff", "text": "#222222", "edge": "#6b7280", "port": "#dde3ea",
+              "muted": "#6b7280", "value": "#1864ab", "grad": "#c2255c", "active": "#f59f00"},
+    "dark": {"background": "#1e1f22", "node": "#2b2d31", "text": "#e6e6e6", "edge": "#9aa0a6", "port": "#44474d",
+             "muted": "#9aa0a6", "value": "#74c0fc", "grad": "#faa2c1", "active": "#fcc419"},
 }
 
 
@@ -119,6 +121,10 @@ class GraphScene(QGraphicsScene):
             hit = node.port_at(event.scenePos()) if node else None
             if node and hit and hit[0] == "in":
                 reason = self.graph.connection_error(src, node.name, hit[1])
+                held = self.graph.source_of(node.name, hit[1])
+                if not reason and held is not None and held != src and not event.modifiers() & Qt.ShiftModifier:
+                    reason = (f"{node.name}.{hit[1]} is already connected to {held}; drop with Shift held "
+                              "to replace that edge, or delete it first")
                 if reason:  # an incompatible port refuses the drop and says why, on the node too
                     node.show_refusal(reason)
                     self.message.emit(reason)
@@ -200,9 +206,30 @@ class GraphView(QGraphicsView):
             self.brick_dropped.emit(name, self.mapToScene(event.position().toPoint()))
             event.acceptProposedAction()
 
+    #: fitting never zooms out below this (text stays at 9 pt or more) nor in beyond that
+    MIN_FIT, MAX_FIT = 0.9, 1.4
+
     def fit(self) -> None:
-        rect = self.scene().itemsBoundingRect().adjusted(-40, -40, 40, 40)
+        """Show everything, at a zoom that keeps the text legible: a graph too large for the
+        window at 90% is shown from its top left corner, and scrolls."""
+        rect = self.scene().itemsBoundingRect()
+        if rect.isEmpty():  # File > New: an empty canvas at 100%
+            self.actual_size()
+            return
+        rect = rect.adjusted(-40, -40, 40, 40)
         self.fitInView(rect, Qt.KeepAspectRatio)
+        scale = self.transform().m11()
+        if not self.MIN_FIT <= scale <= self.MAX_FIT:
+            s = min(max(scale, self.MIN_FIT), self.MAX_FIT)
+            self.resetTransform()
+            self.scale(s, s)
+            if scale < self.MIN_FIT:
+                self.ensureVisible(QRectF(rect.topLeft(), rect.topLeft() + QPointF(10, 10)), 0, 0)
+            else:
+                self.centerOn(rect.center())
+
+    def actual_size(self) -> None:
+        self.resetTransform()
 
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key_F:

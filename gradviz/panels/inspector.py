@@ -1,11 +1,40 @@
-"""The inspector: a form generated from the selected brick's parameter declarations."""
+"""The inspector: a form generated from the selected brick's parameter declarations.
+
+Each form belongs to one node: its editors carry that node's name, and a form that has been
+replaced (another node selected) never emits again. An edit that leaves a value as it was
+emits nothing. Numbers are typed as text in a notation that keeps every digit (1e-07 stays
+1e-07); text that is not a valid value is marked in the field, with the reason beside it,
+and the field goes back to the current value.
+"""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout,
+                               QWidget)
 
+from gradviz_core.errors import GradvizError
 from gradviz_core.params import to_json_value
+
+ERROR_STYLE = "QLineEdit { border: 2px solid #e03131; }"
+
+
+def value_text(spec, value) -> str:
+    """A value as the user reads and types it, with every digit kept."""
+    if spec.kind == "float":
+        return repr(float(value))
+    if spec.kind in ("tensor", "floats", "ints", "names"):
+        return str(to_json_value(spec, value))
+    return str(value)
+
+
+def parse_text(spec, text: str):
+    """What the user typed, as the value the core checks (numbers as numbers)."""
+    text = text.strip()
+    if spec.kind == "int":
+        return int(text)
+    if spec.kind == "float":
+        return float(text)
+    return text
 
 
 class Inspector(QWidget):
@@ -18,17 +47,25 @@ class Inspector(QWidget):
         self.form_host = QWidget()
         self.formulas = QLabel()
         self.formulas.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #e03131;")
         lay = QVBoxLayout(self)
         lay.addWidget(self.title)
         lay.addWidget(self.form_host)
+        lay.addWidget(self.error)
         lay.addWidget(self.formulas)
         lay.addStretch(1)
         self.node: str | None = None
         self.editors: dict = {}
+        self.graph = None
+        self._form = 0  # which form is current: editors of older forms are ignored
 
     def show_node(self, graph, name: str | None) -> None:
-        self.node = name
+        self.graph, self.node = graph, name
+        self._form += 1
         old = self.form_host
+        old.setEnabled(False)  # an old form's pending editingFinished must not reach anyone
         self.layout().removeWidget(old)
         old.hide()  # deleteLater alone leaves it on screen until the event loop runs
         old.deleteLater()
@@ -36,6 +73,7 @@ class Inspector(QWidget):
         self.layout().insertWidget(1, self.form_host)
         self.form_host.show()  # a child added to a visible widget is otherwise shown only later
         self.editors = {}
+        self.error.setText("")
         if name is None or name not in graph:
             self.title.setText("Select a node")
             self.formulas.setText("")
@@ -49,24 +87,26 @@ class Inspector(QWidget):
                               f"<br><b>parameters</b>: {count_text}")
         form = QFormLayout(self.form_host)
         for spec in b.params:
-            editor = self._editor(spec, b.config[spec.name])
+            editor = self._editor(spec, b.config[spec.name], name, self._form)
             editor.setToolTip(f"{spec.doc} ({spec.describe_range()})" if spec.describe_range() else spec.doc)
             form.addRow(spec.name, editor)
             self.editors[spec.name] = editor
 
-    def _editor(self, spec, value):
-        emit = lambda v, n=spec.name: self.param_edited.emit(self.node, n, v)  # noqa: E731
-        if spec.kind == "int":
-            w = QSpinBox()
-            w.setRange(int(spec.low if spec.low is not None else -10**9), int(spec.high if spec.high is not None else 10**9))
-            w.setValue(value)
-            w.editingFinished.connect(lambda: emit(w.value()))
-        elif spec.kind == "float":
-            w = QDoubleSpinBox(decimals=6)
-            w.setRange(spec.low if spec.low is not None else -1e9, spec.high if spec.high is not None else 1e9)
-            w.setValue(value)
-            w.editingFinished.connect(lambda: emit(w.value()))
-        elif spec.kind == "bool":
+    # ---- one editor per declaration ------------------------------------------------------------
+    def _editor(self, spec, value, node: str, form: int):
+        def emit(v) -> None:
+            if form != self._form or self.graph is None or node not in self.graph:
+                return  # a replaced form, or a node that is gone
+            current = self.graph.brick(node).config[spec.name]
+            try:
+                new = spec.coerce(v, node)
+            except GradvizError as exc:
+                self._refuse(spec, node, str(exc))
+                return
+            if not _same(new, current):
+                self.param_edited.emit(node, spec.name, new)
+
+        if spec.kind == "bool":
             w = QCheckBox()
             w.setChecked(value)
             w.toggled.connect(emit)
@@ -75,7 +115,37 @@ class Inspector(QWidget):
             w.addItems(spec.choices)
             w.setCurrentText(value)
             w.currentTextChanged.connect(emit)
-        else:  # tensor, floats, str: typed as text, checked by the core
-            w = QLineEdit(str(to_json_value(spec, value)))
-            w.editingFinished.connect(lambda: emit(w.text()))
+        else:  # numbers, tensors and names: typed as text, checked by the declaration
+            w = QLineEdit(value_text(spec, value))
+
+            def finished() -> None:
+                if form != self._form:
+                    return
+                w.setStyleSheet("")
+                try:
+                    v = parse_text(spec, w.text())
+                except ValueError:
+                    self._refuse(spec, node, f"{node}: {spec.name} must be "
+                                 f"{'a whole number' if spec.kind == 'int' else 'a number'}, not {w.text()!r}")
+                    return
+                emit(v)
+            w.editingFinished.connect(finished)
         return w
+
+    def _refuse(self, spec, node: str, message: str) -> None:
+        """Mark the field, say why beside it, and show the value it keeps."""
+        self.error.setText(message)
+        w = self.editors.get(spec.name)
+        if isinstance(w, QLineEdit) and self.graph is not None and node in self.graph:
+            w.setStyleSheet(ERROR_STYLE)
+            w.setToolTip(message)
+            w.blockSignals(True)
+            w.setText(value_text(spec, self.graph.brick(node).config[spec.name]))
+            w.blockSignals(False)
+
+
+def _same(a, b) -> bool:
+    import numpy as np
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and bool(np.all(np.asarray(a) == np.asarray(b)))
+    return a == b
