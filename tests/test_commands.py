@@ -29,7 +29,7 @@ def check_roundtrip(g, cmd):
 def test_each_command_undoes_and_redoes(circuit):
     check_roundtrip(circuit, AddNode("Exp", pos=(5, 5)))
     check_roundtrip(circuit, SetParam("x", "value", 7.5))
-    check_roundtrip(circuit, MoveNodes({"q": ((220, 60), (300, 90))}))
+    check_roundtrip(circuit, MoveNodes({"q": (circuit.pos("q"), (300, 90))}))
     check_roundtrip(circuit, Disconnect("f", "b"))
     check_roundtrip(circuit, RemoveNodes(["q", "z"]))
 
