@@ -25,6 +25,17 @@ def display_problem() -> str | None:
     return None
 
 
+def quiet_qt_messages() -> None:
+    """Leave out the offscreen plugin's notes ("does not support propagateSizeHints") that mean
+    nothing to a user; other Qt messages still print."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(mode, context, message) -> None:
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+    qInstallMessageHandler(handler)
+
+
 def run(path: str | None = None) -> int:
     problem = display_problem()
     if problem:

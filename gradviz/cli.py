@@ -48,6 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--save", metavar="WEIGHTS.npz", help="save the trained weights here")
     t.add_argument("--json", action="store_true",
                    help="print one JSON object per epoch and a summary as the last line")
+    r = sub.add_parser("render", help="render the real canvas offscreen after N steps (for slides)")
+    r.add_argument("file", help="a graph file (.json)")
+    r.add_argument("-o", "--output", required=True, metavar="OUT.png|OUT.svg",
+                   help="the image: PNG (the window) or SVG (the canvas)")
+    r.add_argument("--steps", default="0", metavar="N|all|forward|backward",
+                   help="steps to take first (default 0)")
+    r.add_argument("--size", default="1280x800", metavar="WxH", help="the window size (default 1280x800)")
+    r.add_argument("--select", metavar="NODE", help="select this node (the values panel shows it)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     i = sub.add_parser("info", help="each node's output shape and parameter count, with the formulas")
     i.add_argument("file", help="a graph file (.json)")
     i.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
@@ -58,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-VERBS = ("step", "gradcheck", "train", "info", "bench")
+VERBS = ("step", "gradcheck", "train", "info", "render", "bench")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             return run(argv[0] if argv else None)
         with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about
             verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "info": cmd_info,
+                     "render": cmd_render,
                      "bench": cmd_bench}
             return verbs[args.verb](args)
     except GradvizError as exc:
@@ -208,6 +218,26 @@ def cmd_gradcheck(args) -> int:
     print(f"\nmax relative error {report.max_rel_error:.2e} (tolerance {report.tol:g}, h = {report.h:g}): "
           f"{verdict}")
     return 0 if report.passed else EXIT_FAILED
+
+
+def cmd_render(args) -> int:
+    from gradviz_core.errors import GradvizError
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise GradvizError(f"--size {args.size}: write WIDTHxHEIGHT, e.g. 1280x800") from None
+    if not (200 <= width <= 8000 and 200 <= height <= 8000):
+        raise GradvizError(f"--size {args.size}: each side must be between 200 and 8000 pixels")
+    steps = args.steps.lower()
+    if steps not in ("all", "forward", "backward") and not steps.isdigit():
+        raise GradvizError(f"--steps {args.steps}: give a number of steps, all, forward or backward")
+    if not args.output.lower().endswith((".png", ".svg")):
+        raise GradvizError(f"-o {args.output}: the image must be a .png or an .svg file")
+    _load_checked(args.file, args.set)  # bad input: a message before any window opens
+    from gradviz.render import render
+    render(args.file, args.output, steps, (width, height), args.select, args.set)
+    print(f"wrote {args.output}")
+    return 0
 
 
 def cmd_info(args) -> int:

@@ -9,11 +9,15 @@ from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPalette, QUndoStack
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QTextBrowser)
+                               QTextBrowser, QWidget)
 from shiboken6 import isValid
 
 from gradviz import safety
+from gradviz.bridge import Bridge
 from gradviz.canvas.scene import GraphScene, GraphView
+from gradviz.panels.stepper import StepperPanel
+from gradviz.panels.values import ValuesPanel
+from gradviz.stepping import StepSession
 from gradviz.panels.inspector import Inspector
 from gradviz.panels.palette import Palette
 from gradviz.panels.problems import ProblemsList
@@ -34,11 +38,20 @@ def _examples_dir() -> Path:
 
 
 EXAMPLES = _examples_dir()
+
+
+def _scrolling(widget):
+    from PySide6.QtWidgets import QScrollArea
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setWidget(widget)
+    return area
 AUTOSAVE_MS = 30_000
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, path: str | None = None, theme: str = "light") -> None:
+    def __init__(self, path: str | None = None, theme: str = "light", restore: bool = True) -> None:
+        """``restore``: offer unsaved work back after a crash (off for headless renders)."""
         super().__init__()
         self.resize(1280, 800)
         self.path: Path | None = None
@@ -54,11 +67,15 @@ class MainWindow(QMainWindow):
         self.problems = ProblemsList()
         self.lesson = QTextBrowser()
         self.lesson.setOpenExternalLinks(True)
+        self.bridge = Bridge(self)
+        self.session = StepSession(self.bridge, self)
+        self.values = ValuesPanel()
         docks = []
         for title, widget, area in (("Bricks", self.palette, Qt.LeftDockWidgetArea),
                                     ("Inspector", self.inspector, Qt.RightDockWidgetArea),
                                     ("Problems", self.problems, Qt.RightDockWidgetArea),
-                                    ("Lesson", self.lesson, Qt.RightDockWidgetArea)):
+                                    ("Lesson", self.lesson, Qt.RightDockWidgetArea),
+                                    ("Values", _scrolling(self.values), Qt.RightDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
             dock.setWidget(widget)
@@ -68,6 +85,7 @@ class MainWindow(QMainWindow):
         # the right side holds one panel at a time, so the canvas keeps the window's full height
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Problems"])
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Lesson"])
+        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Values"])
         self.docks["Inspector"].raise_()
         self.resizeDocks(docks[:2], [180, 270], Qt.Horizontal)
         self.palette.add_requested.connect(self.add_brick)
@@ -77,13 +95,26 @@ class MainWindow(QMainWindow):
         self.scene.message.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.undo.cleanChanged.connect(self._update_title)  # a bound slot: gone with the window
         self._menus()
+        self.stepper_panel = StepperPanel(self.session, self.step_actions)
+        dock = QDockWidget("Stepper", self)
+        dock.setObjectName("Stepper")
+        dock.setWidget(self.stepper_panel)
+        dock.setTitleBarWidget(QWidget())  # a strip, not a panel: Window > Stepper brings it back
+        self.addDockWidget(Qt.BottomDockWidgetArea, dock)
+        self.docks["Stepper"] = dock
+        self.window_menu.addAction(dock.toggleViewAction())
+        self.session.changed.connect(self._steps_changed)
+        self.session.message.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
+        self.scene.run_to.connect(self.session.run_to)
         self._watch(self.graph)
         self.kernels_label = QLabel("")
         self.statusBar().addPermanentWidget(self.kernels_label)
         self.warm_up = KernelWarmUp(self)
         self.warm_up.finished.connect(lambda s: self.kernels_label.setText(f"Kernels ready ({s:.1f} s)"))
         self.warm_up.failed.connect(lambda msg: self.kernels_label.setText(f"Kernels unavailable: {msg}"))
-        if self.warm_up.start():
+        if not restore:  # a headless render: kernels compile when a step needs them
+            self.kernels_label.setText("")
+        elif self.warm_up.start():
             self.kernels_label.setText("Compiling kernels in the background…")
         else:
             self.kernels_label.setText("Kernels ready")
@@ -91,7 +122,7 @@ class MainWindow(QMainWindow):
         self.autosave.setInterval(AUTOSAVE_MS)
         self.autosave.timeout.connect(self.save_recovery)
         self.autosave.start()
-        if not self.offer_recovery():
+        if not (restore and self.offer_recovery()):
             if path:
                 self.open(path)
             elif (EXAMPLES / "circuit_xyz.json").exists():
@@ -139,7 +170,22 @@ class MainWindow(QMainWindow):
         act(v, "&Actual size", self.view.actual_size, QKeySequence("Ctrl+0"))
         act(v, "&Light theme", lambda: self.set_theme("light"))
         act(v, "&Dark theme", lambda: self.set_theme("dark"))
-        w = self.menuBar().addMenu("&Window")  # brings back a panel that was closed
+        st = self.menuBar().addMenu("&Step")
+        self.step_actions = {
+            "step": act(st, "&Step", lambda: self.session.step(), QKeySequence("F10")),
+            "step_back": act(st, "Step &back", lambda: self.session.step_back(), QKeySequence("Shift+F10")),
+            "forward": act(st, "Run the &forward pass", lambda: self.session.run_phase("forward"),
+                           QKeySequence("F5")),
+            "backward": act(st, "Run the b&ackward pass", lambda: self.session.run_phase("backward"),
+                            QKeySequence("F6")),
+            "update": act(st, "Apply the &update", lambda: self.session.run_phase("update"), QKeySequence("F7")),
+            "reset": act(st, "&Reset", lambda: self.session.reset(), QKeySequence("Ctrl+R")),
+            "play": act(st, "&Play", lambda: None, QKeySequence("F8")),
+        }
+        for key, text in (("step", "one step: the next node forward, then backward, then the update"),
+                          ("step_back", "undo the last step exactly"), ("reset", "back to before the first step")):
+            self.step_actions[key].setToolTip(text)
+        w = self.window_menu = self.menuBar().addMenu("&Window")  # brings back a panel that was closed
         for dock in self.docks.values():
             w.addAction(dock.toggleViewAction())
 
@@ -153,6 +199,7 @@ class MainWindow(QMainWindow):
         self.undo.clear()
         self.scene.set_graph(graph)
         self._watch(graph)
+        self.session.set_document(graph)
         self.show_lesson()
         self._model_changed()
         self.view.fit()
@@ -371,6 +418,22 @@ class MainWindow(QMainWindow):
             return
         names = [i.name for i in self.scene.selectedItems() if hasattr(i, "name")]
         self.inspector.show_node(self.graph, names[0] if len(names) == 1 else None)
+        if len(names) == 1 and self.session.stepper is not None:
+            self.values.show_node(self.session.stepper, names[0])
+
+    def _steps_changed(self) -> None:
+        """The view follows the stepper: the canvas, the values of the node just computed."""
+        s = self.session.stepper
+        self.scene.show_step(s)
+        if s is None:
+            self.values.clear("The graph changed: step again to start over." if self.session.stale else
+                              "Step the graph to see its values and gradients.")
+            return
+        selected = [i.name for i in self.scene.selectedItems() if hasattr(i, "name")]
+        node = selected[0] if len(selected) == 1 else (s.records[-1].node if s.records else None)
+        self.values.show_node(s, node)
+        if s.records:
+            self.docks["Values"].raise_()  # stepping: the values panel comes to the front
 
     def _model_changed(self) -> None:
         self.problems.show_problems(self.graph.problems)

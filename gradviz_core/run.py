@@ -72,15 +72,27 @@ _CHANGES = {
     "node_removed": "node {name} was removed",
     "edge_added": "{src} was connected to {dst}.{port}",
     "edge_removed": "{src} was disconnected from {dst}.{port}",
-    "param_changed": "{name}.{key} changed to {value!r}",
-    "training_changed": "training.{key} changed to {value!r}",
+    "param_changed": "{name}.{key} changed to {value}",
+    "training_changed": "training.{key} changed to {value}",
     "data_changed": "the data changed",
 }
 
 
+def _shown(value) -> str:
+    """A setting's value as the user wrote it: 1, 0.001, [1, 2], 'adam'."""
+    if isinstance(value, np.ndarray):
+        return f"{float(value):g}" if value.ndim == 0 else str(value.tolist())
+    if isinstance(value, float):
+        return f"{value:g}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def describe_change(event: str, payload: dict) -> str:
     text = _CHANGES.get(event)
-    return text.format(**payload) if text else event.replace("_", " ")
+    if not text:
+        return event.replace("_", " ")
+    shown = {k: _shown(v) if k == "value" else v for k, v in payload.items()}
+    return text.format(**shown)
 
 
 class Run:
@@ -163,7 +175,10 @@ class Run:
         return self.take(self.epoch_order(epoch + 1)[k * bs:(k + 1) * bs], step)
 
     def samples(self, idx) -> tuple[np.ndarray, np.ndarray]:
-        """Chosen training samples, unshuffled and not augmented (the stepper's "these samples")."""
+        """Chosen training samples, unshuffled and not augmented (the stepper's "these samples");
+        None when the graph has no data (a circuit of constants)."""
+        if self.train_set is None:
+            return None
         idx = np.asarray(idx, dtype=np.int64)
         n = len(self.train_set)
         if idx.size == 0 or idx.min() < 0 or idx.max() >= n:
@@ -268,7 +283,7 @@ class Run:
                         self._pending += [("param", *w) for w in waiting]
                 else:
                     n, k, v = waiting[-1]
-                    self._go_stale(f"{n}.{k} changed to {v!r}, which changes the shapes or the weights",
+                    self._go_stale(f"{n}.{k} changed to {_shown(v)}, which changes the shapes or the weights",
                                    "param_changed")
             return
         if self.live and event == "training_changed":

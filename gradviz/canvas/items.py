@@ -1,16 +1,19 @@
 """Node and edge items. They draw what the core model says; they never hold model state."""
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QGraphicsSimpleTextItem
 
+from gradviz.panels.heat import heat_image, num
 from gradviz_core.shapes import fmt
 
 FAMILY_COLORS = {"Data": "#4c8bf5", "Gates": "#8e6ad8", "Layers": "#2f9e8f", "Activations": "#e0a030",
                  "Losses": "#b83280", "Regularizers": "#7f8c8d"}
 WIDTH, ROW = 200.0, 18.0
 PORT_R = 5.0
+THUMB = 44.0  # heatmap thumbnails of a node's value and gradient, inside the node while stepping
 #: text sizes on the canvas at 100% zoom (the view never fits below 90%, so nothing is under 9 pt)
 TEXT_PT, SMALL_PT = 10.0, 9.5
 
@@ -37,6 +40,8 @@ class NodeItem(QGraphicsObject):
         self.ports: list[str] = []
         self.family, self.problem = "Data", ""
         self.refusal = ""  # why a connection dropped here was refused (shown for a few seconds)
+        #: what the stepper shows on this node: {"value", "grad"} arrays (or absent), "active"
+        self.overlay: dict = {}
         self.refresh()
 
     # ---- drawn from the model ---------------------------------------------------------------
@@ -77,11 +82,46 @@ class NodeItem(QGraphicsObject):
             self._tooltip()
             self.update()
 
+    def set_overlay(self, overlay: dict) -> None:
+        if overlay != self.overlay:
+            self.prepareGeometryChange()
+            self.overlay = overlay
+            self.update()
+
+    def overlay_rows(self) -> list[tuple[str, str, object]]:
+        """[(kind "value"|"grad", text, array)] for the stepper's rows on this node."""
+        rows = []
+        obj = self.overlay.get("objective", "L")
+        for kind, sign in (("value", "="), ("grad", f"∂{obj}/∂{self.name} =")):
+            a = self.overlay.get(kind)
+            if a is None:
+                continue
+            arr = np.asarray(a)
+            text = f"{sign} {num(arr)}" if arr.ndim == 0 else ("value" if kind == "value" else f"∂{obj}/∂{self.name}")
+            rows.append((kind, text, arr))
+        return rows
+
+    def tensor_overlay(self) -> bool:
+        return any(np.ndim(a) > 0 for _, _, a in self.overlay_rows())
+
+    def overlay_height(self) -> float:
+        """Scalars add rows below the body; tensor thumbnails sit inside it, on the right."""
+        rows = self.overlay_rows()
+        return ROW * len(rows) if rows and not self.tensor_overlay() else 0.0
+
+    def body_height(self) -> float:
+        rows = max(len(self.lines), len(self.ports), 3 if self.tensor_overlay() else 0)
+        return 24 + ROW * rows
+
+    def text_width(self) -> float:
+        """Room for the body's text: the thumbnails take the right part while stepping."""
+        return WIDTH - (2 * (THUMB + 6) if self.tensor_overlay() else 0)
+
     def height(self) -> float:
-        return 24 + ROW * max(len(self.lines), len(self.ports))
+        return self.body_height() + self.overlay_height()
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-PORT_R - 4, -4, WIDTH + 2 * PORT_R + 8, self.height() + 8)
+        return QRectF(-PORT_R - 8, -8, WIDTH + 2 * PORT_R + 16, self.height() + 16)
 
     def in_port_pos(self, port: str) -> QPointF:
         i = self.ports.index(port) if port in self.ports else 0
@@ -107,6 +147,10 @@ class NodeItem(QGraphicsObject):
             painter.setPen(QPen(QColor("#4c8bf5"), 6))
             painter.setBrush(Qt.NoBrush)
             painter.drawRoundedRect(rect.adjusted(-4, -4, 4, 4), 9, 9)
+        if self.overlay.get("active"):  # the node the last step computed
+            painter.setPen(QPen(QColor(self.gscene.palette["active"]), 5))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(-3, -3, 3, 3), 8, 8)
         painter.setBrush(QBrush(QColor(self.gscene.palette["node"])))
         edge = QColor("#e03131") if self.problem else QColor(FAMILY_COLORS.get(self.family, "#888"))
         painter.setPen(QPen(edge, 3 if self.problem else 1.5))
@@ -135,14 +179,39 @@ class NodeItem(QGraphicsObject):
         painter.setFont(canvas_font(TEXT_PT))
         painter.setPen(QColor(self.gscene.palette["text"]))
         for i, line in enumerate(self.lines):
-            painter.drawText(QRectF(indent, 24 + ROW * i, WIDTH - indent - 6, ROW), Qt.AlignVCenter,
-                             painter.fontMetrics().elidedText(line, Qt.ElideRight, int(WIDTH - indent - 6)))
+            room = self.text_width() - indent - 6
+            painter.drawText(QRectF(indent, 24 + ROW * i, room, ROW), Qt.AlignVCenter,
+                             painter.fontMetrics().elidedText(line, Qt.ElideRight, int(room)))
+        self._paint_overlay(painter)
         painter.setBrush(QColor(self.gscene.palette["port"]))
         painter.setPen(QPen(QColor(self.gscene.palette["text"]), 1))
         for i, port in enumerate(self.ports):
             c = QPointF(0, 24 + ROW * i + ROW / 2)
             painter.drawEllipse(c, PORT_R, PORT_R)
         painter.drawEllipse(QPointF(WIDTH, 12), PORT_R, PORT_R)
+
+    def _paint_overlay(self, painter) -> None:
+        rows = self.overlay_rows()
+        if not rows:
+            return
+        pal = self.gscene.palette
+        if not self.tensor_overlay():  # numbers, in rows below the body
+            top = self.body_height()
+            painter.setPen(QPen(QColor(pal["port"]), 1))
+            painter.drawLine(QPointF(6, top), QPointF(WIDTH - 6, top))
+            painter.setFont(canvas_font(TEXT_PT, bold=True))
+            for i, (kind, text, _) in enumerate(rows):
+                painter.setPen(QColor(pal[kind]))
+                painter.drawText(QRectF(10, top + ROW * i, WIDTH - 16, ROW), Qt.AlignVCenter, text)
+            return
+        # heatmap thumbnails on the right of the body: the value (blue frame), the gradient (red)
+        for i, (kind, text, a) in enumerate(rows):
+            x = WIDTH - (2 - i) * (THUMB + 6)
+            target = QRectF(x, 24 + (self.body_height() - 24 - THUMB) / 2, THUMB, THUMB)
+            painter.drawImage(target, heat_image(a))
+            painter.setPen(QPen(QColor(pal[kind]), 2))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRect(target)
 
     # ---- gestures become commands ------------------------------------------------------------
     def itemChange(self, change, value):
@@ -157,9 +226,11 @@ class EdgeItem(QGraphicsPathItem):
     def __init__(self, scene, src: str, dst: str, port: str) -> None:
         super().__init__()
         self.gscene, self.src, self.dst, self.port = scene, src, dst, port
-        self.text = ""  # what the stepper writes on the edge (a value, a gradient); shapes otherwise
+        self.text = ""  # what the stepper writes on the edge (a value); the shape otherwise
+        self.grad_text = ""  # the gradient the backward pass sent back along this edge
         self.setZValue(-1)
         self.label = QGraphicsSimpleTextItem(self)
+        self.grad_label = QGraphicsSimpleTextItem(self)
         self.refresh()
 
     def refresh(self) -> None:
@@ -183,11 +254,18 @@ class EdgeItem(QGraphicsPathItem):
             mid = path.pointAtPercent(0.5) + QPointF(-20, -20)
         self.setPath(path)
         self.setPen(QPen(QColor(self.gscene.palette["edge"]), 2))
-        self.label.setFont(canvas_font(SMALL_PT))
+        pal = self.gscene.palette
+        self.label.setFont(canvas_font(TEXT_PT if self.text else SMALL_PT, bold=bool(self.text)))
         text = self.text or fmt(self.gscene.graph.shapes.get(self.src))
         self.label.setText(text)
-        self.label.setBrush(QColor(self.gscene.palette["text"]))
+        self.label.setBrush(QColor(pal["value"] if self.text else pal["text"]))
         self.label.setPos(mid)
+        # the circuit diagrams' convention: the value above the wire, its gradient below it
+        self.grad_label.setFont(canvas_font(TEXT_PT, bold=True))
+        self.grad_label.setText(self.grad_text)
+        self.grad_label.setBrush(QColor(pal["grad"]))
+        self.grad_label.setPos(mid + QPointF(0, 24))
+        self.grad_label.setVisible(bool(self.grad_text))
         # a label that does not fit between the nodes is left out (the shape is on the source node)
         room = b.x() - a.x() if not wrapped else (400 if self.text else 0)
         self.label.setVisible(bool(text) and self.label.boundingRect().width() < room - 8)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsView, QMenu
+
+import numpy as np
 
 from gradviz.canvas.items import EdgeItem, NodeItem
+from gradviz.panels.heat import num
 from gradviz.undo import push_command
 from gradviz_core.commands import Connect, MoveNodes, RemoveNodes
 from gradviz_core.errors import GradvizError
@@ -21,6 +24,7 @@ THEMES = {
 
 class GraphScene(QGraphicsScene):
     message = Signal(str)  # a refused gesture, with the core's reason
+    run_to = Signal(str)   # "run to here" on a node: a breakpoint
 
     def __init__(self, graph, undo_stack, theme: str = "light") -> None:
         super().__init__()
@@ -72,6 +76,32 @@ class GraphScene(QGraphicsScene):
                 self.edges[key] = EdgeItem(self, *key)
                 self.addItem(self.edges[key])
             self.edges[key].refresh()
+
+    def show_step(self, stepper) -> None:
+        """Draw a stepper's state on the canvas: each computed node's value, each gradient the
+        backward pass has reached, the active node; on a scalar circuit, every wire's value
+        above it and its gradient below it. None clears it all."""
+        values = stepper.values if stepper else {}
+        grads = stepper.grads if stepper else {}
+        contributions = stepper.contributions if stepper else {}
+        last = stepper.records[-1] if stepper and stepper.records else None
+        objective = (stepper.program.objective[0] if stepper and len(stepper.program.objective) == 1 else "L")
+        for name, item in self.nodes.items():
+            overlay = {"objective": objective} if name in values else {}
+            if name in values:
+                overlay["value"] = values[name]
+            if name in grads and np.issubdtype(np.asarray(grads[name]).dtype, np.floating):
+                overlay["grad"] = grads[name]
+            if last is not None and last.node == name:
+                overlay["active"] = last.phase
+            item.set_overlay(overlay)
+        scalar = bool(values) and all(np.ndim(v) == 0 for v in values.values())
+        for (src, dst, port), edge in self.edges.items():
+            edge.text = num(values[src]) if scalar and src in values else ""
+            g = contributions.get((src, dst, port))
+            edge.grad_text = f"∂ {num(g)}" if scalar and g is not None and np.ndim(g) == 0 else ""
+        for (src, dst, _), edge in self.edges.items():
+            edge.refresh()
 
     def node_dragged(self, item: NodeItem) -> None:
         for (src, dst, _), edge in self.edges.items():
@@ -140,6 +170,14 @@ class GraphScene(QGraphicsScene):
                 moves[name] = (old, new)
         if moves:
             self.push(MoveNodes(moves))
+
+    def contextMenuEvent(self, event) -> None:
+        node = self.node_at(event.scenePos())
+        if node is None:
+            return super().contextMenuEvent(event)
+        menu = QMenu()
+        menu.addAction(f"Run to here ({node.name})", lambda n=node.name: self.run_to.emit(n))
+        menu.exec(event.screenPos())
 
     def delete_selected(self) -> None:
         names = [i.name for i in self.selectedItems() if isinstance(i, NodeItem)]

@@ -1,0 +1,122 @@
+"""The window's stepper session: one core ``Stepper`` over the open document, started on the
+first step, started again after an edit made it stale, driven by the Step menu, the
+stepper panel and the timeline. Every failure becomes a message, never a traceback."""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from gradviz_core.errors import GradvizError
+from gradviz_core.stepper import Stepper
+
+
+def parse_samples(text: str) -> list[int] | None:
+    """"0", "0-3", "0, 5, 7" → sample indices; "batch" (or empty) → None: the training batch."""
+    text = text.strip().lower()
+    if text in ("", "batch"):
+        return None
+    out: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        a, dash, b = part.partition("-")
+        if not a.isdigit() or (dash and not b.isdigit()):
+            raise ValueError(f"{part!r} is not a sample number or a range like 0-3")
+        out += list(range(int(a), int(b) + 1)) if dash else [int(a)]
+    return out
+
+
+class StepSession(QObject):
+    changed = Signal()        # the stepper moved, was replaced, or went stale
+    message = Signal(str)     # a refusal or a problem, with the core's words
+
+    def __init__(self, bridge, parent=None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.bridge.event.connect(self._on_event)
+        self.doc = None
+        self.stepper: Stepper | None = None
+        self.samples: list[int] | None = [0]  # one sample by default, so the numbers stay readable
+        self.training = True
+        self.stale: str | None = None
+
+    # ---- the document -----------------------------------------------------------------------
+    def set_document(self, doc) -> None:
+        self.close()
+        self.doc, self.stale = doc, None
+        self.changed.emit()
+
+    def close(self) -> None:
+        if self.stepper is not None:
+            self.stepper.close()
+            self.bridge.detach_all()
+        self.stepper = None
+
+    def set_samples(self, samples: list[int] | None) -> None:
+        self.samples = samples
+        self.close()
+        self.changed.emit()
+
+    def _on_event(self, name: str, payload: dict) -> None:
+        if name == "stale" and self.stepper is not None:
+            self.stale = payload["reason"]
+            self.close()  # nothing stale stays on the canvas
+            self.changed.emit()
+
+    def ensure(self) -> Stepper | None:
+        """The live stepper, started (again) from the document as it is now."""
+        if self.stepper is None and self.doc is not None:
+            try:
+                self.stepper = Stepper(self.doc, training=self.training, samples=self.samples)
+            except GradvizError as exc:
+                self.message.emit(str(exc))
+                return None
+            except Exception as exc:  # noqa: BLE001 - shown as a message, the work is kept
+                self.message.emit(f"internal error: {type(exc).__name__}: {exc} (please report this)")
+                return None
+            self.bridge.attach(self.stepper.events)
+        return self.stepper
+
+    # ---- moves --------------------------------------------------------------------------------
+    def _do(self, fn) -> None:
+        s = self.ensure()
+        if s is None:
+            return
+        try:
+            fn(s)
+        except GradvizError as exc:
+            self.message.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown as a message, the work is kept
+            self.message.emit(f"internal error: {type(exc).__name__}: {exc} (please report this)")
+        if self.stepper is not None:
+            self.stale = None
+        self.changed.emit()
+
+    def step(self) -> None:
+        self._do(lambda s: s.step() if not s.done else self.message.emit(
+            "the iteration is complete: Reset to step it again"))
+
+    def step_back(self) -> None:
+        self._do(lambda s: s.step_back())
+
+    def run_phase(self, phase: str) -> None:
+        self._do(lambda s: s.run_phase(phase))
+
+    def run_to(self, node: str) -> None:
+        """Step until ``node`` has run: its forward step, or, once forward is done, its backward."""
+        def go(s):
+            phase = "forward" if ("forward", node) in s.plan[s.position:] else "backward"
+            if (phase, node) not in s.plan[s.position:]:
+                self.message.emit(f"{node} has already run in this iteration")
+                return
+            s.run_to(node, phase)
+        self._do(go)
+
+    def reset(self) -> None:
+        self._do(lambda s: s.reset())
+
+    def travel(self, position: int) -> None:
+        """Move along the timeline to ``position`` steps done."""
+        def go(s):
+            while s.position < position and not s.done:
+                s.step()
+            while s.position > position:
+                s.step_back()
+        self._do(go)

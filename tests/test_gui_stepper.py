@@ -1,0 +1,129 @@
+"""Stepping in the window, driven by the Step menu's shortcuts (offscreen): values and
+gradients on the canvas and in the values panel, stepping back, heatmaps, stale banners."""
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from gradviz.main_window import MainWindow  # noqa: E402
+from gradviz_core.commands import SetParam  # noqa: E402
+from test_cli import run  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, examples_dir, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    w = MainWindow(str(examples_dir / "circuit_xyz.json"))
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def press(w, qtbot, key, modifier=Qt.NoModifier, times=1):
+    for _ in range(times):
+        qtbot.keyClick(w, key, modifier)
+
+
+def edge(w, src, dst, port):
+    e = w.scene.edges[(src, dst, port)]
+    return e.label.text(), e.grad_text
+
+
+def test_stepping_the_circuit_shows_the_lecture_numbers(window, qtbot):
+    press(window, qtbot, Qt.Key_F10, times=5)  # the forward pass, one node at a time
+    assert window.scene.nodes["f"].overlay["active"] == "forward"
+    assert edge(window, "q", "f", "a") == ("3", "")  # the value above the wire, no gradient yet
+    assert edge(window, "z", "f", "b") == ("−4", "")
+    window.select_node("f")
+    assert "output</b> f = −12" in window.values.text.text()
+    press(window, qtbot, Qt.Key_F10)  # backward through f
+    assert edge(window, "z", "f", "b") == ("−4", "∂ 3")  # df/dz = q = 3
+    assert edge(window, "q", "f", "a")[1] == "∂ −4"      # df/dq = z = −4
+    press(window, qtbot, Qt.Key_F10)  # backward through q
+    assert edge(window, "x", "q", "a") == ("−2", "∂ −4") and edge(window, "y", "q", "b") == ("5", "∂ −4")
+    window.select_node("q")
+    text = window.values.text.text()
+    assert "∂f/∂x = ∂f/∂q · ∂q/∂x = −4 · 1 = −4" in text and "∂f/∂y = ∂f/∂q · ∂q/∂y = −4 · 1 = −4" in text
+    assert "output</b> q = 3" in text
+    assert window.scene.nodes["x"].overlay_rows()[1][1] == "∂f/∂x = −4"
+    assert "iteration complete" in window.stepper_panel.where.text()
+
+
+def test_stepping_back_to_the_start_restores_everything(window, qtbot):
+    press(window, qtbot, Qt.Key_F5)  # the whole forward pass
+    press(window, qtbot, Qt.Key_F6)  # the whole backward pass
+    assert window.session.stepper.position == 7
+    press(window, qtbot, Qt.Key_F10, Qt.ShiftModifier, times=7)
+    s = window.session.stepper
+    assert s.position == 0 and s.values == {} and s.grads == {}
+    assert all(not item.overlay for item in window.scene.nodes.values())
+    assert all(e.label.text() in ("scalar", "") and e.grad_text == "" for e in window.scene.edges.values())
+    press(window, qtbot, Qt.Key_F10, times=2)  # and forward again, from the same numbers
+    assert window.session.stepper.values["y"] == 5.0
+
+
+def test_the_timeline_travels_and_run_to_here_is_a_breakpoint(window, qtbot):
+    window.scene.run_to.emit("q")
+    assert window.session.stepper.records[-1].node == "q" and window.session.stepper.position == 4
+    window.session.travel(6)
+    assert window.session.stepper.position == 6
+    assert window.stepper_panel.timeline.value() == 6
+    window.session.travel(1)
+    assert window.session.stepper.position == 1 and window.session.stepper.values.keys() == {"x"}
+
+
+def test_a_convnet_steps_on_one_digit_with_heatmaps_of_the_right_shapes(window, qtbot, examples_dir):
+    window.open(examples_dir / "digits_convnet.json")
+    press(window, qtbot, Qt.Key_F5)
+    s = window.session.stepper
+    assert s.values["x"].shape == (1, 1, 8, 8)  # one sample by default: the numbers stay readable
+    window.select_node("conv1")
+    assert window.values.value_map.isVisible()
+    assert window.values.value_map.shown_shape() == (8, 8)
+    assert window.values.value_map.channel.maximum() == 7  # 8 filters: a channel selector
+    window.select_node("pool2")
+    assert window.values.value_map.shown_shape() == (2, 2)
+    press(window, qtbot, Qt.Key_F6)
+    window.select_node("conv2")
+    assert window.values.grad_map.isVisible() and window.values.grad_map.shown_shape() == (4, 4)
+    assert "zeros" in window.values.grad_map.stats.text()
+    assert window.scene.nodes["conv2"].tensor_overlay()  # thumbnails on the canvas too
+    window.stepper_panel.samples.setText("0-3")
+    window.stepper_panel.samples.editingFinished.emit()
+    press(window, qtbot, Qt.Key_F10)
+    assert window.session.stepper.values["x"].shape == (4, 1, 8, 8)
+
+
+def test_editing_mid_step_makes_the_steps_stale_visibly(window, qtbot):
+    press(window, qtbot, Qt.Key_F10, times=4)
+    window.scene.push(SetParam("x", "value", 1.0))
+    assert window.session.stepper is None and "x.value changed to 1" in window.stepper_panel.banner.text()
+    assert not window.stepper_panel.banner.isHidden()
+    assert all(not item.overlay for item in window.scene.nodes.values())  # nothing stale stays
+    press(window, qtbot, Qt.Key_F5)  # the next step starts over from the edited graph
+    assert window.session.stepper.values["q"] == 6.0 and window.stepper_panel.banner.isHidden()
+
+
+def test_a_step_that_cannot_run_gives_a_message_not_a_traceback(window, qtbot, examples_dir):
+    window.open(examples_dir / "digits_convnet.json")
+    messages = []
+    window.session.message.connect(messages.append)
+    window.graph.disconnect("loss", "target")
+    press(window, qtbot, Qt.Key_F10)
+    assert messages and "input 'target' of SoftmaxCrossEntropy is not connected" in messages[-1]
+
+
+def test_render_draws_the_real_canvas_after_n_steps(examples_dir, tmp_path):
+    code, out, err = run("render", examples_dir / "circuit_xyz.json", "-o", tmp_path / "c.png", "--steps", "all",
+                         "--size", "1000x700", "--select", "q")
+    assert code == 0, err
+    img = QImage(str(tmp_path / "c.png"))
+    assert (img.width(), img.height()) == (1000, 700)
+    code, _, err = run("render", examples_dir / "circuit_xyz.json", "-o", tmp_path / "c.svg", "--steps", "3")
+    assert code == 0 and "<svg" in (tmp_path / "c.svg").read_text()
+    code, _, err = run("render", examples_dir / "circuit_xyz.json", "-o", tmp_path / "c.png", "--steps", "many")
+    assert code == 2 and "--steps many" in err
