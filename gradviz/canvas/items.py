@@ -56,7 +56,7 @@ class NodeItem(QGraphicsObject):
         self.lines = [", ".join(keys)] if keys else []
         self.lines.append(f"→ {fmt(g.shapes.get(self.name))}")
         if count:
-            self.lines.append(f"{count:,} parameters")
+            self.lines.append(f"{count:,} parameter{'' if count == 1 else 's'}")
         problems = g.node_problems(self.name)
         self.problem = "\n".join(p.message for p in problems)
         self._tooltip()
@@ -107,7 +107,7 @@ class NodeItem(QGraphicsObject):
     def overlay_height(self) -> float:
         """Scalars add rows below the body; tensor thumbnails sit inside it, on the right."""
         rows = self.overlay_rows()
-        return ROW * len(rows) if rows and not self.tensor_overlay() else 0.0
+        return ROW if rows and not self.tensor_overlay() else 0.0  # value and gradient share a row
 
     def body_height(self) -> float:
         rows = max(len(self.lines), len(self.ports), 3 if self.tensor_overlay() else 0)
@@ -195,14 +195,15 @@ class NodeItem(QGraphicsObject):
         if not rows:
             return
         pal = self.gscene.palette
-        if not self.tensor_overlay():  # numbers, in rows below the body
+        if not self.tensor_overlay():  # numbers, in a row below the body: value left, gradient right
             top = self.body_height()
             painter.setPen(QPen(QColor(pal["port"]), 1))
             painter.drawLine(QPointF(6, top), QPointF(WIDTH - 6, top))
             painter.setFont(canvas_font(TEXT_PT, bold=True))
-            for i, (kind, text, _) in enumerate(rows):
+            for kind, text, _ in rows:
                 painter.setPen(QColor(pal[kind]))
-                painter.drawText(QRectF(10, top + ROW * i, WIDTH - 16, ROW), Qt.AlignVCenter, text)
+                align = (Qt.AlignLeft if kind == "value" else Qt.AlignRight) | Qt.AlignVCenter
+                painter.drawText(QRectF(10, top, WIDTH - 18, ROW), align, text)
             return
         # heatmap thumbnails on the right of the body: the value (blue frame), the gradient (red)
         for i, (kind, text, a) in enumerate(rows):
@@ -245,7 +246,9 @@ class EdgeItem(QGraphicsPathItem):
             path.lineTo(b.x() - 18, gap)
             path.lineTo(b.x() - 18, b.y())
             path.lineTo(b)
-            mid = QPointF(b.x() + 30, gap - 18)
+            ports = self.gscene.nodes[self.dst].ports
+            shift = 70 * (ports.index(self.port) if self.port in ports else 0)  # two wires, two labels
+            mid = QPointF(b.x() + 30 + shift, gap - 18)
             wrapped = True
         else:
             wrapped = False
@@ -265,9 +268,9 @@ class EdgeItem(QGraphicsPathItem):
         self.grad_label.setText(self.grad_text)
         self.grad_label.setBrush(QColor(pal["grad"]))
         self.grad_label.setPos(mid + QPointF(0, 24))
-        self.grad_label.setVisible(bool(self.grad_text))
-        # a label that does not fit between the nodes is left out (the shape is on the source node)
+        # a label that does not fit between the nodes is left out (the node shows it too)
         room = b.x() - a.x() if not wrapped else (400 if self.text else 0)
+        self.grad_label.setVisible(bool(self.grad_text) and self.grad_label.boundingRect().width() < room - 8)
         self.label.setVisible(bool(text) and self.label.boundingRect().width() < room - 8)
 
 
