@@ -15,6 +15,7 @@ from shiboken6 import isValid
 from gradviz import safety
 from gradviz.bridge import Bridge
 from gradviz.canvas.scene import GraphScene, GraphView
+from gradviz.checking import GradientCheck
 from gradviz.panels.stepper import StepperPanel
 from gradviz.panels.values import ValuesPanel
 from gradviz.stepping import StepSession
@@ -106,6 +107,10 @@ class MainWindow(QMainWindow):
         self.session.changed.connect(self._steps_changed)
         self.session.message.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
         self.scene.run_to.connect(self.session.run_to)
+        self.checker = GradientCheck(self)
+        self.checker.started.connect(lambda: self.statusBar().showMessage("Checking every gradient numerically…"))
+        self.checker.finished.connect(self._checked)
+        self.checker.failed.connect(lambda msg: self.statusBar().showMessage(f"Gradient check: {msg}", 10000))
         self._watch(self.graph)
         self.kernels_label = QLabel("")
         self.statusBar().addPermanentWidget(self.kernels_label)
@@ -182,6 +187,8 @@ class MainWindow(QMainWindow):
             "reset": act(st, "&Reset", lambda: self.session.reset(), QKeySequence("Ctrl+R")),
             "play": act(st, "&Play", lambda: None, QKeySequence("F8")),
         }
+        st.addSeparator()
+        self.check_action = act(st, "&Check gradients numerically", self.check_gradients, QKeySequence("Ctrl+G"))
         for key, text in (("step", "one step: the next node forward, then backward, then the update"),
                           ("step_back", "undo the last step exactly"), ("reset", "back to before the first step")):
             self.step_actions[key].setToolTip(text)
@@ -420,6 +427,18 @@ class MainWindow(QMainWindow):
         self.inspector.show_node(self.graph, names[0] if len(names) == 1 else None)
         if len(names) == 1 and self.session.stepper is not None:
             self.values.show_node(self.session.stepper, names[0])
+
+    def check_gradients(self) -> None:
+        """Centered differences against every analytic gradient, on the samples being stepped."""
+        self.checker.start(self.graph, self.session.samples, self.session.training)
+
+    def _checked(self, report) -> None:
+        self.scene.show_check(report)
+        self.values.show_report(report)
+        self.docks["Values"].raise_()
+        verdict = "passed" if report.passed else f"FAILED at {', '.join(report.failed())}"
+        self.statusBar().showMessage(f"Gradient check {verdict}: largest relative error "
+                                     f"{report.max_rel_error:.1e}", 15000)
 
     def _steps_changed(self) -> None:
         """The view follows the stepper: the canvas, the values of the node just computed."""

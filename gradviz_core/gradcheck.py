@@ -138,19 +138,22 @@ class Report:
 
 
 def check_graph(graph: Graph, training: bool = True, h: float = H, tol: float = TOL,
-                samples: int | None = 256, seed: int = 0, weights: str = "document") -> Report:
+                samples: int | None = 256, seed: int = 0, weights: str = "document",
+                batch_samples=None) -> Report:
     """Check every node of a float64 run of ``graph`` on the batch its first training step
-    takes (the stepper's batch, with the same dropout masks)."""
+    takes (the stepper's batch, with the same dropout masks), or on the training samples
+    ``batch_samples`` (the ones the window is stepping)."""
     run = Run(graph, np.float64, weights=weights, all_input_grads=True, kind="gradient check")
     try:
-        return _check(run, training, h, tol, samples, seed)
+        return _check(run, training, h, tol, samples, seed, batch_samples)
     finally:
         run.close()
 
 
-def _check(run: Run, training: bool, h: float, tol: float, samples: int | None, seed: int) -> Report:
+def _check(run: Run, training: bool, h: float, tol: float, samples: int | None, seed: int,
+           batch_samples=None) -> Report:
     g, program = run.graph, run.program
-    batch = run.batch(1)
+    batch = run.batch(1) if batch_samples is None else run.samples(batch_samples)
     if batch is not None:
         run.feed(*batch, step=1)
     values = program.forward(training)

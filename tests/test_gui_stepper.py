@@ -127,3 +127,16 @@ def test_render_draws_the_real_canvas_after_n_steps(examples_dir, tmp_path):
     assert code == 0 and "<svg" in (tmp_path / "c.svg").read_text()
     code, _, err = run("render", examples_dir / "circuit_xyz.json", "-o", tmp_path / "c.png", "--steps", "many")
     assert code == 2 and "--steps many" in err
+
+
+def test_check_gradients_colours_each_node_by_its_error(window, qtbot, examples_dir):
+    window.open(examples_dir / "mlp_softmax.json")
+    qtbot.keyClick(window, Qt.Key_G, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: window.scene.nodes["fc1"].check is not None, timeout=30000)
+    verdict, error = window.scene.nodes["fc1"].check
+    assert verdict == "ok" and error < 1e-6
+    assert window.scene.nodes["x"].check is None  # data nodes have nothing to check
+    assert "Gradient check</b> passed" in window.values.header.text()
+    assert "fc1" in window.values.text.text()
+    window.scene.push(SetParam("fc1", "units", 8))  # an edit clears a check of the old graph
+    assert window.scene.nodes["fc1"].check is None

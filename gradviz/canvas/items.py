@@ -42,6 +42,8 @@ class NodeItem(QGraphicsObject):
         self.refusal = ""  # why a connection dropped here was refused (shown for a few seconds)
         #: what the stepper shows on this node: {"value", "grad"} arrays (or absent), "active"
         self.overlay: dict = {}
+        #: the gradient check's verdict on this node: ("ok" | "kink" | "fail", relative error)
+        self.check: tuple | None = None
         self.refresh()
 
     # ---- drawn from the model ---------------------------------------------------------------
@@ -80,6 +82,11 @@ class NodeItem(QGraphicsObject):
         if self.refusal:
             self.refusal = ""
             self._tooltip()
+            self.update()
+
+    def set_check(self, check: tuple | None) -> None:
+        if check != self.check:
+            self.check = check
             self.update()
 
     def set_overlay(self, overlay: dict) -> None:
@@ -183,6 +190,16 @@ class NodeItem(QGraphicsObject):
             painter.drawText(QRectF(indent, 24 + ROW * i, room, ROW), Qt.AlignVCenter,
                              painter.fontMetrics().elidedText(line, Qt.ElideRight, int(room)))
         self._paint_overlay(painter)
+        if self.check:  # a badge over the title bar's right end: the check's verdict and error
+            verdict, error = self.check
+            colour = {"ok": "#2f9e44", "kink": "#f08c00", "fail": "#e03131"}[verdict]
+            badge = QRectF(WIDTH - 78, -10, 76, 16)
+            painter.setPen(Qt.NoPen)
+            painter.setBrush(QColor(colour))
+            painter.drawRoundedRect(badge, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.setFont(canvas_font(SMALL_PT, bold=True))
+            painter.drawText(badge, Qt.AlignCenter, f"err {error:.0e}" if np.isfinite(error) else "err NaN")
         painter.setBrush(QColor(self.gscene.palette["port"]))
         painter.setPen(QPen(QColor(self.gscene.palette["text"]), 1))
         for i, port in enumerate(self.ports):

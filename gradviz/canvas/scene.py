@@ -54,6 +54,8 @@ class GraphScene(QGraphicsScene):
 
     # ---- the view follows the model --------------------------------------------------------
     def _on_event(self, event: str, **payload) -> None:
+        if event == "analyzed":
+            self.show_check(None)  # a check of another graph: gone with the edit
         if event in ("analyzed", "node_moved"):
             self.sync()
 
@@ -102,6 +104,15 @@ class GraphScene(QGraphicsScene):
             edge.grad_text = f"∂ {num(g)}" if scalar and g is not None and np.ndim(g) == 0 else ""
         for (src, dst, _), edge in self.edges.items():
             edge.refresh()
+
+    def show_check(self, report) -> None:
+        """Colour each checked node by its gradient check: green passed, amber explained by a
+        kink, red failed; the relative error is written on the node. None clears it."""
+        failed = set(report.failed()) if report else set()
+        for name, item in self.nodes.items():
+            c = report.nodes.get(name) if report else None
+            item.set_check(None if c is None else ("fail" if name in failed else "kink" if not all(
+                i.ok(report.tol) for i in c.items) else "ok", c.error))
 
     def node_dragged(self, item: NodeItem) -> None:
         for (src, dst, _), edge in self.edges.items():

@@ -145,6 +145,25 @@ class ValuesPanel(QWidget):
         self.value_map.set_array(None)
         self.grad_map.set_array(None)
 
+    def show_report(self, report) -> None:
+        """A gradient check: the worst nodes first, each item's error, and any kink explained."""
+        self.clear()
+        failed = set(report.failed())
+        verdict = "passed" if report.passed else f"failed at {', '.join(sorted(failed))}"
+        self.header.setText(f"<b>Gradient check</b> {verdict} — largest relative error "
+                            f"{report.max_rel_error:.2e} (tolerance {report.tol:g}, h = {report.h:g})")
+        rows = []
+        worst = sorted(report.nodes.values(), key=lambda c: -c.error if np.isfinite(c.error) else -np.inf)
+        for c in worst:
+            colour = "#e03131" if c.node in failed else "#2f9e44"
+            items = "; ".join(f"{i.what}: {i.error:.1e}" + (" (rounding noise)" if i.error > report.tol and i.ok(report.tol) else "")
+                              for i in c.items)
+            rows.append(f"<span style='color:{colour}'><b>{c.node}</b> ({c.type_name}) {c.error:.1e}</span>"
+                        f" — {html.escape(items)}")
+            if c.kink:
+                rows.append(f"&nbsp;&nbsp;<i>{html.escape(c.kink)}</i>")
+        self.text.setText("<br>".join(rows))
+
     def show_node(self, stepper, node: str | None) -> None:
         """What the stepper knows about ``node``, from its records."""
         if stepper is None or node is None or node not in stepper.graph:
