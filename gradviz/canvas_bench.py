@@ -47,6 +47,36 @@ def measure(n: int = 200, frames: int = 60) -> dict:
     return out
 
 
+def step_redraw(n: int = 20, steps: int = 40) -> float:
+    """Milliseconds to take one step in the window and redraw the canvas (a 20-node chain of
+    tensor gates in the lectures' default window): the median over ``steps`` steps."""
+    import os
+    import statistics
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from gradviz.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    w = MainWindow(restore=False)
+    w.resize(1280, 800)
+    w.set_document(build(n), None)
+    w.show()
+    app.processEvents()
+    times = []
+    for _ in range(steps):
+        s = w.session.ensure()
+        if s.done:
+            w.session.reset()
+        t = time.perf_counter()
+        w.session.step()
+        w.view.viewport().repaint()  # paint now, as the next frame would
+        times.append((time.perf_counter() - t) * 1e3)
+    w.undo.setClean()
+    w.close()
+    return statistics.median(times[2:])
+
+
 if __name__ == "__main__":
     r = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
     print(f"{r['nodes']} nodes: zoom {r['zoom_ms_per_frame']:.1f} ms/frame, pan {r['pan_ms_per_frame']:.1f} ms/frame "

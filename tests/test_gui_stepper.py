@@ -140,3 +140,10 @@ def test_check_gradients_colours_each_node_by_its_error(window, qtbot, examples_
     assert "fc1" in window.values.text.text()
     window.scene.push(SetParam("fc1", "units", 8))  # an edit clears a check of the old graph
     assert window.scene.nodes["fc1"].check is None
+
+
+def test_bench_ui_reports_the_step_redraw_time():
+    import json
+    code, out, err = run("bench", "--ui", "--json")
+    assert code == 0, err
+    assert json.loads(out)["step_redraw_ms"] > 0  # measured by the bench, never asserted against a target
