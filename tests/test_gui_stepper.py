@@ -147,3 +147,14 @@ def test_bench_ui_reports_the_step_redraw_time():
     code, out, err = run("bench", "--ui", "--json")
     assert code == 0, err
     assert json.loads(out)["step_redraw_ms"] > 0  # measured by the bench, never asserted against a target
+
+
+def test_a_fan_out_shows_its_gradient_ledger(window, qtbot):
+    from gradviz_core.commands import Connect, Disconnect
+    window.scene.push(Disconnect("q", "b"))
+    window.scene.push(Connect("x", "q", "b"))  # q = x + x: x feeds two ports
+    press(window, qtbot, Qt.Key_F5)
+    press(window, qtbot, Qt.Key_F6)
+    window.select_node("x")
+    text = window.values.text.text()
+    assert "gradient ledger: ∂L/∂x = −4 (from q.a) + −4 (from q.b) = −8" in text  # L = f + y: y is a sink now

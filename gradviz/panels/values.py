@@ -189,6 +189,13 @@ class ValuesPanel(QWidget):
         if grad is not None and np.issubdtype(np.asarray(grad).dtype, np.floating):
             rows.append(f"<span style='color:#c2255c'><b>upstream</b> ∂{objective}/∂{node} = "
                         f"{html.escape(show(grad))}</span>")
+        ledger = [(k, d) for k, d in stepper.contributions.items() if k[0] == node]
+        if len(g.consumers(node)) > 1 and ledger:  # fan-out: the gradients of every use add up
+            parts = " + ".join(f"{show(d)} (from {dst}.{port})" for (_, dst, port), d in ledger)
+            total = sum(np.asarray(d, dtype=np.float64) for _, d in ledger)
+            waiting = len(g.consumers(node)) - len(ledger)
+            rows.append(html.escape(f"gradient ledger: ∂{objective}/∂{node} = {parts} = {show(total)}"
+                                    + (f" (still waiting for {waiting} more)" if waiting else "")))
         if "backward" in recs:
             rows.append(f"<i>{html.escape(b.backward_text)}</i>")
             rows += [f"<span style='color:#c2255c'>{html.escape(line)}</span>"
