@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+import numpy as np
+
+from gradviz.panels.heat import num
 from gradviz_core.errors import GradvizError
 from gradviz_core.stepper import Stepper
 
@@ -23,9 +26,25 @@ def parse_samples(text: str) -> list[int] | None:
     return out
 
 
+SIGNS = ("all positive or zero", "all negative or zero", "all zero", "mixed signs")
+
+
+def sign_class(a) -> str:
+    a = np.asarray(a, dtype=np.float64)
+    if np.all(a == 0):
+        return SIGNS[2]
+    if np.all(a >= 0):
+        return SIGNS[0]
+    if np.all(a <= 0):
+        return SIGNS[1]
+    return SIGNS[3]
+
+
 class StepSession(QObject):
     changed = Signal()        # the stepper moved, was replaced, or went stale
     message = Signal(str)     # a refusal or a problem, with the core's words
+    quiz_asked = Signal(object)   # a question: {"text", "kind" ("number" | "sign"), "choices"}
+    quiz_result = Signal(str)     # right or wrong, with the answer and its chain rule
 
     def __init__(self, bridge, parent=None) -> None:
         super().__init__(parent)
@@ -36,6 +55,10 @@ class StepSession(QObject):
         self.samples: list[int] | None = [0]  # one sample by default, so the numbers stay readable
         self.training = True
         self.stale: str | None = None
+        #: predict, then reveal: before a backward step, ask for the gradient it will send
+        self.quiz = False
+        self.question: dict | None = None
+        self.score = [0, 0]  # right, asked (while the window is open)
 
     # ---- the document -----------------------------------------------------------------------
     def set_document(self, doc) -> None:
@@ -90,8 +113,66 @@ class StepSession(QObject):
         self.changed.emit()
 
     def step(self) -> None:
+        s = self.ensure()
+        if s is not None and self.quiz and self.question is None and self._ask(s):
+            return  # the step waits for the student's prediction
         self._do(lambda s: s.step() if not s.done else self.message.emit(
             "the iteration is complete: Reset to step it again"))
+
+    # ---- predict, then reveal ---------------------------------------------------------------
+    def _ask(self, s) -> bool:
+        nxt = s.next_step()
+        if nxt is None or nxt[0] != "backward":
+            return False
+        node = nxt[1]
+        ports = [(p, src) for p, src in s.graph.inputs_of(node).items()
+                 if src in s.values and np.asarray(s.values[src]).dtype.kind == "f"]
+        if not ports:
+            return False
+        port, src = ports[0]
+        objective = s.program.objective[0] if len(s.program.objective) == 1 else "L"
+        scalar = np.ndim(s.values[src]) == 0
+        what = f"∂{objective}/∂{src}"
+        self.question = {"node": node, "port": port, "src": src, "kind": "number" if scalar else "sign",
+                         "text": (f"Predict: what gradient does {node} send to {src} (its input {port})? "
+                                  f"Its part of {what}" + ("" if scalar else ", for the whole tensor:")),
+                         "choices": SIGNS}
+        self.quiz_asked.emit(self.question)
+        return True
+
+    def answer(self, text: str) -> None:
+        """Check a prediction, then take the step and reveal the right answer with its chain rule."""
+        q, self.question = self.question, None
+        if q is None:
+            return
+        s = self.ensure()
+        if s is None:
+            return
+        try:
+            rec = s.step()
+        except GradvizError as exc:
+            self.message.emit(str(exc))
+            self.changed.emit()
+            return
+        right = rec.input_grads.get(q["port"])
+        self.score[1] += 1
+        if q["kind"] == "number":
+            try:
+                guess = float(text.replace("−", "-").strip())
+            except ValueError:
+                guess = None
+            ok = guess is not None and abs(guess - float(right)) <= 1e-3 + 1e-2 * abs(float(right))
+            shown = num(right)
+        else:
+            ok = text == sign_class(right)
+            shown = sign_class(right)
+        self.score[0] += ok
+        from gradviz.panels.values import chain_rule_lines
+        objective = s.program.objective[0] if len(s.program.objective) == 1 else "L"
+        line = next((x for x in chain_rule_lines(s.graph, rec, objective) if f"/∂{q['src']} " in x), "")
+        self.quiz_result.emit(("✓ Right" if ok else f"✗ Not quite (you said {text or 'nothing'})")
+                              + f": {shown}. {line}  Score {self.score[0]}/{self.score[1]}")
+        self.changed.emit()
 
     def step_back(self) -> None:
         self._do(lambda s: s.step_back())

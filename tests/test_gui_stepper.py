@@ -158,3 +158,23 @@ def test_a_fan_out_shows_its_gradient_ledger(window, qtbot):
     window.select_node("x")
     text = window.values.text.text()
     assert "gradient ledger: ∂L/∂x = −4 (from q.a) + −4 (from q.b) = −8" in text  # L = f + y: y is a sink now
+
+
+def test_quiz_mode_asks_before_revealing_and_keeps_score(window, qtbot):
+    panel = window.stepper_panel
+    panel.quiz.setChecked(True)
+    press(window, qtbot, Qt.Key_F5)
+    press(window, qtbot, Qt.Key_F10)  # the first backward step waits for a prediction
+    s = window.session.stepper
+    assert s.position == 5 and not panel.quiz_box.isHidden()
+    assert "what gradient does f send to q" in panel.question.text()
+    assert window.scene.edges[("q", "f", "a")].grad_text == ""  # not revealed yet
+    qtbot.keyClicks(panel.guess, "-4")
+    qtbot.keyClick(panel.guess, Qt.Key_Return)
+    assert s.position == 6 and panel.result.text().startswith("✓ Right: −4")
+    assert "∂f/∂q = ∂f/∂f · ∂f/∂q = 1 · −4 = −4" in panel.result.text()
+    assert window.scene.edges[("q", "f", "a")].grad_text == "∂ −4"
+    press(window, qtbot, Qt.Key_F10)  # q's step: what does q send to x?
+    qtbot.keyClicks(panel.guess, "4")
+    qtbot.keyClick(panel.guess, Qt.Key_Return)
+    assert panel.result.text().startswith("✗ Not quite (you said 4): −4") and "Score 1/2" in panel.result.text()

@@ -4,7 +4,8 @@ when an edit made the steps stale."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QSlider, QToolBar,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy,
+                               QSlider, QToolBar,
                                QVBoxLayout, QWidget)
 
 from gradviz.stepping import parse_samples
@@ -40,6 +41,10 @@ class StepperPanel(QWidget):
         self.training.setToolTip("Dropout and BatchNorm as in training (off: as at test time)")
         self.training.toggled.connect(self._mode_changed)
         row.addWidget(self.training)
+        self.quiz = QCheckBox("quiz")
+        self.quiz.setToolTip("predict each gradient before the backward step reveals it")
+        self.quiz.toggled.connect(lambda on: setattr(self.session, "quiz", on))
+        row.addWidget(self.quiz)
         row.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)  # may fold, never crowds the timeline
         self.timeline = QSlider(Qt.Horizontal)
         self.timeline.setMinimumWidth(220)
@@ -58,6 +63,7 @@ class StepperPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 0, 4, 0)
         lay.addWidget(self.banner)
+        lay.addWidget(self._quiz_box())
         lay.addLayout(line)
         self.player = QTimer(self)
         self.player.timeout.connect(self._tick)
@@ -66,6 +72,58 @@ class StepperPanel(QWidget):
         actions["play"].toggled.connect(self.play)
         session.changed.connect(self.refresh)
         self.refresh()
+
+    def _quiz_box(self) -> QWidget:
+        box = QWidget()
+        self.quiz_box = box
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 2, 0, 2)
+        self.question = QLabel("")
+        self.question.setWordWrap(True)
+        self.guess = QLineEdit()
+        self.guess.setFixedWidth(100)
+        self.guess.setPlaceholderText("a number")
+        self.guess.returnPressed.connect(self._answer)
+        self.choice = QComboBox()
+        self.check = QPushButton("Check")
+        self.check.clicked.connect(self._answer)
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        for w in (self.question, self.guess, self.choice, self.check):
+            row.addWidget(w)
+        row.addWidget(self.result, 1)
+        self.session.quiz_asked.connect(self._asked)
+        self.session.quiz_result.connect(self._revealed)
+        box.hide()
+        return box
+
+    def _asked(self, q: dict) -> None:
+        self.quiz_box.show()
+        self.question.setText(q["text"])
+        self.result.setText("")
+        number = q["kind"] == "number"
+        self.guess.setVisible(number)
+        self.choice.setVisible(not number)
+        self.check.show()
+        if number:
+            self.guess.clear()
+            self.guess.setFocus()
+        else:
+            self.choice.clear()
+            self.choice.addItems(q["choices"])
+
+    def _answer(self) -> None:
+        q = self.session.question
+        if q is None:
+            return
+        self.session.answer(self.guess.text() if q["kind"] == "number" else self.choice.currentText())
+
+    def _revealed(self, text: str) -> None:
+        self.question.setText("")
+        self.guess.hide()
+        self.choice.hide()
+        self.check.hide()
+        self.result.setText(text)
 
     def play(self, on: bool) -> None:
         if on:
