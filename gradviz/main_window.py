@@ -19,12 +19,13 @@ from gradviz.checking import GradientCheck
 from gradviz.panels.stepper import StepperPanel
 from gradviz.panels.values import ValuesPanel
 from gradviz.stepping import StepSession
+from gradviz.panels.data import DataPanel
 from gradviz.panels.inspector import Inspector
 from gradviz.panels.palette import Palette
 from gradviz.panels.problems import ProblemsList
 from gradviz.worker import KernelWarmUp
 from gradviz_core import fileformat
-from gradviz_core.commands import AddNode, MoveNodes, SetParam, copy_nodes, paste_command
+from gradviz_core.commands import AddNode, MoveNodes, SetData, SetParam, copy_nodes, paste_command
 from gradviz_core.layout import layered_positions
 from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
@@ -71,12 +72,15 @@ class MainWindow(QMainWindow):
         self.bridge = Bridge(self)
         self.session = StepSession(self.bridge, self)
         self.values = ValuesPanel()
+        self.data_panel = DataPanel()
+        self.data_panel.data_edited.connect(lambda spec: self.scene.push(SetData(spec)))
         docks = []
         for title, widget, area in (("Bricks", self.palette, Qt.LeftDockWidgetArea),
                                     ("Inspector", self.inspector, Qt.RightDockWidgetArea),
                                     ("Problems", self.problems, Qt.RightDockWidgetArea),
                                     ("Lesson", self.lesson, Qt.RightDockWidgetArea),
-                                    ("Values", _scrolling(self.values), Qt.RightDockWidgetArea)):
+                                    ("Values", _scrolling(self.values), Qt.RightDockWidgetArea),
+                                    ("Data", _scrolling(self.data_panel), Qt.RightDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
             dock.setWidget(widget)
@@ -87,6 +91,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Problems"])
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Lesson"])
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Values"])
+        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Data"])
         self.docks["Inspector"].raise_()
         self.resizeDocks(docks[:2], [180, 270], Qt.Horizontal)
         self.palette.add_requested.connect(self.add_brick)
@@ -456,6 +461,7 @@ class MainWindow(QMainWindow):
 
     def _model_changed(self) -> None:
         self.problems.show_problems(self.graph.problems)
+        self.data_panel.show_graph(self.graph)
         self._selection_changed()
 
     def _update_title(self, clean: bool | None = None) -> None:

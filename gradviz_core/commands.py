@@ -132,6 +132,21 @@ class SetTraining(Command):
         graph.set_training(self.key, self.old)
 
 
+class SetData(Command):
+    """Replace the graph's data section (None: no data)."""
+
+    def __init__(self, spec: dict | None, text: str = "change the data") -> None:
+        self.spec, self.text = spec, text
+        self.old: dict | None = None
+
+    def do(self, graph):
+        self.old = graph.data
+        graph.set_data(self.spec)
+
+    def undo(self, graph):
+        graph.set_data(self.old)
+
+
 class KeepWeights(Command):
     """Make a run's weights the document's ("keep the trained weights"); undo puts back the
     weights the document had before."""

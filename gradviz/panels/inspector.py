@@ -37,6 +37,36 @@ def parse_text(spec, text: str):
     return text
 
 
+def make_editor(spec, value, emit, bad_text):
+    """The editor for one declaration: a check box, a choice, or a text field in which numbers
+    keep every digit. ``emit(value)`` gets what the user set; ``bad_text(message)`` text
+    that is not a number."""
+    if spec.kind == "bool":
+        w = QCheckBox()
+        w.setChecked(bool(value))
+        w.toggled.connect(emit)
+    elif spec.kind == "choice":
+        w = QComboBox()
+        w.addItems(spec.choices)
+        w.setCurrentText(value)
+        w.currentTextChanged.connect(emit)
+    else:  # numbers, tensors and names: typed as text, checked by the declaration
+        w = QLineEdit(value_text(spec, value))
+
+        def finished() -> None:
+            w.setStyleSheet("")
+            try:
+                v = parse_text(spec, w.text())
+            except ValueError:
+                bad_text(f"{spec.name} must be {'a whole number' if spec.kind == 'int' else 'a number'}, "
+                         f"not {w.text()!r}")
+                return
+            emit(v)
+        w.editingFinished.connect(finished)
+    w.setToolTip(f"{spec.doc} ({spec.describe_range()})" if spec.describe_range() else spec.doc)
+    return w
+
+
 class Inspector(QWidget):
     param_edited = Signal(str, str, object)  # node, parameter, value
 
@@ -88,7 +118,6 @@ class Inspector(QWidget):
         form = QFormLayout(self.form_host)
         for spec in b.params:
             editor = self._editor(spec, b.config[spec.name], name, self._form)
-            editor.setToolTip(f"{spec.doc} ({spec.describe_range()})" if spec.describe_range() else spec.doc)
             form.addRow(spec.name, editor)
             self.editors[spec.name] = editor
 
@@ -106,31 +135,10 @@ class Inspector(QWidget):
             if not _same(new, current):
                 self.param_edited.emit(node, spec.name, new)
 
-        if spec.kind == "bool":
-            w = QCheckBox()
-            w.setChecked(value)
-            w.toggled.connect(emit)
-        elif spec.kind == "choice":
-            w = QComboBox()
-            w.addItems(spec.choices)
-            w.setCurrentText(value)
-            w.currentTextChanged.connect(emit)
-        else:  # numbers, tensors and names: typed as text, checked by the declaration
-            w = QLineEdit(value_text(spec, value))
-
-            def finished() -> None:
-                if form != self._form:
-                    return
-                w.setStyleSheet("")
-                try:
-                    v = parse_text(spec, w.text())
-                except ValueError:
-                    self._refuse(spec, node, f"{node}: {spec.name} must be "
-                                 f"{'a whole number' if spec.kind == 'int' else 'a number'}, not {w.text()!r}")
-                    return
-                emit(v)
-            w.editingFinished.connect(finished)
-        return w
+        def bad_text(message: str) -> None:
+            if form == self._form:
+                self._refuse(spec, node, f"{node}: {message}")
+        return make_editor(spec, value, emit, bad_text)
 
     def _refuse(self, spec, node: str, message: str) -> None:
         """Mark the field, say why beside it, and show the value it keeps."""
