@@ -14,20 +14,23 @@ def num(x: float) -> str:
     return f"{float(x):.4g}"
 
 
-def show(a) -> str:
-    """A value for reading: a scalar as a number, a small array in full, else a summary."""
+def show(a, number=num) -> str:
+    """A value for reading: a scalar as a number, a small array in full, else a summary.
+    ``number`` writes one number (the window's writes a real minus sign)."""
     if a is None:
         return "—"
     a = np.asarray(a)
     if a.ndim == 0:
-        return num(a)
+        return number(a)
     if a.size <= SMALL:
-        return np.array2string(a, precision=4, suppress_small=True, separator=", ").replace("\n", "")
+        if number is num:
+            return np.array2string(a, precision=4, suppress_small=True, separator=", ").replace("\n", "")
+        return "[" + ", ".join(show(r, number) for r in a) + "]"
     shape = "×".join(str(d) for d in a.shape)
     if not np.issubdtype(a.dtype, np.floating):
         return f"[{shape} ints]"
-    return (f"[{shape}] mean {num(a.mean())}, std {num(a.std())}, "
-            f"min {num(a.min())}, max {num(a.max())}")
+    return (f"[{shape}] mean {number(a.mean())}, std {number(a.std())}, "
+            f"min {number(a.min())}, max {number(a.max())}")
 
 
 def _finite(a) -> bool:

@@ -5,22 +5,9 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
-
-from gradviz.main_window import MainWindow  # noqa: E402
 from gradviz_core.commands import SetParam  # noqa: E402
 from test_cli import run  # noqa: E402
-
-
-@pytest.fixture
-def window(qtbot, examples_dir, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
-    w = MainWindow(str(examples_dir / "circuit_xyz.json"))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+from test_gui_editor import window  # noqa: E402,F401  (the window at its default 1280×800)
 
 
 def press(w, qtbot, key, modifier=Qt.NoModifier, times=1):

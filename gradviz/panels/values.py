@@ -13,20 +13,12 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 
 from gradviz.panels.heat import diverging_rgb, num, plane, stats
 
-SMALL = 12  # tensors with at most this many numbers are written out
+from gradviz_core.trace import SMALL, show as _show
 
 
 def show(a) -> str:
-    if a is None:
-        return "—"
-    a = np.asarray(a)
-    if a.ndim == 0:
-        return num(a)
-    if a.size <= SMALL:
-        if a.ndim == 1:
-            return "[" + ", ".join(num(v) for v in a) + "]"
-        return "[" + ", ".join(show(r) for r in a) + "]"
-    return f"{'×'.join(map(str, a.shape))} tensor: {stats(a)}"
+    """A value as the panel writes it: the trace's text, with real minus signs."""
+    return _show(a, number=num)
 
 
 def chain_rule_lines(graph, rec, objective: str) -> list[str]:
