@@ -103,7 +103,8 @@ class StepSession(QObject):
         if s is None:
             return
         try:
-            fn(s)
+            with np.errstate(all="ignore"):  # NaN and infinity are shown as values, not warned about
+                fn(s)
         except GradvizError as exc:
             self.message.emit(str(exc))
         except Exception as exc:  # noqa: BLE001 - shown as a message, the work is kept
@@ -149,12 +150,18 @@ class StepSession(QObject):
         if s is None:
             return
         try:
-            rec = s.step()
+            with np.errstate(all="ignore"):
+                rec = s.step()
         except GradvizError as exc:
             self.message.emit(str(exc))
             self.changed.emit()
             return
         right = rec.input_grads.get(q["port"])
+        if right is None:  # nothing flows back there (labels, a port the brick does not differentiate)
+            self.quiz_result.emit(f"No gradient flows from {q['node']} to {q['src']}: it is data, not a "
+                                  "quantity the loss depends on through this node.")
+            self.changed.emit()
+            return
         self.score[1] += 1
         if q["kind"] == "number":
             try:

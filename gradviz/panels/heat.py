@@ -32,7 +32,9 @@ def plane(a: np.ndarray, sample: int = 0, channel: int = 0) -> np.ndarray:
 
 def diverging_rgb(p: np.ndarray, scale: float | None = None) -> np.ndarray:
     """(H, W) values → (H, W, 3) uint8: blue for negative, white for 0, red for positive."""
-    s = float(np.nanmax(np.abs(p))) if scale is None else scale
+    if p.size == 0:  # an empty tensor: one white pixel
+        return np.full((1, 1, 3), 255, np.uint8)
+    s = float(np.nanmax(np.abs(p))) if np.isfinite(p).any() and scale is None else (scale or 0.0)
     t = np.clip(np.nan_to_num(p) / s, -1, 1) if s > 0 else np.zeros_like(p)
     rgb = np.empty(p.shape + (3,))
     pos, neg = np.clip(t, 0, 1), np.clip(-t, 0, 1)
