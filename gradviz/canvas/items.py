@@ -13,7 +13,7 @@ FAMILY_COLORS = {"Data": "#4c8bf5", "Gates": "#8e6ad8", "Layers": "#2f9e8f", "Ac
                  "Losses": "#b83280", "Regularizers": "#7f8c8d"}
 WIDTH, ROW = 200.0, 18.0
 PORT_R = 5.0
-THUMB = 44.0  # heatmap thumbnails of a node's value and gradient, inside the node while stepping
+THUMB = 40.0  # heatmap thumbnails of a node's value and gradient, inside the node while stepping
 #: text sizes on the canvas at 100% zoom (the view never fits below 90%, so nothing is under 9 pt)
 TEXT_PT, SMALL_PT = 10.0, 9.5
 
@@ -183,10 +183,13 @@ class NodeItem(QGraphicsObject):
         painter.setPen(QColor(self.gscene.palette["muted"]))
         for i, port in enumerate(self.ports):  # every input port is labelled, connected or not
             painter.drawText(QRectF(9, 24 + ROW * i, indent, ROW), Qt.AlignVCenter, port)
-        painter.setFont(canvas_font(TEXT_PT))
+        stepping = self.tensor_overlay()  # thumbnails take the right: the text gets compact
+        painter.setFont(canvas_font(SMALL_PT if stepping else TEXT_PT))
         painter.setPen(QColor(self.gscene.palette["text"]))
         for i, line in enumerate(self.lines):
-            room = self.text_width() - indent - 6
+            room = self.text_width() - indent - 4
+            if stepping:
+                line = line.replace("→ ", "").replace(", ", ",").replace(" parameters", " w")
             painter.drawText(QRectF(indent, 24 + ROW * i, room, ROW), Qt.AlignVCenter,
                              painter.fontMetrics().elidedText(line, Qt.ElideRight, int(room)))
         self._paint_overlay(painter)
