@@ -112,39 +112,11 @@ SET_HELP = ("override a setting, checked like the file: training.KEY=V, data.KEY
 def _load_checked(path: str, sets: list[str] | None = None):
     from gradviz_core import fileformat
     graph = fileformat.load(path)
+    from gradviz_core.overrides import apply_set
     for item in sets or ():
         apply_set(graph, item)
     graph.check()
     return graph
-
-
-def apply_set(graph, item: str) -> None:
-    """One --set KEY=VALUE: a training setting, a data setting or a node parameter."""
-    from gradviz_core.errors import GradvizError
-    from gradviz_core.settings import did_you_mean
-    key, eq, text = item.partition("=")
-    where, _, name = key.strip().partition(".")
-    if not eq or not where or not name:
-        raise GradvizError(f"--set {item}: write KEY=VALUE, e.g. training.lr=0.01, data.noise=0.3 or "
-                           "fc1.units=8")
-    try:
-        value = json.loads(text)
-    except ValueError:
-        value = text  # a word: a choice or a name
-    try:
-        if where == "training":
-            graph.set_training(name, value)
-        elif where == "data":
-            if graph.data is None and name != "source":
-                raise GradvizError("the graph has no data; set data.source first")
-            graph.set_data({**(graph.data or {}), name: value})
-        elif where in graph:
-            graph.set_param(where, name, value)
-        else:
-            raise GradvizError(f"there is no node named {where!r} (use training.KEY, data.KEY or "
-                               f"NODE.PARAM){did_you_mean(where, graph.nodes())}")
-    except GradvizError as exc:
-        raise GradvizError(f"--set {item}: {exc}") from None
 
 
 def to_jsonable(a):

@@ -11,8 +11,8 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
     from PySide6.QtWidgets import QApplication
 
     from gradviz.app import quiet_qt_messages
-    from gradviz.cli import apply_set
     from gradviz.main_window import MainWindow
+    from gradviz_core.overrides import apply_set
 
     quiet_qt_messages()
     app = QApplication.instance() or QApplication([])
