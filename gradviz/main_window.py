@@ -1,4 +1,4 @@
-"""The main window: palette | canvas | inspector, problems below, menus with undo and files."""
+"""The main window: palette | canvas | a tab each for the inspector, values, data, lesson and problems; the stepper strip below; menus with undo, files, steps and panels."""
 from __future__ import annotations
 
 import json
