@@ -18,14 +18,16 @@ from gradviz.canvas.scene import GraphScene, GraphView
 from gradviz.checking import GradientCheck
 from gradviz.panels.stepper import StepperPanel
 from gradviz.panels.values import ValuesPanel
+from gradviz.panels.train import TrainingPanel
 from gradviz.stepping import StepSession
+from gradviz.training import TrainSession
 from gradviz.panels.data import DataPanel
 from gradviz.panels.inspector import Inspector
 from gradviz.panels.palette import Palette
 from gradviz.panels.problems import ProblemsList
 from gradviz.worker import KernelWarmUp
 from gradviz_core import fileformat
-from gradviz_core.commands import AddNode, MoveNodes, SetData, SetParam, copy_nodes, paste_command
+from gradviz_core.commands import AddNode, MoveNodes, SetData, SetParam, SetTraining, copy_nodes, paste_command
 from gradviz_core.layout import layered_positions
 from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
@@ -72,6 +74,10 @@ class MainWindow(QMainWindow):
         self.bridge = Bridge(self)
         self.session = StepSession(self.bridge, self)
         self.values = ValuesPanel()
+        self.train_session = TrainSession(self)
+        self.training_panel = TrainingPanel(self.train_session)
+        self.training_panel.lr_edited.connect(lambda v: self.scene.push(SetTraining("lr", v)))
+        self.training_panel.keep_requested.connect(self.keep_trained_weights)
         self.data_panel = DataPanel()
         self.data_panel.data_edited.connect(lambda spec: self.scene.push(SetData(spec)))
         docks = []
@@ -80,7 +86,8 @@ class MainWindow(QMainWindow):
                                     ("Problems", self.problems, Qt.RightDockWidgetArea),
                                     ("Lesson", self.lesson, Qt.RightDockWidgetArea),
                                     ("Values", _scrolling(self.values), Qt.RightDockWidgetArea),
-                                    ("Data", _scrolling(self.data_panel), Qt.RightDockWidgetArea)):
+                                    ("Data", _scrolling(self.data_panel), Qt.RightDockWidgetArea),
+                                    ("Training", _scrolling(self.training_panel), Qt.RightDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
             dock.setWidget(widget)
@@ -92,6 +99,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Lesson"])
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Values"])
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Data"])
+        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Training"])
         self.docks["Inspector"].raise_()
         self.resizeDocks(docks[:2], [180, 270], Qt.Horizontal)
         self.palette.add_requested.connect(self.add_brick)
@@ -111,6 +119,7 @@ class MainWindow(QMainWindow):
         self.window_menu.addAction(dock.toggleViewAction())
         self.session.changed.connect(self._steps_changed)
         self.session.message.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
+        self.train_session.message.connect(lambda msg: self.statusBar().showMessage(msg, 15000))
         self.scene.run_to.connect(self.session.run_to)
         self.checker = GradientCheck(self)
         self.checker.started.connect(lambda: self.statusBar().showMessage("Checking every gradient numerically…"))
@@ -212,6 +221,8 @@ class MainWindow(QMainWindow):
         self.scene.set_graph(graph)
         self._watch(graph)
         self.session.set_document(graph)
+        self.train_session.set_document(graph)
+        self.training_panel.show_graph(graph)
         self.show_lesson()
         self._model_changed()
         self.view.fit()
@@ -320,7 +331,21 @@ class MainWindow(QMainWindow):
                                       QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
         return answer == QMessageBox.Discard or (answer == QMessageBox.Save and self.save())
 
+    def keep_trained_weights(self) -> None:
+        command = self.train_session.keep_command()
+        if command is None:
+            self.statusBar().showMessage("There are no trained weights to keep yet", 5000)
+        elif self.scene.push(command):
+            self.statusBar().showMessage("The trained weights are now the graph's (Ctrl+Z undoes it)", 8000)
+
     def closeEvent(self, event) -> None:
+        if self.train_session.running:  # stop the run cleanly, and offer what it trained
+            self.train_session.stop(wait=True)
+            answer = QMessageBox.question(self, "Training was running",
+                                          "Keep the weights trained so far in the graph?",
+                                          QMessageBox.Yes | QMessageBox.No)
+            if answer == QMessageBox.Yes:
+                self.keep_trained_weights()
         if self.confirm_discard():
             safety.clear_recovery()  # a clean close leaves nothing to recover
             event.accept()

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 
 #: a healthy ‖ΔW‖/‖W‖ per step is about 1e-3; warn outside [LOW, HIGH]
 RATIO_LOW, RATIO_HIGH = 1e-5, 1e-1
+#: the first updates of small initial weights are large by nature: ratios count from this epoch
+RATIO_FROM_EPOCH = 3
 DEAD_SHARE = 0.5
 SATURATED_SHARE = 0.5
 #: across the activation layers at step 0, the std may shrink or grow by at most this factor
@@ -44,7 +46,7 @@ def from_diagnostics(record: dict, saturating: dict[str, tuple[float, float]]) -
     out = []
     for key, st in record["layers"].items():
         node, _, w = key.partition("/")
-        if w not in ("W", "value") or st["weight_norm"] == 0:
+        if w not in ("W", "value") or st["weight_norm"] == 0 or record.get("epoch", RATIO_FROM_EPOCH) < RATIO_FROM_EPOCH:
             continue
         r = st["update_ratio"]
         if r > RATIO_HIGH:

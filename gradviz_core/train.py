@@ -328,7 +328,8 @@ class Trainer:
         bricks = self.program.bricks
         acts = {n: activation_stats(values[n], bricks[n].can_die, bounds=bricks[n].saturates)
                 for n in self.program.order if bricks[n].family == "Activations"}
-        record = {"kind": "diagnostics", "step": self.steps, "layers": layers, "activations": acts}
+        record = {"kind": "diagnostics", "step": self.steps, "epoch": self.epoch, "layers": layers,
+                  "activations": acts}
         self.events.emit("diagnostics", record=record)
         saturating = {n: bricks[n].saturates for n in acts if bricks[n].saturates}
         self._warn(babysit.from_diagnostics(record, saturating))

@@ -246,7 +246,7 @@ def test_babysitting_warnings_name_the_number_and_the_node():
     assert dead["value"] > 0.5 and "ReLUs are dead" in dead["message"]
     assert ("loss_flat", None) in codes
     assert len(result.warnings) == len(codes)  # each once
-    g = spiral(epochs=3, lr=50.0)
+    g = spiral(epochs=6, lr=10.0)
     codes = {w["code"] for w in Trainer(g).run().warnings}
     assert "update_ratio_high" in codes
     g = spiral(epochs=2)

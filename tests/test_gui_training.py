@@ -1,0 +1,59 @@
+"""Training in the window (first slice): start, live curves and boundary, a mid-run learning
+rate change, keep the weights, close mid-run. The trainer runs on its own thread."""
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from test_gui_editor import window  # noqa: E402,F401
+
+
+def test_training_the_spiral_from_the_window(window, qtbot, examples_dir):
+    window.open(examples_dir / "spiral_mlp.json")
+    panel = window.training_panel
+    assert panel.boundary_view.isVisibleTo(panel)
+    panel.start.click()
+    qtbot.waitUntil(lambda: panel.frames >= 2, timeout=20000)
+    first = panel.boundary.image.copy()
+    qtbot.waitUntil(lambda: window.train_session.result is not None, timeout=60000)
+    r = window.train_session.result
+    assert r.status == "done" and r.train_acc >= 0.95
+    assert not np.array_equal(first, panel.boundary.image)  # the boundary moved while it learned
+    xs, ys = panel.train_curve.getData()
+    assert len(xs) == len(r.history) > 10 and ys[-1] < ys[0]
+    assert "training accuracy" in panel.status.text()
+    assert not window.graph.weights()  # the document is not trained...
+    panel.keep.click()  # ...until the student keeps the weights
+    assert set(window.graph.weights()) == {"fc1/W", "fc1/b", "fc2/W", "fc2/b"}
+    window.undo.undo()
+    assert not window.graph.weights()
+
+
+def test_a_learning_rate_changed_mid_run_reaches_the_trainer(window, qtbot, examples_dir):
+    window.open(examples_dir / "spiral_mlp.json")
+    window.graph.training["epochs"] = 100000
+    window.training_panel.start.click()
+    t = window.train_session.trainer
+    qtbot.waitUntil(lambda: t.steps > 5, timeout=20000)
+    window.training_panel.lr.setText("0.0125")
+    window.training_panel.lr.editingFinished.emit()
+    qtbot.waitUntil(lambda: t.optimizer.lr == 0.0125, timeout=20000)
+    assert window.graph.training["lr"] == 0.0125 and t.state == "running"
+    window.training_panel.stop.click()
+    qtbot.waitUntil(lambda: not window.train_session.running, timeout=20000)
+
+
+def test_closing_the_window_mid_run_stops_it_and_offers_the_weights(window, qtbot, examples_dir, monkeypatch):
+    window.open(examples_dir / "spiral_mlp.json")
+    window.graph.training["epochs"] = 100000
+    window.training_panel.start.click()
+    t = window.train_session.trainer
+    qtbot.waitUntil(lambda: t.steps > 3, timeout=20000)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[2]) or (QMessageBox.Yes if "Keep" in a[2] else QMessageBox.Discard))
+    window.close()
+    assert t.state == "finished" and t.result.status == "cancelled"
+    assert asked and "Keep the weights trained so far" in asked[0]
+    assert "fc1/W" in window.graph.weights()
