@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from gradviz.bridge import Bridge
+from gradviz_core import kernels
 from gradviz_core.errors import GradvizError
 from gradviz_core.train import Trainer
 
@@ -107,6 +108,8 @@ class TrainSession(QObject):
         t = self.trainer
         if t is None or t.splits is None or t.splits.train.X.ndim != 2 or t.splits.train.X.shape[1] != 2:
             return None
+        if kernels.active().__name__.endswith("fast") and not kernels.ready():
+            return None  # the kernels are still compiling: the window's thread does not wait for them
         data = t.graph.dataset()  # the points as the data gives them, before preprocessing
         raw = data.X
         lo, hi = raw.min(axis=0), raw.max(axis=0)

@@ -10,7 +10,11 @@ from test_gui_editor import window  # noqa: E402,F401
 
 
 def test_training_the_spiral_from_the_window(window, qtbot, examples_dir):
+    from gradviz_core import kernels
     window.open(examples_dir / "spiral_mlp.json")
+    # the window compiles the kernels in the background; the boundary waits for them (a first
+    # compile never freezes the window), and so does this test, so its first frames show the start
+    qtbot.waitUntil(kernels.ready, timeout=300000)
     panel = window.training_panel
     assert panel.boundary_view.isVisibleTo(panel)
     panel.start.click()

@@ -8,10 +8,13 @@ compiles (or loads) all of them ahead of time.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from types import ModuleType
 
 from gradviz_core.kernels import reference
+
+_WARM = threading.Event()
 
 _active: ModuleType | None = None
 
@@ -111,4 +114,12 @@ def warm_up(dtypes=("float32", "float64")) -> float:
         k.softmax(rng.standard_normal((k.SMALL // 4 + 1, 4)).astype(dt))
         m = s[:, :4].copy()
         k.linear_backward(k.linear_forward(m, m[:4].T.copy(), b), m, m[:4].T.copy())
+        k.linear_forward(np.ones((8192, 4), dt), m[:4].T.copy(), b)  # the row-chunked path (grids)
+    _WARM.set()
     return time.perf_counter() - t
+
+
+def ready() -> bool:
+    """Whether ``warm_up`` has compiled (or loaded) every kernel: work on the window's thread
+    waits for this, so a first compile never freezes the window."""
+    return _WARM.is_set()
