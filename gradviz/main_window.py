@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self.train_session = TrainSession(self)
         self.training_panel = TrainingPanel(self.train_session)
         self.training_panel.lr_edited.connect(lambda v: self.scene.push(SetTraining("lr", v)))
+        self.training_panel.setting_edited.connect(lambda k, v: self.scene.push(SetTraining(k, v)))
         self.training_panel.keep_requested.connect(self.keep_trained_weights)
         self.data_panel = DataPanel()
         self.data_panel.data_edited.connect(lambda spec: self.scene.push(SetData(spec)))

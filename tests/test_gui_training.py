@@ -61,3 +61,20 @@ def test_closing_the_window_mid_run_stops_it_and_offers_the_weights(window, qtbo
     assert t.state == "finished" and t.result.status == "cancelled"
     assert asked and "Keep the weights trained so far" in asked[0]
     assert "fc1/W" in window.graph.weights()
+
+
+def test_every_training_setting_has_a_field_and_each_change_is_undoable(window, qtbot, examples_dir):
+    from gradviz_core.settings import LIVE, TRAINING
+    window.open(examples_dir / "spiral_mlp.json")
+    panel = window.training_panel
+    assert set(panel.setting_editors) == {s.name for s in TRAINING} - {"lr"}
+    panel.setting_editors["optimizer"].setCurrentText("adam")
+    assert window.graph.training["optimizer"] == "adam"
+    field = panel.setting_editors["momentum"]
+    field.setText("2")
+    field.editingFinished.emit()
+    assert "training.momentum must be ≥ 0 and ≤ 0.999, got 2" in panel.settings_note.text()
+    assert window.graph.training.get("momentum", 0.0) == 0.0
+    window.undo.undo()
+    assert window.graph.training["optimizer"] == "sgd"
+    assert "epochs" in LIVE and "batch_size" not in LIVE  # marked * in the form: needs a new run

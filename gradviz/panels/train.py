@@ -7,10 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from gradviz.panels.data import CLASS_COLORS
+from gradviz.panels.inspector import make_editor
 from gradviz.training import classes_of
+from gradviz_core.errors import GradvizError
+from gradviz_core.settings import LIVE, TRAINING
 
 BOUNDARY_MS = 50  # 20 refreshes per second while training
 GRID = 200
@@ -22,6 +25,7 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
 
 class TrainingPanel(QWidget):
     lr_edited = Signal(float)
+    setting_edited = Signal(str, object)  # a training setting and its new value
     keep_requested = Signal()
 
     def __init__(self, session) -> None:
@@ -73,10 +77,15 @@ class TrainingPanel(QWidget):
         self.boundary_view.addItem(self.points)
         self.boundary_view.hide()
         self.frames = 0  # boundary refreshes drawn (for the bench and the tests)
+        self.settings_host = QWidget()
+        self.settings_note = QLabel("")
+        self.settings_note.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.addLayout(row)
         lay.addLayout(rate)
         lay.addWidget(self.status)
+        lay.addWidget(self.settings_host)
+        lay.addWidget(self.settings_note)
         lay.addWidget(self.curves)
         lay.addWidget(self.boundary_view)
         lay.addStretch(1)
@@ -89,7 +98,39 @@ class TrainingPanel(QWidget):
         self.refresh()
 
     def show_graph(self, graph) -> None:
+        """The learning rate, and a form for every training setting, generated from its
+        declaration (``settings.TRAINING``); each change is one undoable step."""
         self.lr.setText(repr(float(graph.training.get("lr", 0.1))))
+        self.graph = graph
+        old = self.settings_host
+        self.layout().removeWidget(old)
+        old.hide()
+        old.deleteLater()
+        self.settings_host = QWidget()
+        self.layout().insertWidget(3, self.settings_host)
+        form = QFormLayout(self.settings_host)
+        self.setting_editors = {}
+        for spec in TRAINING:
+            if spec.name == "lr":
+                continue
+            value = graph.training.get(spec.name, spec.default)
+            editor = make_editor(spec, value, lambda v, k=spec.name: self._setting(k, v),
+                                 self.settings_note.setText)
+            form.addRow(spec.name + ("" if spec.name in LIVE else " *"), editor)
+            self.setting_editors[spec.name] = editor
+        self.settings_note.setText("* takes effect when training starts again; the others reach a "
+                                   "running training at its next step")
+
+    def _setting(self, key: str, value) -> None:
+        spec = next(s for s in TRAINING if s.name == key)
+        try:
+            value = spec.coerce(value, "training", label=f"training.{key}")
+        except GradvizError as exc:
+            self.settings_note.setText(str(exc))
+            return
+        current = self.graph.training.get(key, spec.default) if self.graph is not None else None
+        if value != current:
+            self.setting_edited.emit(key, list(value) if isinstance(value, tuple) else value)
 
     def _lr(self) -> None:
         try:
