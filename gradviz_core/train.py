@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gradviz_core import babysit
-from gradviz_core.engine import Program, first_nonfinite
+from gradviz_core.engine import first_nonfinite
 from gradviz_core.errors import GradvizError, GraphError
 from gradviz_core.graph import Graph
 from gradviz_core.metrics import activation_stats, confusion, weight_stats
+from gradviz_core.probe import Probe, Snapshot, find_head, grid_points, predict_scores  # noqa: F401 (API)
 from gradviz_core.run import Run, StaleRunError, load_pretrained  # noqa: F401 (load_pretrained: API)
 from gradviz_core.settings import Settings  # noqa: F401 (part of this module's API)
 
 EVAL_BATCH = 1024
-PREDICT_BATCH = 65536
 
 
 @dataclass(frozen=True)
@@ -41,14 +41,6 @@ class StepInfo:
     data_loss: float
     reg_loss: float
     lr: float
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The weights (and buffers) of a training run between two steps."""
-    step: int
-    epoch: int
-    weights: dict
 
 
 @dataclass
@@ -73,37 +65,6 @@ class Result:
         return {"epochs": self.epochs, "steps": self.steps, "train_loss": self.train_loss,
                 "train_acc": self.train_acc, "val_acc": self.val_acc, "test_acc": self.test_acc,
                 "seconds": round(self.seconds, 3)}
-
-
-def find_head(program: Program):
-    """(loss node, node of the scores it reads, node of its target) for the first loss that
-    reads scores (for accuracy and predictions), or None."""
-    for name in program.order:
-        b = program.bricks[name]
-        if b.scores_port:
-            ins = dict(program.inputs[name])
-            return name, ins.get(b.scores_port), ins.get("target")
-    return None
-
-
-def predict_scores(program: Program, splits, dtype, head, X: np.ndarray) -> np.ndarray:
-    """The scores (the input of the head loss) for raw samples X, in test mode."""
-    if not head or head[1] is None:
-        raise GraphError("predict needs a loss node to know which output holds the scores")
-    X = splits.preprocessor.transform(np.asarray(X, dtype=np.float64))
-    nodes = program.upto(head[1])
-    outs = []
-    for start in range(0, len(X), PREDICT_BATCH):
-        program.feed(X[start:start + PREDICT_BATCH], None, dtype)
-        outs.append(program.forward(False, nodes=nodes)[head[1]])
-    return np.concatenate(outs) if outs else np.zeros((0,))
-
-
-def grid_points(bounds: tuple[float, float, float, float], res: int) -> np.ndarray:
-    """res×res points over (xmin, xmax, ymin, ymax), rows along y."""
-    x0, x1, y0, y1 = bounds
-    gx, gy = np.meshgrid(np.linspace(x0, x1, res), np.linspace(y0, y1, res))
-    return np.c_[gx.ravel(), gy.ravel()]
 
 
 class Trainer:
@@ -481,40 +442,3 @@ class Trainer:
 def _keep_from(snapshot: Snapshot, text: str):
     from gradviz_core.commands import KeepWeights
     return KeepWeights(snapshot.weights, text)
-
-
-class Probe:
-    """A second executable copy of a run's graph, for reading the run from another thread:
-    predictions, the decision-boundary grid and one sample's activations, on the weights of
-    a ``Snapshot``. It never touches the run's bricks."""
-
-    def __init__(self, run: Run) -> None:
-        self.graph = run.graph.clone()
-        self.program = Program(self.graph)
-        self.splits, self.dtype = run.splits, run.dtype
-        self.head = find_head(self.program)
-
-    def load(self, snapshot: Snapshot) -> "Probe":
-        bricks = self.program.bricks
-        for key, value in snapshot.weights.items():
-            node, _, w = key.partition("/")
-            b = bricks[node]
-            (b.weights if w in b.weights else b.buffers)[w] = value
-        return self
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return predict_scores(self.program, self.splits, self.dtype, self.head, X)
-
-    def grid(self, bounds: tuple[float, float, float, float], res: int = 256) -> np.ndarray:
-        return self.predict(grid_points(bounds, res)).reshape(res, res, -1)
-
-    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Every node's output for raw samples x (N, ...), in test mode (no loss: no labels)."""
-        x = self.splits.preprocessor.transform(np.asarray(x, dtype=np.float64))
-        self.program.feed(x, None, self.dtype)
-        nodes = [n for n in self.program.order if not self.program.bricks[n].feeds == "y"
-                 and not any(self.program.bricks[s].feeds == "y" for s in self._needs(n))]
-        return self.program.forward(False, nodes=nodes)
-
-    def _needs(self, node: str) -> list[str]:
-        return self.program.upto(node)
