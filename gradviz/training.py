@@ -29,6 +29,7 @@ class TrainSession(QObject):
         self.history: list[dict] = []
         self.steps: list[tuple[int, float]] = []
         self.result = None
+        self._probe, self._probe_for = None, None  # a copy of the run's graph for the boundary
 
     def set_document(self, doc) -> None:
         self.stop(wait=True)
@@ -116,7 +117,7 @@ class TrainSession(QObject):
         pad = 0.1 * (hi - lo + 1e-9)
         extent = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
         try:
-            if not hasattr(self, "_probe") or self._probe_for is not t:
+            if self._probe_for is not t:
                 self._probe, self._probe_for = t.probe(), t
             scores = self._probe.load(t.snapshot()).grid(extent, res)
         except GradvizError:

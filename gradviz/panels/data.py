@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QVBoxLayout, QWidget)
 
 from gradviz.panels.heat import diverging_rgb
-from gradviz.panels.inspector import make_editor
+from gradviz.panels.forms import make_editor, replace_host
 from gradviz_core.data.spec import PIPELINE, SOURCES
 
 CLASS_COLORS = ("#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f59f00", "#0c8599", "#e03131", "#5c940d",
@@ -59,12 +59,7 @@ class DataPanel(QWidget):
         spec = graph.data
         name = spec.get("source") if isinstance(spec, dict) else None
         self.source.setCurrentText(name if name in SOURCES else NO_DATA)
-        old = self.form_host
-        self.layout().removeWidget(old)
-        old.hide()
-        old.deleteLater()
-        self.form_host = QWidget()
-        self.layout().insertWidget(2, self.form_host)
+        self.form_host = replace_host(self, self.form_host)
         form = QFormLayout(self.form_host)
         self.editors = {}
         if name in SOURCES:

@@ -9,62 +9,11 @@ and the field goes back to the current value.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout,
+from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QVBoxLayout,
                                QWidget)
 
 from gradviz_core.errors import GradvizError
-from gradviz_core.params import to_json_value
-
-ERROR_STYLE = "QLineEdit { border: 2px solid #e03131; }"
-
-
-def value_text(spec, value) -> str:
-    """A value as the user reads and types it, with every digit kept."""
-    if spec.kind == "float":
-        return repr(float(value))
-    if spec.kind in ("tensor", "floats", "ints", "names"):
-        return str(to_json_value(spec, value))
-    return str(value)
-
-
-def parse_text(spec, text: str):
-    """What the user typed, as the value the core checks (numbers as numbers)."""
-    text = text.strip()
-    if spec.kind == "int":
-        return int(text)
-    if spec.kind == "float":
-        return float(text)
-    return text
-
-
-def make_editor(spec, value, emit, bad_text):
-    """The editor for one declaration: a check box, a choice, or a text field in which numbers
-    keep every digit. ``emit(value)`` gets what the user set; ``bad_text(message)`` text
-    that is not a number."""
-    if spec.kind == "bool":
-        w = QCheckBox()
-        w.setChecked(bool(value))
-        w.toggled.connect(emit)
-    elif spec.kind == "choice":
-        w = QComboBox()
-        w.addItems(spec.choices)
-        w.setCurrentText(value)
-        w.currentTextChanged.connect(emit)
-    else:  # numbers, tensors and names: typed as text, checked by the declaration
-        w = QLineEdit(value_text(spec, value))
-
-        def finished() -> None:
-            w.setStyleSheet("")
-            try:
-                v = parse_text(spec, w.text())
-            except ValueError:
-                bad_text(f"{spec.name} must be {'a whole number' if spec.kind == 'int' else 'a number'}, "
-                         f"not {w.text()!r}")
-                return
-            emit(v)
-        w.editingFinished.connect(finished)
-    w.setToolTip(f"{spec.doc} ({spec.describe_range()})" if spec.describe_range() else spec.doc)
-    return w
+from gradviz.panels.forms import ERROR_STYLE, make_editor, replace_host, value_text
 
 
 class Inspector(QWidget):
@@ -94,14 +43,7 @@ class Inspector(QWidget):
     def show_node(self, graph, name: str | None) -> None:
         self.graph, self.node = graph, name
         self._form += 1
-        old = self.form_host
-        old.setEnabled(False)  # an old form's pending editingFinished must not reach anyone
-        self.layout().removeWidget(old)
-        old.hide()  # deleteLater alone leaves it on screen until the event loop runs
-        old.deleteLater()
-        self.form_host = QWidget()
-        self.layout().insertWidget(1, self.form_host)
-        self.form_host.show()  # a child added to a visible widget is otherwise shown only later
+        self.form_host = replace_host(self, self.form_host)
         self.editors = {}
         self.error.setText("")
         if name is None or name not in graph:

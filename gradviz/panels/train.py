@@ -10,7 +10,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from gradviz.panels.data import CLASS_COLORS
-from gradviz.panels.inspector import make_editor
+from gradviz.panels.forms import make_editor, replace_host
 from gradviz.training import classes_of
 from gradviz_core.errors import GradvizError
 from gradviz_core.settings import LIVE, TRAINING
@@ -102,12 +102,7 @@ class TrainingPanel(QWidget):
         declaration (``settings.TRAINING``); each change is one undoable step."""
         self.lr.setText(repr(float(graph.training.get("lr", 0.1))))
         self.graph = graph
-        old = self.settings_host
-        self.layout().removeWidget(old)
-        old.hide()
-        old.deleteLater()
-        self.settings_host = QWidget()
-        self.layout().insertWidget(3, self.settings_host)
+        self.settings_host = replace_host(self, self.settings_host)
         form = QFormLayout(self.settings_host)
         self.setting_editors = {}
         for spec in TRAINING:
