@@ -456,8 +456,11 @@ class MainWindow(QMainWindow):
             return
         names = [i.name for i in self.scene.selectedItems() if hasattr(i, "name")]
         self.inspector.show_node(self.graph, names[0] if len(names) == 1 else None)
-        if len(names) == 1 and self.session.stepper is not None:
+        stepping = self.session.stepper is not None and self.session.stepper.records
+        if len(names) == 1 and stepping:
             self.values.show_node(self.session.stepper, names[0])
+        if len(names) == 1 and self.isVisible():  # a click on a node brings its panel forward
+            self.docks["Values" if stepping else "Inspector"].raise_()
 
     def check_gradients(self) -> None:
         """Centered differences against every analytic gradient, on the samples being stepped."""
