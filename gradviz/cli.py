@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--size", default="1280x800", metavar="WxH", help="the window size (default 1280x800)")
     r.add_argument("--select", metavar="NODE", help="select this node (the values panel shows it)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
+    r.add_argument("--train", type=int, metavar="EPOCHS",
+                   help="train this many epochs in the window first (the dashboard shows the run)")
+    r.add_argument("--view", choices=VIEWS, default="window",
+                   help="with --train: the whole window with the dashboard, or one view alone "
+                        "(default: the window)")
     i = sub.add_parser("info", help="each node's output shape and parameter count, with the formulas")
     i.add_argument("file", help="a graph file (.json)")
     i.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
@@ -69,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+VIEWS = ("window", "dashboard", "boundary", "loss", "convnet", "diagnostics", "compare")
 VERBS = ("step", "gradcheck", "train", "info", "render", "bench")
 
 
@@ -207,9 +213,17 @@ def cmd_render(args) -> int:
         raise GradvizError(f"--steps {args.steps}: give a number of steps, all, forward or backward")
     if not args.output.lower().endswith((".png", ".svg")):
         raise GradvizError(f"-o {args.output}: the image must be a .png or an .svg file")
-    _load_checked(args.file, args.set)  # bad input: a message before any window opens
+    if args.train is not None and not 1 <= args.train <= 100000:
+        raise GradvizError(f"--train {args.train}: give a number of epochs from 1 to 100000")
+    if args.view != "window" and args.train is None:
+        raise GradvizError(f"--view {args.view}: the dashboard's views need a run; add --train EPOCHS")
+    if args.view != "window" and args.output.lower().endswith(".svg"):
+        raise GradvizError(f"--view {args.view}: the dashboard renders as .png only")
+    graph = _load_checked(args.file, args.set)  # bad input: a message before any window opens
+    if args.train is not None and graph.data is None:
+        raise GradvizError(f"{args.file}: --train needs data: the graph has no data section")
     from gradviz.render import render
-    render(args.file, args.output, steps, (width, height), args.select, args.set)
+    render(args.file, args.output, steps, (width, height), args.select, args.set, args.train, args.view)
     print(f"wrote {args.output}")
     return 0
 

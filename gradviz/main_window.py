@@ -18,6 +18,7 @@ from gradviz.canvas.scene import GraphScene, GraphView
 from gradviz.checking import GradientCheck
 from gradviz.panels.stepper import StepperPanel
 from gradviz.panels.values import ValuesPanel
+from gradviz.panels.dashboard import Dashboard
 from gradviz.panels.train import TrainingPanel
 from gradviz.stepping import StepSession
 from gradviz.training import TrainSession
@@ -27,7 +28,8 @@ from gradviz.panels.palette import Palette
 from gradviz.panels.problems import ProblemsList
 from gradviz.worker import KernelWarmUp
 from gradviz_core import fileformat
-from gradviz_core.commands import AddNode, MoveNodes, SetData, SetParam, SetTraining, copy_nodes, paste_command
+from gradviz_core.commands import (AddNode, Group, MoveNodes, SetData, SetParam, SetRuns, SetTraining, copy_nodes,
+                                   paste_command)
 from gradviz_core.layout import layered_positions
 from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
@@ -79,6 +81,15 @@ class MainWindow(QMainWindow):
         self.training_panel.lr_edited.connect(lambda v: self.scene.push(SetTraining("lr", v)))
         self.training_panel.setting_edited.connect(lambda k, v: self.scene.push(SetTraining(k, v)))
         self.training_panel.keep_requested.connect(self.keep_trained_weights)
+        self.training_panel.param_edited.connect(self.set_param)
+        self.training_panel.init_all.connect(self.init_all_layers)
+        self.training_panel.add_regularizer.connect(self.add_brick)
+        self.dashboard = Dashboard(self.train_session)
+        self.dashboard.compare.save_requested.connect(
+            lambda: self.scene.push(SetRuns(self.train_session.runs)))
+        self.dashboard.diagnostics.node_clicked.connect(self.select_node)
+        self.train_session.warning.connect(self._node_warning)
+        self.train_session.changed.connect(self._training_changed)
         self.data_panel = DataPanel()
         self.data_panel.data_edited.connect(lambda spec: self.scene.push(SetData(spec)))
         docks = []
@@ -118,6 +129,14 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.BottomDockWidgetArea, dock)
         self.docks["Stepper"] = dock
         self.window_menu.addAction(dock.toggleViewAction())
+        board = QDockWidget("Dashboard", self)
+        board.setObjectName("Dashboard")
+        board.setWidget(self.dashboard)
+        self.addDockWidget(Qt.BottomDockWidgetArea, board)
+        self.splitDockWidget(board, dock, Qt.Vertical)  # the stepper strip stays at the very bottom
+        self.docks["Dashboard"] = board
+        self.window_menu.addAction(board.toggleViewAction())
+        board.hide()  # until training starts (Window > Dashboard brings it)
         self.session.changed.connect(self._steps_changed)
         self.session.message.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
         self.train_session.message.connect(lambda msg: self.statusBar().showMessage(msg, 15000))
@@ -308,7 +327,8 @@ class MainWindow(QMainWindow):
         if self.path is None:
             return self.save_as()
         try:
-            fileformat.save(self.graph, self.path)
+            # kept weights go with the graph (a weights file beside it), so training resumes from them
+            fileformat.save(self.graph, self.path, with_weights=bool(self.graph.weights()))
         except OSError as exc:
             QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
             return False
@@ -338,6 +358,27 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("There are no trained weights to keep yet", 5000)
         elif self.scene.push(command):
             self.statusBar().showMessage("The trained weights are now the graph's (Ctrl+Z undoes it)", 8000)
+
+    def init_all_layers(self, scheme: str) -> None:
+        """One initialization scheme for every layer: one undoable step."""
+        commands = [SetParam(n, "init", scheme) for n in self.graph.order
+                    if "init" in self.graph.brick(n).config and self.graph.brick(n).config["init"] != scheme]
+        if commands:
+            self.scene.push(Group(f"initialize every layer with {scheme}", commands))
+
+    def _node_warning(self, record: dict) -> None:
+        if record.get("node"):
+            self.scene.set_warning(record["node"], record["message"])
+
+    def _training_changed(self) -> None:
+        s = self.train_session
+        if s.state in ("ready", "running") and s.trainer is not None and not s.trainer.warnings:
+            self.scene.clear_warnings()  # a new run: its own warnings
+        if s.state in ("ready", "running") and not self.docks["Dashboard"].isVisible():
+            self.docks["Dashboard"].show()
+            self.resizeDocks([self.docks["Dashboard"]], [int(self.height() * 0.42)], Qt.Vertical)
+        if s.state in ("ready", "running"):
+            self.docks["Training"].raise_()
 
     def closeEvent(self, event) -> None:
         if self.train_session.running:  # stop the run cleanly, and offer what it trained
@@ -491,6 +532,7 @@ class MainWindow(QMainWindow):
     def _model_changed(self) -> None:
         self.problems.show_problems(self.graph.problems)
         self.data_panel.show_graph(self.graph)
+        self.training_panel.show_graph(self.graph)
         self._selection_changed()
 
     def _update_title(self, clean: bool | None = None) -> None:

@@ -6,7 +6,7 @@ import os
 
 
 def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: str | None = None,
-           sets=()) -> None:
+           sets=(), train: int | None = None, view: str = "window") -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
@@ -32,6 +32,13 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
         session.travel(int(steps))
     if select:
         w.select_node(select)
+    if train is not None:
+        widget = train_in_window(app, w, train, view)
+        if widget is not w:
+            if not widget.grab().save(output):
+                raise OSError(f"{output}: the image could not be written")
+            w.close()
+            return
     app.processEvents()
     w.view.fit()
     app.processEvents()
@@ -40,3 +47,43 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
     elif not w.grab().save(output):
         raise OSError(f"{output}: the image could not be written")
     w.close()
+
+
+def train_in_window(app, w, epochs: int, view: str):
+    """Train ``epochs`` epochs in the window (the real session, thread and dashboard), wait for
+    the end, draw every view, and return the widget to grab for ``view``."""
+    import time
+
+    from gradviz_core import kernels
+    from gradviz_core.errors import GradvizError
+
+    kernels.warm_up()  # headless: compile now, so the run's views are drawn from the start
+    w.graph.training["epochs"] = epochs
+    w.undo.setClean()
+    session, board = w.train_session, w.dashboard
+    session.start()
+    while session.result is None and session.running:
+        app.processEvents()
+        time.sleep(0.01)
+    session.bridge.flush()
+    app.processEvents()
+    if session.result is None:
+        raise GradvizError(f"{w.path}: training did not start")
+    if session.result.status == "diverged":
+        raise GradvizError(session.result.message)
+    tab = {"boundary": board.boundary, "loss": board.curves, "convnet": board.convnet,
+           "diagnostics": board.diagnostics, "compare": board.compare}.get(view)
+    if tab is None:  # the window: the view that tells most about this graph
+        tab = board.boundary if session.boundary_possible() else (
+            board.convnet if board.isTabEnabled(board.indexOf(board.convnet)) else board.curves)
+    board.setCurrentWidget(tab)
+    board.draw_all()
+    app.processEvents()
+    w.view.fit()
+    app.processEvents()
+    if view in ("window", "dashboard"):
+        return w
+    board.resize(w.size())
+    tab.resize(w.size())
+    app.processEvents()
+    return tab

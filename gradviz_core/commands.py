@@ -164,6 +164,20 @@ class KeepWeights(Command):
         graph.put_weights(self.old)
 
 
+class SetRuns(Command):
+    """Keep these training runs in the graph (saved with it), for comparison."""
+
+    def __init__(self, runs: list[dict]) -> None:
+        self.runs, self.old = list(runs), None
+        self.text = "keep the runs in the graph"
+
+    def do(self, graph):
+        self.old, graph.runs = graph.runs, list(self.runs)
+
+    def undo(self, graph):
+        graph.runs = self.old
+
+
 class MoveNodes(Command):
     def __init__(self, moves: dict[str, tuple[tuple[float, float], tuple[float, float]]]) -> None:
         """``moves``: {node: (old position, new position)}"""

@@ -106,6 +106,7 @@ def from_dict(doc: Any, where: str = "<graph>", base_dir: str | None = None) -> 
     g.title, g.note, g.seed = doc.get("title", ""), doc.get("note", ""), doc.get("seed", 0)
     g.training = {**DEFAULT_TRAINING, **doc.get("training", {})}
     g.data = doc.get("data")
+    g.runs = list(doc.get("runs", []))
     for i, node in enumerate(doc["nodes"]):
         try:
             g.add_node(node["type"], node["name"], node.get("params", {}), tuple(node.get("pos", (0, 0))))
@@ -128,6 +129,8 @@ def to_dict(graph: Graph, weights: str | None = None) -> dict:
                            "data": graph.data, "training": dict(graph.training)}
     if weights:
         doc["weights"] = weights
+    if graph.runs:
+        doc["runs"] = graph.runs
     return doc
 
 

@@ -51,6 +51,9 @@ class Graph:
         self.events = Events()
         self.title = ""
         self.note = ""
+        #: training runs kept for comparison ({label, settings, history, status, summary}), saved
+        #: with the graph
+        self.runs: list[dict] = []
         self.seed = 0
         self.data: dict | None = None
         self.training: dict[str, Any] = dict(DEFAULT_TRAINING)

@@ -9,15 +9,19 @@ def confusion(true: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(np.asarray(true, np.int64) * k + pred, minlength=k * k).reshape(k, k)
 
 
+def histogram(values: np.ndarray, bins: int = 20) -> dict:
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    counts, edges = np.histogram(flat, bins=bins)
+    return {"mean": float(flat.mean()), "std": float(flat.std()), "hist": counts.tolist(), "edges": edges.tolist()}
+
+
 def activation_stats(out: np.ndarray, relu: bool, bins: int = 20,
                      bounds: tuple[float, float] | None = None) -> dict:
     """Mean, std and histogram of a layer's output; for ReLU also the fraction of dead units
     (units that output 0 for every sample of the batch); for a saturating unit with output
     ``bounds``, the fraction of outputs within 1% of a bound."""
     flat = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
-    counts, edges = np.histogram(flat, bins=bins)
-    stats = {"mean": float(flat.mean()), "std": float(flat.std()),
-             "hist": counts.tolist(), "edges": edges.tolist()}
+    stats = histogram(flat, bins)
     if relu:
         stats["dead"] = float(np.mean(np.all(flat <= 0, axis=0)))
     if bounds is not None:

@@ -34,11 +34,23 @@ def find_head(program: Program):
     return None
 
 
-def predict_scores(program: Program, splits, dtype, head, X: np.ndarray) -> np.ndarray:
-    """The scores (the input of the head loss) for raw samples X, in test mode."""
+def truth_of(program: Program, head, ds) -> np.ndarray | None:
+    """The class labels the head loss is scored against (one column of a label table)."""
+    target = head[2] if head else None
+    b = program.bricks.get(target) if target else None
+    if b is None or b.feeds != "y":
+        return None
+    col = b.config.get("column", -1)
+    return ds.y if ds.y.ndim == 1 else (ds.y[:, col] if col >= 0 else None)
+
+
+def predict_scores(program: Program, splits, dtype, head, X: np.ndarray, prepared: bool = False) -> np.ndarray:
+    """The scores (the input of the head loss) for raw samples X (or, ``prepared``, samples
+    already preprocessed, as a split holds them), in test mode."""
     if not head or head[1] is None:
         raise GraphError("predict needs a loss node to know which output holds the scores")
-    X = splits.preprocessor.transform(np.asarray(X, dtype=np.float64))
+    if not prepared:
+        X = splits.preprocessor.transform(np.asarray(X, dtype=np.float64))
     nodes = program.upto(head[1])
     outs = []
     for start in range(0, len(X), PREDICT_BATCH):
@@ -73,17 +85,48 @@ class Probe:
             (b.weights if w in b.weights else b.buffers)[w] = value
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return predict_scores(self.program, self.splits, self.dtype, self.head, X)
+    def predict(self, X: np.ndarray, prepared: bool = False) -> np.ndarray:
+        return predict_scores(self.program, self.splits, self.dtype, self.head, X, prepared)
 
     def grid(self, bounds: tuple[float, float, float, float], res: int = 256) -> np.ndarray:
         return self.predict(grid_points(bounds, res)).reshape(res, res, -1)
 
-    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Every node's output for raw samples x (N, ...), in test mode; the nodes that need
-        labels (the targets and what reads them) are left out."""
+    def truth(self, ds) -> np.ndarray | None:
+        return truth_of(self.program, self.head, ds)
+
+    def input_gradient(self, x: np.ndarray, cls: int | None = None) -> tuple[np.ndarray, int, np.ndarray]:
+        """(∂score_cls/∂x, the class, the scores) for one sample x as the graph sees it (a
+        split's sample, preprocessed), in test mode: the saliency map's gradient. ``cls``
+        defaults to the predicted class."""
+        if not self.head or self.head[1] is None:
+            raise GraphError("a saliency map needs a loss node to know which output holds the scores")
+        prog, scores_node = self.program, self.head[1]
+        prog.feed(np.asarray(x, dtype=np.float64)[None], None, self.dtype)
+        nodes = prog.upto(scores_node)
+        values = prog.forward(False, nodes=nodes)
+        scores = np.asarray(values[scores_node])
+        cls = int(np.argmax(scores[0])) if cls is None else int(cls)
+        seed = np.zeros_like(scores)
+        seed.reshape(len(seed), -1)[0, cls] = 1.0
+        grads = {scores_node: seed}
+        for name in reversed(nodes):
+            g, b = grads.get(name), prog.bricks[name]
+            if g is None or not b.input_ports():
+                continue
+            for port, d in b.backward(g).items():
+                src = dict(prog.inputs[name]).get(port)
+                if d is not None and src is not None:
+                    grads[src] = grads[src] + d if src in grads else d
+        source = next(n for n in nodes if prog.bricks[n].feeds == "X")
+        return np.asarray(grads.get(source, np.zeros_like(values[source])))[0], cls, scores[0]
+
+    def activations(self, x: np.ndarray, prepared: bool = False) -> dict[str, np.ndarray]:
+        """Every node's output for raw samples x (N, ...) (or, ``prepared``, preprocessed ones),
+        in test mode; the nodes that need labels (the targets and what reads them) are left out."""
         import networkx as nx
-        x = self.splits.preprocessor.transform(np.asarray(x, dtype=np.float64))
+        x = np.asarray(x, dtype=np.float64)
+        if not prepared:
+            x = self.splits.preprocessor.transform(x)
         self.program.feed(x, None, self.dtype)
         labels = {n for n, b in self.program.bricks.items() if b.feeds == "y"}
         needs = labels.union(*(nx.descendants(self.graph.g, n) for n in labels))

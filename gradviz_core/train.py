@@ -25,8 +25,8 @@ from gradviz_core import babysit
 from gradviz_core.engine import first_nonfinite
 from gradviz_core.errors import GradvizError, GraphError
 from gradviz_core.graph import Graph
-from gradviz_core.metrics import activation_stats, confusion, weight_stats
-from gradviz_core.probe import Probe, Snapshot, find_head, grid_points, predict_scores  # noqa: F401 (API)
+from gradviz_core.metrics import activation_stats, confusion, histogram, weight_stats
+from gradviz_core.probe import Probe, Snapshot, find_head, grid_points, predict_scores, truth_of  # noqa: F401 (API)
 from gradviz_core.run import Run, StaleRunError, load_pretrained  # noqa: F401 (load_pretrained: API)
 from gradviz_core.settings import Settings  # noqa: F401 (part of this module's API)
 
@@ -69,7 +69,8 @@ class Result:
 
 class Trainer:
     def __init__(self, graph: Graph, overrides: dict | None = None, dtype=np.float32,
-                 weights: str = "fresh", max_steps: int | None = None) -> None:
+                 weights: str = "fresh", max_steps: int | None = None, pause_on_diverge: bool = False,
+                 threads: int | None = None) -> None:
         self.training_run = run = Run(graph, dtype, weights=weights, overrides=overrides, live=True,
                              kind="training run")
         if run.splits is None:
@@ -93,10 +94,21 @@ class Trainer:
         self.warnings: list[babysit.Warning] = []
         self._epoch_start = True
         self.max_steps = max_steps
+        #: the window's choice: on divergence, restore the last finite weights and pause (the
+        #: student lowers η and resumes) instead of finishing
+        self.pause_on_diverge = pause_on_diverge
+        #: compute threads for this run's kernels (None: Numba's default, one per core)
+        self.threads = threads
+        self._pause_at: tuple[str, int] | None = None  # ("step" | "epoch", number): pause there
+        self._epoch_done = True
+        #: the message of a divergence the run is paused at ("" otherwise)
+        self.diverged = ""
         self.steps = 0
         self.epoch = 0
         self.first_loss: float | None = None
         self.history: list[dict] = []
+        #: every diagnostics record so far (the dashboard reads it from another thread)
+        self.diagnostics: list[dict] = []
         self.result: Result | None = None
         self._cond = threading.Condition()
         self._state = "ready"          # ready, running, paused, finished
@@ -144,6 +156,25 @@ class Trainer:
                 self._state = "running"
                 self._cond.notify_all()
 
+    def pause_after(self, unit: str, count: int = 1) -> None:
+        """Run ``count`` more steps (``unit`` "step") or to the end of the epoch (``unit``
+        "epoch"), then pause; resumes a paused run. Starts nothing: call ``start`` for a new one."""
+        with self._cond:
+            self._pause_at = ("step", self.steps + count) if unit == "step" else \
+                ("epoch", self.epoch + (count if self._epoch_done else count - 1))
+            if self._state == "paused":
+                self._state = "running"
+                self._cond.notify_all()
+
+    def _pause_here(self, unit: str) -> None:
+        with self._cond:
+            at = self._pause_at
+            if at and at[0] == unit and (self.steps if unit == "step" else self.epoch) >= at[1]:
+                self._pause_at = None
+                if self._state == "running":
+                    self._state = "paused"
+                    self.events.emit("paused", record={"step": self.steps, "epoch": self.epoch})
+
     def cancel(self) -> None:
         """Stop at the next step; never lost, whatever is called after it."""
         with self._cond:
@@ -164,6 +195,9 @@ class Trainer:
         return self._loop()
 
     def _loop(self) -> Result:
+        if self.threads:
+            from gradviz_core.kernels import use_threads
+            use_threads(self.threads)  # Numba's thread count is per calling thread: this one
         try:
             # overflow on the way to a divergence is handled by the guard, not warned about
             with np.errstate(all="ignore"):
@@ -182,9 +216,11 @@ class Trainer:
         status, message, epoch = "done", "", 0
         while epoch < s.epochs:  # epochs may change while training runs
             epoch += 1
-            self.epoch = epoch
+            self.epoch, self._epoch_done = epoch, False
             order = run.epoch_order(epoch)
-            self._epoch_start = epoch <= babysit.STALL_EPOCHS  # the babysitting checks watch the start
+            # diagnostics at the first step of the first epochs, then of about 100 epochs over the
+            # run (and every diagnostics_every steps): the dashboard draws them over time
+            self._epoch_start = epoch <= babysit.STALL_EPOCHS or epoch % max(1, s.epochs // 100) == 0
             tot_data = tot_reg = 0.0
             tot_terms = dict.fromkeys(self.terms, 0.0)
             seen = 0
@@ -203,7 +239,11 @@ class Trainer:
                     xb, yb = run.take(idx, self.steps + 1)
                     data_loss, reg_loss, values = self.step(xb, yb)
                 if values is not None:
-                    status, message = "diverged", self._diverged(values, epoch, data_loss, reg_loss)
+                    message = self._diverged(values, epoch, data_loss, reg_loss)
+                    if self.pause_on_diverge and self._wait_after_divergence(message):
+                        message = ""
+                        continue  # resumed (with a smaller η, say): the next batch
+                    status = "diverged"  # (or stopped while paused there: the message stands)
                     break
                 tot_data += data_loss * len(idx)
                 tot_reg += reg_loss * len(idx)
@@ -212,6 +252,7 @@ class Trainer:
                 seen += len(idx)
                 self.events.emit("step", record=StepInfo(self.steps, epoch, data_loss + reg_loss,
                                                          data_loss, reg_loss, run.optimizer.lr))
+                self._pause_here("step")
                 if self.max_steps is not None and self.steps >= self.max_steps:
                     status, message = "done", f"stopped after {self.steps} step{'' if self.steps == 1 else 's'}"
                     break
@@ -224,7 +265,9 @@ class Trainer:
             self.history.append(record)
             run.optimizer.lr = run.schedule.after_epoch(epoch, record.get("val_loss"))
             self.events.emit("epoch", record=record)
+            self._epoch_done = True
             self._warn(babysit.from_history(self.history))
+            self._pause_here("epoch")
             if message:  # stopped after max_steps
                 break
             if s.early_stopping and self.splits.val is not None:
@@ -255,7 +298,7 @@ class Trainer:
             return data_loss, reg_loss, values
         if self.steps % 50 == 0 and self._all_finite():  # weights whose loss is finite and known
             self._healthy = (self._weights_copy(), self.steps, loss)
-        self.program.backward(values)
+        self._grads = self.program.backward(values)
         self._update(values)
         return data_loss, reg_loss, None
 
@@ -289,8 +332,14 @@ class Trainer:
         bricks = self.program.bricks
         acts = {n: activation_stats(values[n], bricks[n].can_die, bounds=bricks[n].saturates)
                 for n in self.program.order if bricks[n].family == "Activations"}
+        grads = getattr(self, "_grads", {})
+        for n, st in acts.items():  # the gradient that reaches each activation layer's output
+            if n in grads:
+                g = histogram(grads[n])
+                st["grad_hist"], st["grad_edges"], st["grad_std"] = g["hist"], g["edges"], g["std"]
         record = {"kind": "diagnostics", "step": self.steps, "epoch": self.epoch, "layers": layers,
                   "activations": acts}
+        self.diagnostics.append(record)
         self.events.emit("diagnostics", record=record)
         saturating = {n: bricks[n].saturates for n in acts if bricks[n].saturates}
         self._warn(babysit.from_diagnostics(record, saturating))
@@ -343,13 +392,7 @@ class Trainer:
         return out
 
     def _truth(self, ds) -> np.ndarray | None:
-        """The class labels the head loss is scored against (one column of a label table)."""
-        target = self.head[2] if self.head else None
-        b = self.program.bricks.get(target) if target else None
-        if b is None or b.feeds != "y":
-            return None
-        col = b.config.get("column", -1)
-        return ds.y if ds.y.ndim == 1 else (ds.y[:, col] if col >= 0 else None)
+        return truth_of(self.program, self.head, ds)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The scores (the input of the loss) for raw samples X, in test mode."""
@@ -395,6 +438,20 @@ class Trainer:
                       [w.to_json() for w in self.warnings])
 
     # ---- divergence guard -----------------------------------------------------------------
+    def _wait_after_divergence(self, message: str) -> bool:
+        """Pause with the divergence message (the weights are already the last finite ones).
+        True when the student resumes, False when they stop."""
+        with self._cond:
+            if self._state == "running":
+                self._state = "paused"
+        self.diverged = message
+        self.optimizer.state.clear()  # the velocity or moments that blew up go with the weights
+        self.events.emit("diverged", record={"message": message, "step": self.steps, "epoch": self.epoch})
+        self.first_loss = None  # measured again from the restored weights
+        go_on = self._go_on()
+        self.diverged = ""
+        return go_on
+
     def _weights_copy(self) -> dict:
         return self.training_run.weights_copy()  # weights and buffers (BatchNorm's running statistics)
 
@@ -402,7 +459,9 @@ class Trainer:
         for key, value in saved.items():
             node, _, w = key.partition("/")
             b = self.program.bricks[node]
-            (b.weights if w in b.weights else b.buffers)[w] = value.copy()
+            # in place: the optimizer's state refers to these very arrays, and training goes on
+            # after a divergence is restored
+            np.copyto((b.weights if w in b.weights else b.buffers)[w], value)
 
     def _all_finite(self) -> bool:
         return all(np.all(np.isfinite(b.weights[w])) for _, b, w in self.training_run.params())

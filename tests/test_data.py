@@ -73,3 +73,11 @@ def test_toy_sets_are_seeded():
     assert a.X.shape == (60, 2) and sorted(set(a.y)) == [0, 1, 2]
     with pytest.raises(DataError):
         load_dataset({"source": "inline", "X": [[1.0, 2.0], [3.0]], "y": [0, 1]})
+
+
+@pytest.mark.parametrize("method", ["none", "center", "standardize", "scale", "whiten"])
+def test_preprocessing_inverts_back_to_the_data(method):
+    from gradviz_core.data.preprocess import Preprocessor
+    X = np.random.default_rng(1).normal(size=(50, 3)) @ np.array([[2, 0, 0], [1, 1, 0], [0, 0.5, 3]]) + 4
+    p = Preprocessor(method).fit(X)
+    assert np.allclose(p.inverse(p.transform(X)), X, atol=1e-6)

@@ -1,5 +1,6 @@
-"""Training in the window (first slice): start, live curves and boundary, a mid-run learning
-rate change, keep the weights, close mid-run. The trainer runs on its own thread."""
+"""Training in the window: the controls, the dashboard's live views (curves, boundary, hidden
+units, the ConvNet views, diagnostics, runs compared), a mid-run learning-rate change, a
+divergence, keeping and saving the weights, closing mid-run. The trainer runs on its own thread."""
 import numpy as np
 import pytest
 
@@ -15,17 +16,28 @@ def test_training_the_spiral_from_the_window(window, qtbot, examples_dir):
     # the window compiles the kernels in the background; the boundary waits for them (a first
     # compile never freezes the window), and so does this test, so its first frames show the start
     qtbot.waitUntil(kernels.ready, timeout=300000)
-    panel = window.training_panel
-    assert panel.boundary_view.isVisibleTo(panel)
+    panel, board = window.training_panel, window.dashboard
     panel.start.click()
-    qtbot.waitUntil(lambda: panel.frames >= 2, timeout=20000)
-    first = panel.boundary.image.copy()
+    assert window.docks["Dashboard"].isVisible()  # training shows the dashboard
+    assert board.isTabEnabled(board.indexOf(board.boundary))
+    assert not board.isTabEnabled(board.indexOf(board.convnet))  # no convolution here
+    board.setCurrentWidget(board.boundary)
+    view = board.boundary
+    qtbot.waitUntil(lambda: view.frames >= 2, timeout=20000)
+    first = view.image.image.copy()
+    assert first.shape[:2] == (200, 200)
     qtbot.waitUntil(lambda: window.train_session.result is not None, timeout=60000)
     r = window.train_session.result
     assert r.status == "done" and r.train_acc >= 0.95
-    assert not np.array_equal(first, panel.boundary.image)  # the boundary moved while it learned
-    xs, ys = panel.train_curve.getData()
+    assert not np.array_equal(first, view.image.image)  # the boundary moved while it learned
+    assert view.frames >= 5  # it was redrawn while training, not only at the end
+    assert len(view.train_points.data) == 300
+    hidden = view.hidden_items["relu1"].image
+    assert hidden is not None and hidden.std() > 0  # the units' maps, drawn
+    xs, ys = board.curves.train_curve.getData()
     assert len(xs) == len(r.history) > 10 and ys[-1] < ys[0]
+    assert len(board.curves.acc_plot.listDataItems()[0].getData()[0]) == len(r.history)
+    assert board.diagnostics.ratio_curves and len(window.train_session.trainer.diagnostics) > 5
     assert "training accuracy" in panel.status.text()
     assert not window.graph.weights()  # the document is not trained...
     panel.keep.click()  # ...until the student keeps the weights

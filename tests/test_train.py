@@ -279,3 +279,48 @@ def test_saturated_units_and_a_collapsing_std_are_warned_about():
     g.set_param("fc0", "init_scale", 20.0)
     codes = {(w["code"], w["node"]) for w in Trainer(g).run().warnings}
     assert ("saturated", "t0") in codes
+
+
+def test_one_step_one_epoch_and_a_divergence_that_pauses(examples_dir):
+    """The window's controls: run one step, or to the end of the epoch, then pause; a
+    divergence restores the last finite weights and pauses, and resuming with a smaller η
+    trains on."""
+    g = fileformat.load(examples_dir / "mlp_softmax.json")
+    g.training.update(epochs=5, lr=0.1, optimizer="sgd")
+    t = Trainer(g, pause_on_diverge=True, threads=1)
+    per_epoch = -(-len(t.splits.train) // t.training_run.batch_size)
+    t.pause_after("step")
+    t.start()
+    _until(lambda: t.state == "paused")
+    assert t.steps == 1
+    t.pause_after("step", 3)
+    _until(lambda: t.state == "paused" and t.steps == 4)
+    t.pause_after("epoch")
+    _until(lambda: t.state == "paused" and t.steps == per_epoch)
+    assert len(t.history) == 1
+    t.pause_after("epoch")
+    _until(lambda: t.state == "paused" and t.steps == 2 * per_epoch)
+    t.cancel()
+    t.join(10)
+    assert t.result.status == "cancelled"
+
+    g.training.update(lr=1e4, epochs=3)
+    t = Trainer(g, pause_on_diverge=True)
+    seen = []
+    t.events.subscribe("diverged", lambda record: seen.append(record["message"]))
+    t.start()
+    _until(lambda: t.state == "paused" and t.diverged)
+    assert "diverged" in t.diverged and "Try a smaller learning rate" in t.diverged and seen
+    assert t._all_finite()
+    from gradviz_core.commands import SetTraining
+    SetTraining("lr", 0.05).do(g)  # a live setting: the paused run takes it at its next step
+    t.resume()
+    t.join(30)
+    assert t.result.status == "done" and t.optimizer.lr == 0.05 and np.isfinite(t.result.train_loss)
+
+
+def _until(cond, timeout=30.0):
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.005)

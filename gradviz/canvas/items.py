@@ -44,6 +44,8 @@ class NodeItem(QGraphicsObject):
         self.overlay: dict = {}
         #: the gradient check's verdict on this node: ("ok" | "kink" | "fail", relative error)
         self.check: tuple | None = None
+        #: the training run's babysitting warnings about this node ("" when none)
+        self.warning = ""
         self.refresh()
 
     # ---- drawn from the model ---------------------------------------------------------------
@@ -69,6 +71,8 @@ class NodeItem(QGraphicsObject):
     def _tooltip(self) -> None:
         b = self.gscene.graph.brick(self.name)
         text = self.problem or f"{b.type_name}: {b.forward_text}"
+        if self.warning:
+            text = f"Training warning: {self.warning}\n\n{text}"
         self.setToolTip(f"Refused: {self.refusal}\n\n{text}" if self.refusal else text)
 
     def show_refusal(self, message: str, ms: int = 5000) -> None:
@@ -81,6 +85,12 @@ class NodeItem(QGraphicsObject):
     def clear_refusal(self) -> None:
         if self.refusal:
             self.refusal = ""
+            self._tooltip()
+            self.update()
+
+    def set_warning(self, text: str) -> None:
+        if text != self.warning:
+            self.warning = text
             self._tooltip()
             self.update()
 
@@ -203,6 +213,13 @@ class NodeItem(QGraphicsObject):
             painter.setPen(QColor("white"))
             painter.setFont(canvas_font(SMALL_PT, bold=True))
             painter.drawText(badge, Qt.AlignCenter, f"err {error:.0e}" if np.isfinite(error) else "err NaN")
+        if self.warning:  # an amber "!" at the title bar's left end: a training warning (tooltip)
+            badge = QRectF(-10, -10, 18, 18)
+            painter.setPen(QPen(QColor("white"), 1.5))
+            painter.setBrush(QColor("#f08c00"))
+            painter.drawEllipse(badge)
+            painter.setFont(canvas_font(SMALL_PT, bold=True))
+            painter.drawText(badge, Qt.AlignCenter, "!")
         painter.setBrush(QColor(self.gscene.palette["port"]))
         painter.setPen(QPen(QColor(self.gscene.palette["text"]), 1))
         for i, port in enumerate(self.ports):

@@ -105,6 +105,16 @@ class GraphScene(QGraphicsScene):
         for (src, dst, _), edge in self.edges.items():
             edge.refresh()
 
+    def set_warning(self, node: str, message: str) -> None:
+        """A training warning on its node (several are joined)."""
+        item = self.nodes.get(node)
+        if item is not None and message not in item.warning:
+            item.set_warning("\n".join(filter(None, (item.warning, message))))
+
+    def clear_warnings(self) -> None:
+        for item in self.nodes.values():
+            item.set_warning("")
+
     def show_check(self, report) -> None:
         """Colour each checked node by its gradient check: green passed, amber explained by a
         kink, red failed; the relative error is written on the node. None clears it."""

@@ -1,107 +1,108 @@
-"""The training panel, first slice: Start, Pause, Stop and Keep the trained weights, the
-learning rate (changed mid-run, it takes effect at the next step), live loss and accuracy
-curves, and for 2D data the decision boundary on a 200×200 grid with the points over it,
-refreshed by a timer while the trainer runs on its own thread."""
+"""The Training panel: the controls (Start, Pause, Stop, one step, one epoch, Reset weights,
+Keep the trained weights), the learning rate, and forms generated from the declarations:
+every training setting (``settings.TRAINING``), and the model's own training choices, read
+from its nodes (each layer's initialization and freezing, dropout rates, regularizers).
+Every change is one undoable command; a running training takes the live ones at its next
+step. The live views are in the dashboard."""
 from __future__ import annotations
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
-from gradviz.panels.data import CLASS_COLORS
 from gradviz.panels.forms import make_editor, replace_host
-from gradviz.training import classes_of
 from gradviz_core.errors import GradvizError
+from gradviz_core.registry import brick_types
 from gradviz_core.settings import LIVE, TRAINING
 
-BOUNDARY_MS = 50  # 20 refreshes per second while training
-GRID = 200
-
-
-def _rgb(hex_colour: str) -> tuple[int, int, int]:
-    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+ERROR_COLOUR = "#e03131"
+#: the regularizers the model section offers to add
+REGULARIZERS = ("L2", "L1", "ElasticNet", "MaxNorm")
 
 
 class TrainingPanel(QWidget):
     lr_edited = Signal(float)
-    setting_edited = Signal(str, object)  # a training setting and its new value
+    setting_edited = Signal(str, object)    # a training setting and its new value
+    param_edited = Signal(str, str, object)  # node, parameter, value (the model section)
+    init_all = Signal(str)                  # one initialization for every layer
+    add_regularizer = Signal(str)           # a regularizer's type
     keep_requested = Signal()
 
     def __init__(self, session) -> None:
         super().__init__()
         self.session = session
-        self.start = QPushButton("Start")
-        self.start.setToolTip("train a new run from seeded fresh weights")
-        self.pause = QPushButton("Pause")
-        self.stop = QPushButton("Stop")
-        self.keep = QPushButton("Keep weights")
-        self.keep.setToolTip("copy this run's weights into the graph (undoable)")
-        self.start.clicked.connect(lambda: self.session.start())
+        self.graph = None
+        buttons = {}
+        for key, text, tip in (
+                ("start", "Start", "train a run from the start (F9 when the Training panel has focus)"),
+                ("pause", "Pause", "pause, or resume, the run"),
+                ("stop", "Stop", "stop the run; its weights stay in the run (Keep weights copies them)"),
+                ("one_step", "One step", "train one mini-batch step, then pause"),
+                ("one_epoch", "One epoch", "train to the end of the epoch, then pause"),
+                ("reset", "Reset weights", "stop and start over from freshly initialized weights"),
+                ("keep", "Keep weights", "copy this run's weights into the graph (undoable; saved with it)")):
+            b = buttons[key] = QPushButton(text)
+            b.setToolTip(tip)
+            setattr(self, key, b)
+        self.start.clicked.connect(lambda: self.session.start(self.start_from.currentData()))
         self.pause.clicked.connect(self.session.pause)
         self.stop.clicked.connect(lambda: self.session.stop())
+        self.one_step.clicked.connect(lambda: self.session.advance("step"))
+        self.one_epoch.clicked.connect(lambda: self.session.advance("epoch"))
+        self.reset.clicked.connect(self.session.reset)
         self.keep.clicked.connect(self.keep_requested.emit)
+        self.start_from = QComboBox()
+        self.start_from.addItem("fresh weights", "fresh")
+        self.start_from.addItem("the graph's weights", "document")
+        self.start_from.setToolTip("start from seeded fresh weights, or resume from the weights kept "
+                                   "in the graph (after Keep weights, or saved with it)")
+        grid = QGridLayout()
+        for i, key in enumerate(("start", "pause", "stop", "one_step", "one_epoch", "reset")):
+            grid.addWidget(buttons[key], i // 2, i % 2)
+        grid.addWidget(self.keep, 3, 0)
+        start_from = QHBoxLayout()
+        start_from.addWidget(QLabel("from"))
+        start_from.addWidget(self.start_from, 1)
+        grid.addLayout(start_from, 3, 1)
         self.lr = QLineEdit()
-        self.lr.setFixedWidth(80)
+        self.lr.setFixedWidth(90)
         self.lr.setToolTip("the learning rate η; changed while training, it takes effect at the next step")
         self.lr.editingFinished.connect(self._lr)
-        row = QHBoxLayout()
-        for w in (self.start, self.pause, self.stop, self.keep):
-            row.addWidget(w)
-        row.addStretch(1)
         rate = QHBoxLayout()
         rate.addWidget(QLabel("learning rate η"))
         rate.addWidget(self.lr)
         rate.addStretch(1)
         self.status = QLabel("Not trained yet.")
         self.status.setWordWrap(True)
-        self.curves = pg.GraphicsLayoutWidget()
-        self.curves.setBackground(None)
-        self.curves.setMinimumHeight(260)
-        self.loss_plot = self.curves.addPlot(title="loss")
-        self.loss_plot.addLegend(offset=(-5, 5))
-        self.train_curve = self.loss_plot.plot(pen=pg.mkPen("#1c7ed6", width=2), name="training")
-        self.val_curve = self.loss_plot.plot(pen=pg.mkPen("#e8590c", width=2), name="validation")
-        self.curves.nextRow()
-        self.acc_plot = self.curves.addPlot(title="accuracy")
-        self.acc_plot.setYRange(0, 1)
-        self.train_acc = self.acc_plot.plot(pen=pg.mkPen("#1c7ed6", width=2))
-        self.val_acc = self.acc_plot.plot(pen=pg.mkPen("#e8590c", width=2))
-        self.boundary_view = pg.PlotWidget(title="decision boundary")
-        self.boundary_view.setBackground(None)
-        self.boundary_view.setMinimumHeight(240)
-        self.boundary_view.setAspectLocked(True)
-        self.boundary = pg.ImageItem(axisOrder="row-major")
-        self.boundary_view.addItem(self.boundary)
-        self.points = pg.ScatterPlotItem(size=5, pen=pg.mkPen("#222222", width=0.5))
-        self.boundary_view.addItem(self.points)
-        self.boundary_view.hide()
-        self.frames = 0  # boundary refreshes drawn (for the bench and the tests)
+        self.alert = QLabel("")  # a divergence: what happened and what to do
+        self.alert.setWordWrap(True)
+        self.alert.setStyleSheet(f"color: {ERROR_COLOUR};")
+        self.alert.hide()
         self.settings_host = QWidget()
         self.settings_note = QLabel("")
         self.settings_note.setWordWrap(True)
+        self.model_title = QLabel("<b>The model's choices</b> (from its nodes)")
+        self.model_host = QWidget()
         lay = QVBoxLayout(self)
-        lay.addLayout(row)
+        lay.addLayout(grid)
         lay.addLayout(rate)
         lay.addWidget(self.status)
+        lay.addWidget(self.alert)
+        lay.addWidget(QLabel("<b>Training settings</b>"))
         lay.addWidget(self.settings_host)
         lay.addWidget(self.settings_note)
-        lay.addWidget(self.curves)
-        lay.addWidget(self.boundary_view)
+        lay.addWidget(self.model_title)
+        lay.addWidget(self.model_host)
         lay.addStretch(1)
-        self.timer = QTimer(self)
-        self.timer.setInterval(BOUNDARY_MS)
-        self.timer.timeout.connect(self.draw_boundary)
-        session.epoch.connect(self._epoch)
         session.changed.connect(self.refresh)
-        session.finished.connect(lambda _: self.draw_boundary())
+        session.diverged.connect(self._diverged)
         self.refresh()
 
+    # ---- forms from declarations -------------------------------------------------------------
     def show_graph(self, graph) -> None:
-        """The learning rate, and a form for every training setting, generated from its
-        declaration (``settings.TRAINING``); each change is one undoable step."""
-        self.lr.setText(repr(float(graph.training.get("lr", 0.1))))
+        """The learning rate, a field for every training setting, and the model section."""
         self.graph = graph
+        self.lr.setText(repr(float(graph.training.get("lr", 0.1))))
         self.settings_host = replace_host(self, self.settings_host)
         form = QFormLayout(self.settings_host)
         self.setting_editors = {}
@@ -111,10 +112,74 @@ class TrainingPanel(QWidget):
             value = graph.training.get(spec.name, spec.default)
             editor = make_editor(spec, value, lambda v, k=spec.name: self._setting(k, v),
                                  self.settings_note.setText)
+            editor.setToolTip(spec.doc)
             form.addRow(spec.name + ("" if spec.name in LIVE else " *"), editor)
             self.setting_editors[spec.name] = editor
         self.settings_note.setText("* takes effect when training starts again; the others reach a "
                                    "running training at its next step")
+        self._model_form(graph)
+        self.start_from.model().item(1).setEnabled(bool(graph.weights()))
+        if not graph.weights():
+            self.start_from.setCurrentIndex(0)
+
+    def _model_form(self, graph) -> None:
+        """Initialization (all layers, or each), freezing, dropout rates and regularizers, as
+        their nodes declare them: each edit is the node's own parameter, undoable."""
+        self.model_host = replace_host(self, self.model_host)
+        form = QFormLayout(self.model_host)
+        self.model_editors = {}
+        frozen = set(graph.training.get("freeze", ()) or ())
+        layers = [n for n in graph.order if any(s.name == "init" for s in graph.brick(n).params)]
+        if layers:
+            spec = next(s for s in graph.brick(layers[0]).params if s.name == "init")
+            every = QComboBox()
+            every.addItem("(each its own)")
+            every.addItems(spec.choices)
+            every.setToolTip("one initialization scheme for every layer")
+            every.activated.connect(lambda i: i and self.init_all.emit(every.itemText(i)))
+            form.addRow("init, all layers", every)
+            self.model_editors["*init"] = every
+        for name in graph.order:
+            b = graph.brick(name)
+            for spec in b.params:
+                wanted = (spec.name in ("init", "init_scale") or (b.family == "Regularizers" and spec.name != "layers")
+                          or (b.type_name == "Dropout" and spec.name == "p"))
+                if not wanted:
+                    continue
+                editor = make_editor(spec, b.config[spec.name],
+                                     lambda v, n=name, k=spec.name: self._param(n, k, v), self.settings_note.setText)
+                editor.setToolTip(spec.doc)
+                form.addRow(f"{name}.{spec.name}", editor)
+                self.model_editors[f"{name}.{spec.name}"] = editor
+            if name in layers:
+                box = QCheckBox("frozen")
+                box.setToolTip("training leaves this layer's weights as they are (training.freeze)")
+                box.setChecked(name in frozen)
+                box.toggled.connect(lambda on, n=name: self._freeze(n, on))
+                form.addRow(f"{name}", box)
+                self.model_editors[f"{name}.frozen"] = box
+        add = QComboBox()
+        add.addItem("add a regularizer…")
+        add.addItems([t for t in REGULARIZERS if t in brick_types("Regularizers")])
+        add.activated.connect(lambda i: i and self.add_regularizer.emit(add.itemText(i)))
+        form.addRow("", add)
+        self.model_editors["+regularizer"] = add
+
+    def _param(self, node: str, key: str, value) -> None:
+        if self.graph is None or node not in self.graph:
+            return
+        spec = next(s for s in self.graph.brick(node).params if s.name == key)
+        try:
+            value = spec.coerce(value, node)
+        except GradvizError as exc:
+            self.settings_note.setText(str(exc))
+            return
+        if value != self.graph.brick(node).config[key]:
+            self.param_edited.emit(node, key, value)
+
+    def _freeze(self, node: str, on: bool) -> None:
+        frozen = [n for n in (self.graph.training.get("freeze", ()) or ()) if n != node]
+        self.setting_edited.emit("freeze", frozen + [node] if on else frozen)
 
     def _setting(self, key: str, value) -> None:
         spec = next(s for s in TRAINING if s.name == key)
@@ -133,55 +198,40 @@ class TrainingPanel(QWidget):
         except ValueError:
             self.status.setText(f"η must be a number, not {self.lr.text()!r}")
             return
-        self.lr_edited.emit(value)
+        if self.graph is None or value != self.graph.training.get("lr"):
+            self.lr_edited.emit(value)
+
+    # ---- the controls follow the session ----------------------------------------------------------
+    def _diverged(self, message: str) -> None:
+        self.alert.setText(f"Paused: {message} Lower η above, then Resume; or Stop, and Keep weights "
+                           "keeps these finite ones.")
+        self.alert.show()
 
     def refresh(self) -> None:
         s = self.session
+        state = s.state
         running = s.running
         self.start.setEnabled(not running and s.doc is not None)
         self.pause.setEnabled(running)
-        self.pause.setText("Resume" if s.trainer is not None and s.trainer.state == "paused" else "Pause")
+        self.pause.setText("Resume" if state == "paused" else "Pause")
         self.stop.setEnabled(running)
-        self.keep.setEnabled(s.trainer is not None and not running and bool(s.trainer.steps))
-        if running:
-            self.timer.start()
+        self.one_step.setEnabled(s.doc is not None and state != "running")
+        self.one_epoch.setEnabled(s.doc is not None and state != "running")
+        self.reset.setEnabled(s.doc is not None)
+        self.keep.setEnabled(s.trainer is not None and state != "running" and bool(s.trainer.steps))
+        if s.trainer is None or not s.trainer.diverged:
+            self.alert.hide()
+        t = s.trainer
+        if state == "running":
             self.status.setText("Training…")
-        else:
-            self.timer.stop()
-            if s.result is not None:
-                r = s.result
-                acc = "" if r.train_acc is None else f", training accuracy {100 * r.train_acc:.1f}%"
-                val = "" if r.val_acc is None else f", validation {100 * r.val_acc:.1f}%"
-                self.status.setText(f"{r.message}{acc}{val}")
-            elif s.trainer is None:
-                self.status.setText("Not trained yet: Start trains a new run on the graph's data.")
-        if s.trainer is None:
-            for c in (self.train_curve, self.val_curve, self.train_acc, self.val_acc):
-                c.setData([], [])
-        self.boundary_view.setVisible(s.boundary_possible())
-
-    def _epoch(self, record: dict) -> None:
-        h = self.session.history
-        epochs = [r["epoch"] for r in h]
-        self.train_curve.setData(epochs, [r["train_loss"] for r in h])
-        val = [(r["epoch"], r["val_loss"]) for r in h if r.get("val_loss") is not None]
-        self.val_curve.setData([e for e, _ in val], [v for _, v in val])
-        acc = [(r["epoch"], r["train_acc"]) for r in h if r.get("train_acc") is not None]
-        self.train_acc.setData([e for e, _ in acc], [a for _, a in acc])
-        vacc = [(r["epoch"], r["val_acc"]) for r in h if r.get("val_acc") is not None]
-        self.val_acc.setData([e for e, _ in vacc], [a for _, a in vacc])
-
-    def draw_boundary(self) -> None:
-        got = self.session.boundary(GRID)
-        if got is None:
-            return
-        scores, (x0, x1, y0, y1), X, y = got
-        regions = classes_of(scores)
-        palette = np.array([_rgb(c) for c in CLASS_COLORS], dtype=np.float64)
-        rgb = palette[regions % len(CLASS_COLORS)] * 0.35 + 255 * 0.65  # pale regions, points on top
-        self.boundary.setImage(rgb.astype(np.uint8), levels=(0, 255))
-        self.boundary.setRect(x0, y0, x1 - x0, y1 - y0)
-        if self.points.data.size == 0 or len(self.points.data) != len(X):
-            brushes = [pg.mkBrush(CLASS_COLORS[int(k) % len(CLASS_COLORS)]) for k in y]
-            self.points.setData(X[:, 0], X[:, 1], brush=brushes)
-        self.frames += 1
+        elif state == "paused":
+            self.status.setText(f"Paused at epoch {t.epoch}, step {t.steps}.")
+        elif state == "ready":
+            self.status.setText("Fresh weights, not trained yet: Start, One step or One epoch.")
+        elif s.result is not None:
+            r = s.result
+            acc = "" if r.train_acc is None else f", training accuracy {100 * r.train_acc:.1f}%"
+            val = "" if r.val_acc is None else f", validation {100 * r.val_acc:.1f}%"
+            self.status.setText(f"{r.message}{acc}{val}")
+        elif t is None:
+            self.status.setText("Not trained yet: Start trains a new run on the graph's data.")

@@ -47,3 +47,19 @@ class Preprocessor:
         else:
             F = (F - s["mean"]) @ s["proj"]
         return F.reshape(X.shape)
+
+    def inverse(self, X: np.ndarray) -> np.ndarray:
+        """Samples back as the data gave them (to draw a split's points or images)."""
+        if self.method == "none" or len(X) == 0:
+            return X
+        F = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        s = self.stats
+        if self.method == "center":
+            F = F + s["mean"]
+        elif self.method == "standardize":
+            F = F * s["std"] + s["mean"]
+        elif self.method == "scale":
+            F = (F + 1) / 2 * s["span"] + s["lo"]
+        else:
+            F = F @ np.linalg.pinv(s["proj"]) + s["mean"]
+        return F.reshape(X.shape)

@@ -123,3 +123,12 @@ def ready() -> bool:
     """Whether ``warm_up`` has compiled (or loaded) every kernel: work on the window's thread
     waits for this, so a first compile never freezes the window."""
     return _WARM.is_set()
+
+
+def use_threads(n: int) -> int:
+    """Let the calling thread's parallel kernels use ``n`` threads (at most the cores Numba
+    has); Numba's count is per calling thread. Returns the count set."""
+    import numba
+    n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    return n

@@ -1,0 +1,189 @@
+"""Curves of a training run, and of several runs side by side.
+
+``CurvesView``: the loss (training, with its data and regularization parts apart, each step's
+loss faintly, and validation), a log-scale option and smoothing; the accuracy, training and
+validation, so that overfitting shows as a gap. ``CompareView``: the kept runs overlaid, each
+labelled with what differs in its settings; the runs can be saved with the graph."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QPushButton, QSlider, QVBoxLayout, QWidget)
+
+from gradviz.panels.data import CLASS_COLORS
+
+TRAIN, VAL, DATA, REG = "#1c7ed6", "#e8590c", "#2f9e44", "#868e96"
+
+
+def smooth(values, weight: float) -> np.ndarray:
+    """An exponential moving average (TensorBoard's smoothing), ignoring None."""
+    out, last = [], None
+    for v in values:
+        if v is None or not np.isfinite(v):
+            out.append(np.nan)
+            continue
+        last = v if last is None else weight * last + (1 - weight) * v
+        out.append(last)
+    return np.asarray(out, dtype=np.float64)
+
+
+def column(history: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [(r["epoch"], r[key]) for r in history if r.get(key) is not None]
+    return np.array([p[0] for p in pairs], float), np.array([p[1] for p in pairs], float)
+
+
+def _plot(layout, title: str, left: str):
+    p = layout.addPlot(title=title)
+    p.setLabel("bottom", "epoch")
+    p.setLabel("left", left)
+    p.showGrid(x=True, y=True, alpha=0.2)
+    p.addLegend(offset=(-5, 5))
+    return p
+
+
+class CurvesView(QWidget):
+    def __init__(self, session) -> None:
+        super().__init__()
+        self.session = session
+        self.log = QCheckBox("log scale")
+        self.log.setToolTip("the loss on a log scale: slow progress late in training shows")
+        self.log.toggled.connect(self._log)
+        self.smoothing = QSlider(Qt.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setFixedWidth(120)
+        self.smoothing.setToolTip("smoothing: an exponential moving average of the curves (0 to 0.99)")
+        self.smoothing.valueChanged.connect(lambda _: self.refresh())
+        self.smooth_label = QLabel("smoothing 0")
+        bar = QHBoxLayout()
+        for w in (self.log, self.smooth_label, self.smoothing):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground(None)
+        self.plots.setMinimumHeight(220)
+        self.loss_plot = _plot(self.plots, "loss", "loss")
+        self.step_curve = self.loss_plot.plot(pen=pg.mkPen("#a5d8ff", width=1), name="each step")
+        self.train_curve = self.loss_plot.plot(pen=pg.mkPen(TRAIN, width=2), name="training (data + reg)")
+        self.data_curve = self.loss_plot.plot(pen=pg.mkPen(DATA, width=1.5, style=Qt.DashLine), name="data loss")
+        self.reg_curve = self.loss_plot.plot(pen=pg.mkPen(REG, width=1.5, style=Qt.DotLine), name="regularization")
+        self.val_curve = self.loss_plot.plot(pen=pg.mkPen(VAL, width=2), name="validation")
+        self.acc_plot = _plot(self.plots, "accuracy", "accuracy")
+        self.acc_plot.setYRange(0, 1)
+        self.train_acc = self.acc_plot.plot(pen=pg.mkPen(TRAIN, width=2), name="training")
+        self.val_acc = self.acc_plot.plot(pen=pg.mkPen(VAL, width=2), name="validation")
+        lay = QVBoxLayout(self)
+        lay.addLayout(bar)
+        lay.addWidget(self.plots, 1)
+
+    def _log(self, on: bool) -> None:
+        self.loss_plot.setLogMode(y=on)
+        self.refresh()
+
+    def refresh(self) -> None:
+        h = self.session.history
+        w = self.smoothing.value() / 100
+        self.smooth_label.setText(f"smoothing {w:.2f}")
+        log = self.log.isChecked()
+
+        def put(curve, xs, ys):
+            ys = smooth(ys, w) if len(ys) else ys
+            keep = np.isfinite(ys) & ((ys > 0) if log else True)  # a log axis has no room for 0
+            curve.setData(xs[keep], ys[keep])
+
+        e, data = column(h, "train_loss")
+        _, reg = column(h, "reg_loss")
+        put(self.data_curve, e, data)
+        put(self.train_curve, e, data + reg if len(reg) == len(data) else data)
+        self.reg_curve.setVisible(bool(len(reg)) and bool(np.any(reg)))
+        put(self.reg_curve, e, reg)
+        put(self.val_curve, *column(h, "val_loss"))
+        put(self.train_acc, *column(h, "train_acc"))
+        put(self.val_acc, *column(h, "val_acc"))
+        steps = self.session.steps
+        t = self.session.trainer
+        if steps and t is not None:
+            per = max(1, -(-len(t.training_run.train_set) // t.training_run.batch_size))
+            s = np.array(steps, float)
+            put(self.step_curve, s[:, 0] / per, s[:, 1])
+        else:
+            self.step_curve.setData([], [])
+
+    def points(self) -> int:
+        return len(self.train_curve.getData()[0] if self.train_curve.getData()[0] is not None else [])
+
+
+class CompareView(QWidget):
+    save_requested = Signal()  # keep the runs in the graph (saved with it)
+
+    def __init__(self, session) -> None:
+        super().__init__()
+        self.session = session
+        self.list = QListWidget()
+        self.list.setMaximumWidth(300)
+        self.list.itemChanged.connect(lambda _: self.draw())
+        self.metric = QComboBox()
+        self.metric.addItems(["validation loss", "training loss", "validation accuracy", "training accuracy"])
+        self.metric.currentIndexChanged.connect(lambda _: self.draw())
+        self.remove = QPushButton("Remove")
+        self.remove.setToolTip("forget the selected run")
+        self.remove.clicked.connect(lambda: self.session.remove_run(self.list.currentRow()))
+        self.save = QPushButton("Keep runs in the graph")
+        self.save.setToolTip("save these runs with the graph file, so they are there when it opens again")
+        self.save.clicked.connect(self.save_requested.emit)
+        self.note = QLabel("Every run you train is kept here until the window closes. Each is "
+                           "labelled with what differs in its settings: change η, or a layer's "
+                           "init, and train again.")
+        self.note.setWordWrap(True)
+        self.plot = pg.PlotWidget(title="runs compared")
+        self.plot.setBackground(None)
+        self.plot.setLabel("bottom", "epoch")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.legend = self.plot.addLegend(offset=(-5, 5))
+        side = QVBoxLayout()
+        side.addWidget(self.metric)
+        side.addWidget(self.list, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.remove)
+        buttons.addWidget(self.save)
+        side.addLayout(buttons)
+        side.addWidget(self.note)
+        lay = QHBoxLayout(self)
+        lay.addLayout(side)
+        lay.addWidget(self.plot, 1)
+        session.runs_changed.connect(self.refresh)
+        self.curves: list = []
+
+    def refresh(self) -> None:
+        runs, labels = self.session.runs, self.session.run_labels()
+        self.list.blockSignals(True)
+        self.list.clear()
+        for r, label in zip(runs, labels):
+            acc = r.get("summary", {}).get("test_acc") or r.get("summary", {}).get("val_acc")
+            item = QListWidgetItem(label + ("" if acc is None else f"  ({100 * acc:.1f}%)")
+                                   + ("" if r.get("status") in (None, "done") else f"  [{r['status']}]"))
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setCheckState(Qt.Checked)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        self.save.setEnabled(bool(runs))
+        self.draw()
+
+    def draw(self) -> None:
+        self.plot.clear()
+        self.legend.clear()
+        self.curves = []
+        key = {"validation loss": "val_loss", "training loss": "train_loss", "validation accuracy": "val_acc",
+               "training accuracy": "train_acc"}[self.metric.currentText()]
+        self.plot.setLabel("left", self.metric.currentText())
+        labels = self.session.run_labels()
+        for i, (r, label) in enumerate(zip(self.session.runs, labels)):
+            item = self.list.item(i)
+            if item is None or item.checkState() != Qt.Checked:
+                continue
+            xs, ys = column(r["history"], key)
+            if not len(xs) and key.startswith("val"):  # no validation split: the training figure
+                xs, ys = column(r["history"], key.replace("val", "train"))
+            colour = CLASS_COLORS[i % len(CLASS_COLORS)]
+            self.curves.append(self.plot.plot(xs, ys, pen=pg.mkPen(colour, width=2), name=label))

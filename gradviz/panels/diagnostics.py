@@ -1,0 +1,121 @@
+"""The lectures' babysitting numbers, per layer and over time: the weight:update ratio
+‖ΔW‖/‖W‖ (about 1e-3 is healthy), the dead-ReLU fraction, and the activation and gradient
+histograms of each layer at a few moments of the run (pale: early, dark: now). Below them,
+the warnings, each with its explanation; a click on one selects its node."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from gradviz.panels.data import CLASS_COLORS
+
+MOMENTS = 4  # histograms drawn per layer: from the first record to the newest
+HEALTHY = 1e-3
+
+
+class DiagnosticsView(QWidget):
+    node_clicked = Signal(str)
+
+    def __init__(self, session) -> None:
+        super().__init__()
+        self.session = session
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground(None)
+        self.plots.setMinimumHeight(300)
+        self.ratio_plot = self.plots.addPlot(row=0, col=0, title="update ratio ‖ΔW‖/‖W‖ (healthy ≈ 1e-3)")
+        self.ratio_plot.setLogMode(y=True)
+        self.ratio_plot.setLabel("bottom", "step")
+        self.ratio_plot.addLegend(offset=(-5, 5))
+        self.ratio_plot.addLine(y=np.log10(HEALTHY), pen=pg.mkPen("#2f9e44", style=Qt.DashLine))
+        self.dead_plot = self.plots.addPlot(row=0, col=1, title="dead ReLUs (share of units)")
+        self.dead_plot.setYRange(0, 1)
+        self.dead_plot.setLabel("bottom", "step")
+        self.dead_plot.addLegend(offset=(-5, 5))
+        self.hist_layout = self.plots.addLayout(row=1, col=0, colspan=2)
+        self.hist_plots: dict[str, tuple] = {}
+        self.ratio_curves: dict[str, object] = {}
+        self.dead_curves: dict[str, object] = {}
+        self.warnings = QListWidget()
+        self.warnings.setMaximumHeight(110)
+        self.warnings.setWordWrap(True)
+        self.warnings.itemClicked.connect(self._clicked)
+        self.empty = QLabel("No warnings: the babysitting checks have found nothing.")
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.plots, 1)
+        lay.addWidget(QLabel("<b>Warnings</b>"))
+        lay.addWidget(self.warnings)
+        lay.addWidget(self.empty)
+        self._drawn = (None, -1)
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        node = item.data(Qt.UserRole)
+        if node:
+            self.node_clicked.emit(node)
+
+    def refresh(self) -> None:
+        t = self.session.trainer
+        self._warnings(t)
+        records = list(t.diagnostics) if t is not None else []
+        if (t, len(records)) == self._drawn:
+            return
+        self._drawn = (t, len(records))
+        if not records:
+            for c in (*self.ratio_curves.values(), *self.dead_curves.values()):
+                c.setData([], [])
+            return
+        steps = np.array([r["step"] for r in records], float)
+        keys = [k for k, st in records[-1]["layers"].items() if k.rsplit("/", 1)[-1] in ("W", "value")]
+        for i, key in enumerate(keys):
+            if key not in self.ratio_curves:
+                pen = pg.mkPen(CLASS_COLORS[i % len(CLASS_COLORS)], width=2)
+                self.ratio_curves[key] = self.ratio_plot.plot(pen=pen, name=key)
+            ys = np.array([r["layers"].get(key, {}).get("update_ratio", np.nan) for r in records], float)
+            keep = ys > 0
+            self.ratio_curves[key].setData(steps[keep], ys[keep])
+        acts = records[-1]["activations"]
+        for i, (node, st) in enumerate(acts.items()):
+            if "dead" in st:
+                if node not in self.dead_curves:
+                    self.dead_curves[node] = self.dead_plot.plot(
+                        pen=pg.mkPen(CLASS_COLORS[i % len(CLASS_COLORS)], width=2), name=node)
+                self.dead_curves[node].setData(steps, [r["activations"].get(node, {}).get("dead", np.nan)
+                                                       for r in records])
+        self._histograms(records, list(acts))
+
+    def _histograms(self, records: list[dict], layers: list[str]) -> None:
+        if list(self.hist_plots) != layers:
+            self.hist_layout.clear()
+            self.hist_plots = {}
+            for col, node in enumerate(layers):
+                a = self.hist_layout.addPlot(row=0, col=col, title=f"{node}: activations")
+                g = self.hist_layout.addPlot(row=1, col=col, title=f"{node}: gradients")
+                for p in (a, g):
+                    p.hideAxis("left")
+                self.hist_plots[node] = (a, g)
+        picks = sorted({round(i) for i in np.linspace(0, len(records) - 1, MOMENTS)})
+        for node, (a, g) in self.hist_plots.items():
+            a.clear()
+            g.clear()
+            for rank, i in enumerate(picks):
+                st = records[i]["activations"].get(node)
+                if st is None:
+                    continue
+                shade = 200 - int(170 * (rank + 1) / len(picks))  # pale early, dark now
+                pen = pg.mkPen((shade, shade, 255 if rank == len(picks) - 1 else shade), width=1.5)
+                a.plot(st["edges"], st["hist"], stepMode="center", pen=pen)
+                if "grad_hist" in st:
+                    g.plot(st["grad_edges"], st["grad_hist"], stepMode="center", pen=pen)
+
+    def _warnings(self, t) -> None:
+        found = list(t.warnings) if t is not None else []
+        if self.warnings.count() == len(found):
+            return
+        self.warnings.clear()
+        for w in found:
+            item = QListWidgetItem(("⚠ " + (f"{w.node}: " if w.node and not w.message.startswith(w.node) else ""))
+                                   + w.message)
+            item.setData(Qt.UserRole, w.node)
+            self.warnings.addItem(item)
+        self.empty.setVisible(not found)
