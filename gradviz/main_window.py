@@ -136,7 +136,10 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(board, dock, Qt.Vertical)  # the stepper strip stays at the very bottom
         self.docks["Dashboard"] = board
         self.window_menu.addAction(board.toggleViewAction())
-        board.hide()  # until training starts (Window > Dashboard brings it)
+        board.hide()  # until the Training panel is brought forward, or training starts
+        # (Window > Dashboard brings it too); laid out then, so that Start costs no layout
+        self.docks["Training"].visibilityChanged.connect(
+            lambda shown: shown and self.graph.data is not None and self._show_dashboard())
         self.session.changed.connect(self._steps_changed)
         self.session.message.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
         self.train_session.message.connect(lambda msg: self.statusBar().showMessage(msg, 15000))
@@ -370,13 +373,18 @@ class MainWindow(QMainWindow):
         if record.get("node"):
             self.scene.set_warning(record["node"], record["message"])
 
+    def _show_dashboard(self) -> None:
+        dock = self.docks["Dashboard"]
+        if not dock.isVisible():
+            dock.show()
+            self.resizeDocks([dock], [int(self.height() * 0.42)], Qt.Vertical)
+
     def _training_changed(self) -> None:
         s = self.train_session
         if s.state in ("ready", "running") and s.trainer is not None and not s.trainer.warnings:
             self.scene.clear_warnings()  # a new run: its own warnings
-        if s.state in ("ready", "running") and not self.docks["Dashboard"].isVisible():
-            self.docks["Dashboard"].show()
-            self.resizeDocks([self.docks["Dashboard"]], [int(self.height() * 0.42)], Qt.Vertical)
+        if s.state in ("ready", "running"):
+            self._show_dashboard()
         if s.state in ("ready", "running"):
             self.docks["Training"].raise_()
 

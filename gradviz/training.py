@@ -4,6 +4,8 @@ the frame rate; the session keeps the curves' points and offers the trained weig
 the document as an undoable command. Every failure becomes a message."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
@@ -37,7 +39,8 @@ class TrainSession(QObject):
         self.history: list[dict] = []
         self.steps: list[tuple[int, float]] = []
         self.result = None
-        self._probe, self._probe_for = None, None  # a copy of the run's graph for the boundary
+        self._probes, self._probe_for = {}, None  # copies of the run's graph, one per reader
+        self._probes_lock = threading.Lock()
         #: finished runs, for comparison (compare.record dicts), kept until the window closes
         self.runs: list[dict] = []
         self.threads = APP_THREADS
@@ -58,7 +61,7 @@ class TrainSession(QObject):
         """none, ready (a fresh run not started: Reset), running, paused, finished."""
         return "none" if self.trainer is None else self.trainer.state
 
-    def prepare(self, weights: str = "fresh") -> bool:
+    def prepare(self, weights: str = "fresh", announce: bool = True) -> bool:
         """A new training run from the document (fresh weights, or the document's), not started:
         its initial state shows (the boundary of the untrained net). False (with a message) if
         the graph cannot train."""
@@ -77,7 +80,8 @@ class TrainSession(QObject):
         self.trainer = trainer
         self.bridge.attach(trainer.events)
         self.history, self.steps, self.result = [], [], None
-        self.changed.emit()
+        if announce:
+            self.changed.emit()
         return True
 
     def start(self, weights: str = "fresh", pause_after: str | None = None) -> None:
@@ -85,7 +89,7 @@ class TrainSession(QObject):
         if self.running:
             self.message.emit("training is already running: pause or stop it first")
             return
-        if self.state != "ready" and not self.prepare(weights):
+        if self.state != "ready" and not self.prepare(weights, announce=False):
             return
         if pause_after:
             self.trainer.pause_after(pause_after)
@@ -113,14 +117,19 @@ class TrainSession(QObject):
             (self.trainer.resume if self.trainer.state == "paused" else self.trainer.pause)()
             self.changed.emit()
 
-    def probe(self):
-        """A Probe on the run's newest weights (safe while it trains), or None."""
+    def probe(self, owner: str = "window"):
+        """A Probe on the run's newest weights (safe while it trains), or None. Each ``owner``
+        (a thread that reads the run) has its own copy of the graph."""
         t = self.trainer
         if t is None or t.splits is None:
             return None
-        if self._probe_for is not t:
-            self._probe, self._probe_for = t.probe(), t
-        return self._probe.load(t.snapshot())
+        with self._probes_lock:
+            if self._probe_for is not t:
+                self._probes, self._probe_for = {}, t
+            if owner not in self._probes:
+                self._probes[owner] = t.probe()
+            probe = self._probes[owner]
+        return probe.load(t.snapshot())
 
     def set_runs_saved(self, graph) -> None:
         """(For the command that keeps the runs in the graph file.)"""
@@ -184,7 +193,7 @@ class TrainSession(QObject):
         elif name == "paused":
             self.changed.emit()
 
-    def boundary(self, res: int = 200):
+    def boundary(self, res: int = 200, owner: str = "window"):
         """(grid scores (res, res, K), extent) for 2D data, on a snapshot of the weights (safe
         while the trainer runs), or None."""
         t = self.trainer
@@ -194,7 +203,7 @@ class TrainSession(QObject):
             return None  # the kernels are still compiling: the window's thread does not wait for them
         extent = self.extent()
         try:
-            scores = self.probe().grid(extent, res)
+            scores = self.probe(owner).grid(extent, res)
         except GradvizError:
             return None
         return scores, extent

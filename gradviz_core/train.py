@@ -225,7 +225,8 @@ class Trainer:
             tot_terms = dict.fromkeys(self.terms, 0.0)
             seen = 0
             bs = run.batch_size
-            for start in range(0, n, bs):
+            start = 0
+            while start < n:
                 if not self._go_on():
                     status = "cancelled"
                     break
@@ -242,7 +243,7 @@ class Trainer:
                     message = self._diverged(values, epoch, data_loss, reg_loss)
                     if self.pause_on_diverge and self._wait_after_divergence(message):
                         message = ""
-                        continue  # resumed (with a smaller η, say): the next batch
+                        continue  # resumed (with a smaller η, say): the same batch again
                     status = "diverged"  # (or stopped while paused there: the message stands)
                     break
                 tot_data += data_loss * len(idx)
@@ -250,6 +251,7 @@ class Trainer:
                 for name in self.terms:
                     tot_terms[name] += float(self.last_values[name]) * len(idx)
                 seen += len(idx)
+                start += bs
                 self.events.emit("step", record=StepInfo(self.steps, epoch, data_loss + reg_loss,
                                                          data_loss, reg_loss, run.optimizer.lr))
                 self._pause_here("step")

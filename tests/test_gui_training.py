@@ -34,9 +34,11 @@ def test_training_the_spiral_from_the_window(window, qtbot, examples_dir):
     assert len(view.train_points.data) == 300
     hidden = view.hidden_items["relu1"].image
     assert hidden is not None and hidden.std() > 0  # the units' maps, drawn
+    board.setCurrentWidget(board.curves)  # each view draws while it is in front, and when brought there
     xs, ys = board.curves.train_curve.getData()
     assert len(xs) == len(r.history) > 10 and ys[-1] < ys[0]
     assert len(board.curves.acc_plot.listDataItems()[0].getData()[0]) == len(r.history)
+    board.setCurrentWidget(board.diagnostics)
     assert board.diagnostics.ratio_curves and len(window.train_session.trainer.diagnostics) > 5
     assert "training accuracy" in panel.status.text()
     assert not window.graph.weights()  # the document is not trained...
@@ -90,3 +92,173 @@ def test_every_training_setting_has_a_field_and_each_change_is_undoable(window, 
     window.undo.undo()
     assert window.graph.training["optimizer"] == "sgd"
     assert "epochs" in LIVE and "batch_size" not in LIVE  # marked * in the form: needs a new run
+
+
+def _train_to_end(window, qtbot, timeout=120000):
+    qtbot.waitUntil(lambda: window.train_session.result is not None, timeout=timeout)
+    return window.train_session.result
+
+
+def test_one_epoch_of_the_digits_convnet_fills_the_convnet_views(window, qtbot, examples_dir):
+    from PySide6.QtCore import QPointF
+    window.open(examples_dir / "digits_convnet.json")
+    window.scene.push(__import__("gradviz_core.commands", fromlist=["SetTraining"]).SetTraining("epochs", 1))
+    board, panel = window.dashboard, window.training_panel
+    assert board.isTabEnabled(board.indexOf(board.convnet))
+    assert not board.isTabEnabled(board.indexOf(board.boundary))  # images, not points
+    board.setCurrentWidget(board.convnet)
+    panel.start.click()
+    r = _train_to_end(window, qtbot)
+    assert r.status == "done" and r.test_acc > 0.5
+    view = board.convnet
+    qtbot.waitUntil(lambda: view.updates >= 1, timeout=10000)
+    # filters: the 8 first-layer 3×3 filters in a mosaic (3 columns of 3 + 1-pixel gutters)
+    assert view.filters.image.shape == (11, 11)
+    # the confusion matrix counts every test sample, true classes as rows
+    test = window.train_session.trainer.splits.test
+    assert view.matrix.shape == (10, 10) and view.matrix.sum() == len(test)
+    assert np.trace(view.matrix) / len(test) == pytest.approx(r.test_acc)
+    # saliency: |∂score/∂x| of the chosen sample, one value per pixel
+    assert view.saliency.image.shape == (8, 8) and view.saliency.image.std() > 0
+    assert "predicted" in view.sample_text.text()
+    # a click on a confusion cell shows that cell's images in the gallery
+    i = int(np.argmax(np.diag(view.matrix)))
+    view.cell_clicked(i, i)
+    assert len(view.shown) == min(view.matrix[i, i], 40)
+    assert all(view.truth[k] == i and view.pred[k] == i for k in view.shown)
+    # a click on a gallery image picks it as the sample
+    view.gallery_clicked(0, 10)  # second image of the first row
+    assert view.sample.value() == view.shown[1]
+    assert view.layer.count() == 6  # conv1, relu1, pool1, conv2, relu2, pool2
+    view.layer.setCurrentText("conv2")
+    view.draw_sample()
+    assert view.maps.image.shape == (4 * 5 - 1, 4 * 5 - 1)  # 16 maps of 4×4 in 4 columns
+
+
+def test_a_divergence_pauses_with_the_message_and_resumes_after_a_smaller_rate(window, qtbot, examples_dir):
+    window.open(examples_dir / "spiral_mlp.json")
+    panel, session = window.training_panel, window.train_session
+    panel.lr.setText("1000")
+    panel.lr.editingFinished.emit()
+    panel.start.click()
+    qtbot.waitUntil(lambda: session.state == "paused", timeout=30000)
+    t = session.trainer
+    qtbot.waitUntil(lambda: panel.alert.isVisible(), timeout=5000)
+    text = panel.alert.text()
+    assert "training diverged" in text and "Try a smaller learning rate than 1000" in text
+    assert "Resume" in text and panel.pause.text() == "Resume"
+    assert t._all_finite()  # the last finite weights are kept
+    assert panel.keep.isEnabled()
+    panel.lr.setText("1.0")
+    panel.lr.editingFinished.emit()
+    from gradviz_core.commands import SetTraining
+    window.scene.push(SetTraining("epochs", 50))  # live too
+    panel.pause.click()  # Resume
+    r = _train_to_end(window, qtbot)
+    assert r.status == "done" and t.optimizer.lr == 1.0 and not panel.alert.isVisible()
+
+
+def test_one_step_one_epoch_and_reset(window, qtbot, examples_dir):
+    window.open(examples_dir / "mlp_softmax.json")
+    panel, session = window.training_panel, window.train_session
+    panel.reset.click()  # fresh weights, not trained: the views show the untrained net
+    assert session.state == "ready" and "not trained yet" in panel.status.text()
+    panel.one_step.click()
+    qtbot.waitUntil(lambda: session.state == "paused", timeout=30000)
+    assert session.trainer.steps == 1 and "step 1" in panel.status.text()
+    panel.one_epoch.click()
+    qtbot.waitUntil(lambda: session.state == "paused" and bool(session.trainer.history), timeout=30000)
+    per_epoch = -(-len(session.trainer.training_run.train_set) // session.trainer.training_run.batch_size)
+    assert session.trainer.steps == per_epoch
+    qtbot.waitUntil(lambda: len(window.dashboard.curves.train_curve.getData()[0] or []) == 1, timeout=5000)
+    old = session.trainer
+    panel.reset.click()
+    assert session.trainer is not old and session.state == "ready" and session.trainer.steps == 0
+    assert window.dashboard.curves.train_curve.getData()[0] is None or \
+        len(window.dashboard.curves.train_curve.getData()[0]) == 0
+
+
+def test_two_runs_are_compared_labelled_by_what_differs_and_saved_with_the_graph(window, qtbot, examples_dir,
+                                                                                 tmp_path):
+    from gradviz_core import fileformat
+    from gradviz_core.commands import SetTraining
+    window.open(examples_dir / "spiral_mlp.json")
+    window.scene.push(SetTraining("epochs", 20))
+    panel, board = window.training_panel, window.dashboard
+    panel.start.click()
+    _train_to_end(window, qtbot)
+    window.scene.push(SetTraining("lr", 0.1))
+    panel.start.click()
+    qtbot.waitUntil(lambda: len(window.train_session.runs) == 2, timeout=60000)
+    view = board.compare
+    assert [view.list.item(i).text().split("  ")[0] for i in range(2)] == ["lr=1", "lr=0.1"]
+    assert len(view.curves) == 2 and all(len(c.getData()[0]) == 20 for c in view.curves)
+    view.list.item(0).setCheckState(__import__("PySide6.QtCore", fromlist=["Qt"]).Qt.Unchecked)
+    assert len(view.curves) == 1
+    view.save.click()  # keep the runs in the graph: undoable, and saved with it
+    assert len(window.graph.runs) == 2
+    path = tmp_path / "spiral.json"
+    window.path = path
+    assert window.save()
+    again = fileformat.load(path)
+    assert [r["settings"]["training.lr"] for r in again.runs] == [1.0, 0.1]
+    assert len(again.runs[1]["history"]) == 20
+    window.undo.undo()
+    assert window.graph.runs == []
+
+
+def test_kept_weights_save_with_the_graph_and_training_resumes_from_them(window, qtbot, examples_dir, tmp_path):
+    from gradviz_core.commands import SetTraining
+    window.open(examples_dir / "spiral_mlp.json")
+    window.scene.push(SetTraining("epochs", 200))
+    panel = window.training_panel
+    panel.start.click()
+    first = _train_to_end(window, qtbot)
+    panel.keep.click()
+    path = tmp_path / "trained.json"
+    window.path = path
+    assert window.save()
+    assert list(tmp_path.glob("trained.weights.*.npz"))
+    window.open(path)
+    assert set(window.graph.weights()) == {"fc1/W", "fc1/b", "fc2/W", "fc2/b"}
+    assert panel.start_from.model().item(1).isEnabled()
+    panel.start_from.setCurrentIndex(1)  # the graph's weights
+    window.scene.push(SetTraining("epochs", 1))
+    panel.start.click()
+    resumed = _train_to_end(window, qtbot)
+    fresh_first_epoch = first.history[0]["train_loss"]
+    # it goes on from where the kept run stopped, far below where a fresh run starts
+    assert resumed.history[0]["train_loss"] <= first.train_loss * 1.1 < 0.8 * fresh_first_epoch
+
+
+def test_the_model_section_edits_nodes_and_warnings_reach_the_nodes(window, qtbot, examples_dir):
+    from gradviz_core.commands import SetTraining
+    window.open(examples_dir / "spiral_mlp.json")
+    panel = window.training_panel
+    every = panel.model_editors["*init"]
+    every.setCurrentText("he")
+    every.activated.emit(every.currentIndex())
+    assert window.graph.brick("fc1").config["init"] == window.graph.brick("fc2").config["init"] == "he"
+    window.undo.undo()  # one step for every layer
+    assert window.graph.brick("fc1").config["init"] == "xavier"
+    field = panel.model_editors["reg.lam"]
+    field.setText("0.01")
+    field.editingFinished.emit()
+    assert window.graph.brick("reg").config["lam"] == 0.01
+    panel.model_editors["fc1.frozen"].setChecked(True)
+    assert window.graph.training["freeze"] == ["fc1"]
+    add = panel.model_editors["+regularizer"]
+    before = len(window.graph.nodes())
+    add.activated.emit(1)  # L2
+    assert len(window.graph.nodes()) == before + 1
+    window.undo.undo()
+    window.undo.undo()
+    # a learning rate far too small: the update-ratio warning names fc1, on the canvas too
+    window.scene.push(SetTraining("lr", 1e-7))
+    window.scene.push(SetTraining("epochs", 6))
+    panel.start.click()
+    _train_to_end(window, qtbot)
+    window.dashboard.draw_all()
+    assert "too low" in window.scene.nodes["fc1"].warning
+    assert "Training warning" in window.scene.nodes["fc1"].toolTip()
+    assert window.dashboard.diagnostics.warnings.count() >= 1

@@ -93,15 +93,14 @@ def test_nan_divergence_names_the_node():
 def test_cancel_and_pause_from_another_thread():
     tr = Trainer(spiral(epochs=100000, batch_size=8))
     tr.start()
-    time.sleep(0.3)
+    _until(lambda: tr.steps > 0)  # (a fresh process loads its kernels first)
     tr.pause()
     time.sleep(0.1)
     steps = tr.steps
     time.sleep(0.2)
     assert tr.steps in (steps, steps + 1)  # at most the step in flight finishes
     tr.resume()
-    time.sleep(0.2)
-    assert tr.steps > steps + 1
+    _until(lambda: tr.steps > steps + 1)
     tr.cancel()
     result = tr.join(5)
     assert result is not None and result.status == "cancelled"

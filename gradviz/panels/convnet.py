@@ -5,16 +5,47 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QGraphicsObject
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from gradviz.compute import Compute
 from gradviz_core import insight
 from gradviz_core.errors import GradvizError
 
 GALLERY = 40  # images in the gallery at most
 SMALL = QFont()
 SMALL.setPointSizeF(7.5)
+
+
+class CellCounts(QGraphicsObject):
+    """The counts of a matrix, written at its cells' centres in a fixed small font: one item
+    that paints them all (a text item per cell costs far more to make and to draw)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts = np.zeros((0, 0), np.int64)
+
+    def set_counts(self, m: np.ndarray) -> None:
+        if m.shape != self.counts.shape:
+            self.prepareGeometryChange()
+        self.counts = np.array(m)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        k, j = self.counts.shape
+        return QRectF(0, 0, j, k)
+
+    def paint(self, painter, option, widget=None) -> None:
+        t = painter.transform()
+        painter.resetTransform()
+        painter.setFont(SMALL)
+        painter.setPen(QColor("#222222"))
+        for (i, j), c in np.ndenumerate(self.counts):
+            if c:
+                p = t.map(QPointF(j + 0.5, i + 0.5))
+                painter.drawText(QRectF(p.x() - 20, p.y() - 8, 40, 16), Qt.AlignCenter, str(c))
 
 
 class ClickImage(pg.ImageItem):
@@ -65,6 +96,9 @@ class ConvNetView(QWidget):
     def __init__(self, session) -> None:
         super().__init__()
         self.session = session
+        self.compute = Compute(self)
+        self.compute.done.connect(self._computed)  # a bound method: delivered on the window's thread
+        self.compute.failed.connect(self._failed)
         self.sample = QSpinBox()
         self.sample.setToolTip("the test sample whose feature maps and saliency map are shown")
         self.sample.valueChanged.connect(lambda _: self.draw_sample())
@@ -93,8 +127,9 @@ class ConvNetView(QWidget):
         self.confusion_box.setLabel("left", "true class")
         self.confusion_box.setLabel("bottom", "predicted class")
         self.confusion_box.view = self.confusion_box.getViewBox()
+        self.counts = CellCounts()
+        self.confusion_box.addItem(self.counts)
         self.gallery_box = _box("gallery", self.gallery)
-        self.confusion_labels: list = []
         self.matrix: np.ndarray | None = None
         self.truth = self.pred = None
         self.shown: list[int] = []  # the gallery's sample indices, in order
@@ -132,25 +167,51 @@ class ConvNetView(QWidget):
             self._raw, self._raw_for = t.splits.preprocessor.inverse(ds.X), ds
         return self._raw[i]
 
-    def refresh(self) -> None:
-        probe, ds = self.session.probe(), self.dataset()
-        if probe is None or ds is None:
+    def refresh(self, sync: bool = False) -> None:
+        """While training, the predictions over the test set are computed on the views' thread
+        and drawn when ready; otherwise (``sync``, paused, finished) here and now."""
+        ds = self.dataset()
+        if ds is None:
+            return
+        if not sync and self.session.running:
+            if not self.compute.busy():
+                self.compute.request("state", lambda: self._state("views", ds))
+            return
+        self._apply(self._state("window", ds))
+
+    def _state(self, owner: str, ds) -> dict | None:
+        """Everything the refresh draws that needs the net (any thread)."""
+        probe = self.session.probe(owner)
+        if probe is None:
+            return None
+        return {"filters": insight.first_filters(probe), "pred": insight.predictions(probe, ds), "ds": ds,
+                "sample": self._sample_state(probe, ds, self.sample.value(), self.layer.currentText())}
+
+    def _computed(self, tag: str, got) -> None:
+        self._apply(got)
+
+    def _failed(self, tag: str, message: str) -> None:
+        self.sample_text.setText(message)
+
+    def _apply(self, got: dict | None) -> None:
+        if got is None or got["ds"] is not self.dataset():
             return
         self.updates += 1
-        got = insight.first_filters(probe)
-        if got is not None:
-            node, imgs = got
+        ds = got["ds"]
+        if got["filters"] is not None:
+            node, imgs = got["filters"]
             self.filters_box.ci.layout.itemAt(0, 0).setText(f"{node}: {len(imgs)} filters")
             self.filters.setImage(grey(insight.mosaic(imgs, pad=1)), levels=(0, 255))
+        self.sample.blockSignals(True)
         self.sample.setMaximum(len(ds) - 1)
-        pred = insight.predictions(probe, ds)
-        if pred is not None:
-            self.truth, self.pred = pred
+        self.sample.blockSignals(False)
+        if got["pred"] is not None:
+            self.truth, self.pred = got["pred"]
             k = int(max(self.truth.max(), self.pred.max()) + 1)
             self.matrix = np.bincount(self.truth * k + self.pred, minlength=k * k).reshape(k, k)
             self._draw_confusion()
             self._draw_gallery()
-        self.draw_sample(probe)
+        self._show_sample(got["sample"])
 
     def _draw_confusion(self) -> None:
         m = self.matrix
@@ -164,17 +225,7 @@ class ConvNetView(QWidget):
         ticks = [[(i + 0.5, str(i)) for i in range(len(m))]]
         for axis in ("left", "bottom"):
             self.confusion_box.getAxis(axis).setTicks(ticks)
-        vb = self.confusion_box.view
-        for t in self.confusion_labels:
-            vb.removeItem(t)
-        self.confusion_labels = []
-        for (i, j), count in np.ndenumerate(m):
-            if count:
-                t = pg.TextItem(str(count), color="#222222", anchor=(0.5, 0.5))
-                t.setFont(SMALL)
-                t.setPos(j + 0.5, i + 0.5)
-                vb.addItem(t)
-                self.confusion_labels.append(t)
+        self.counts.set_counts(m)
 
     def cell_clicked(self, row: int, col: int) -> None:
         if self.matrix is not None and 0 <= row < len(self.matrix) and 0 <= col < len(self.matrix):
@@ -211,33 +262,38 @@ class ConvNetView(QWidget):
         if 0 <= i < len(self.shown):
             self.sample.setValue(self.shown[i])
 
-    def draw_sample(self, probe=None) -> None:
-        probe = probe or self.session.probe()
-        ds = self.dataset()
-        if probe is None or ds is None or not len(ds):
-            return
-        i = min(self.sample.value(), len(ds) - 1)
+    def draw_sample(self) -> None:
+        """The chosen sample (a click, the spin box): one sample's maps, computed here."""
+        probe, ds = self.session.probe(), self.dataset()
+        if probe is not None and ds is not None and len(ds):
+            self._show_sample(self._sample_state(probe, ds, self.sample.value(), self.layer.currentText()))
+
+    def _sample_state(self, probe, ds, i: int, layer: str) -> dict:
+        i = min(i, len(ds) - 1)
         x = ds.X[i]
-        shown = as_image(self.raw(i))
-        self.image.setImage(ink(insight.mosaic(shown[None], normalize=True)), levels=(0, 255))
         try:
-            grad, cls, scores = probe.input_gradient(x)
-            sal = insight.saliency_image(grad)
-            self.saliency.setImage(ink(insight.mosaic(sal[None])), levels=(0, 255))
-            truth = self.truth[i] if self.truth is not None else None
-            self.sample_text.setText(f"true class {truth}, predicted {cls}" if truth is not None
-                                     else f"predicted {cls}")
+            grad, cls, _ = probe.input_gradient(x)
             maps = insight.feature_maps(probe, x)
         except GradvizError as exc:
-            self.sample_text.setText(str(exc))
+            return {"error": str(exc)}
+        return {"i": i, "saliency": insight.saliency_image(grad), "cls": cls, "maps": maps, "layer": layer}
+
+    def _show_sample(self, st: dict) -> None:
+        if "error" in st:
+            self.sample_text.setText(st["error"])
             return
+        i, maps = st["i"], st["maps"]
+        self.image.setImage(ink(insight.mosaic(as_image(self.raw(i))[None])), levels=(0, 255))
+        self.saliency.setImage(ink(insight.mosaic(st["saliency"][None])), levels=(0, 255))
+        truth = self.truth[i] if self.truth is not None and i < len(self.truth) else None
+        self.sample_text.setText(f"true class {truth}, predicted {st['cls']}" if truth is not None
+                                 else f"predicted {st['cls']}")
         names = list(maps)
         if names != [self.layer.itemText(k) for k in range(self.layer.count())]:
-            current = self.layer.currentText()
             self.layer.clear()
             self.layer.addItems(names)
-            if current in names:
-                self.layer.setCurrentText(current)
+            if st["layer"] in names:
+                self.layer.setCurrentText(st["layer"])
         name = self.layer.currentText() or (names[0] if names else "")
         if name in maps:
             self.maps_box.ci.layout.itemAt(0, 0).setText(f"feature maps of {name}: {len(maps[name])}")

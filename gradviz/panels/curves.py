@@ -34,8 +34,17 @@ def column(history: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array([p[0] for p in pairs], float), np.array([p[1] for p in pairs], float)
 
 
+def cache_axes(plot) -> None:
+    """Draw each axis from a cached pixmap until its range changes: repainting axis text is
+    the costliest part of a plot's frame."""
+    from PySide6.QtWidgets import QGraphicsItem
+    for name in ("left", "bottom", "right", "top"):
+        plot.getAxis(name).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+
+
 def _plot(layout, title: str, left: str):
     p = layout.addPlot(title=title)
+    cache_axes(p)
     p.setLabel("bottom", "epoch")
     p.setLabel("left", left)
     p.showGrid(x=True, y=True, alpha=0.2)
@@ -65,12 +74,16 @@ class CurvesView(QWidget):
         self.plots.setMinimumHeight(220)
         self.loss_plot = _plot(self.plots, "loss", "loss")
         self.step_curve = self.loss_plot.plot(pen=pg.mkPen("#a5d8ff", width=1), name="each step")
+        self.step_curve.setDownsampling(auto=True, method="peak")
+        self.step_curve.setClipToView(True)
         self.train_curve = self.loss_plot.plot(pen=pg.mkPen(TRAIN, width=2), name="training (data + reg)")
         self.data_curve = self.loss_plot.plot(pen=pg.mkPen(DATA, width=1.5, style=Qt.DashLine), name="data loss")
         self.reg_curve = self.loss_plot.plot(pen=pg.mkPen(REG, width=1.5, style=Qt.DotLine), name="regularization")
         self.val_curve = self.loss_plot.plot(pen=pg.mkPen(VAL, width=2), name="validation")
         self.acc_plot = _plot(self.plots, "accuracy", "accuracy")
-        self.acc_plot.setYRange(0, 1)
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.disableAutoRange()
         self.train_acc = self.acc_plot.plot(pen=pg.mkPen(TRAIN, width=2), name="training")
         self.val_acc = self.acc_plot.plot(pen=pg.mkPen(VAL, width=2), name="validation")
         lay = QVBoxLayout(self)
@@ -81,8 +94,12 @@ class CurvesView(QWidget):
         self.loss_plot.setLogMode(y=on)
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, force: bool = False) -> None:
         h = self.session.history
+        drawn = (self.session.trainer, len(h), len(self.session.steps), self.smoothing.value(), self.log.isChecked())
+        if drawn == getattr(self, "_drawn", None) and not force:
+            return  # nothing new: no repaint
+        self._drawn = drawn
         w = self.smoothing.value() / 100
         self.smooth_label.setText(f"smoothing {w:.2f}")
         log = self.log.isChecked()
@@ -101,6 +118,7 @@ class CurvesView(QWidget):
         put(self.val_curve, *column(h, "val_loss"))
         put(self.train_acc, *column(h, "train_acc"))
         put(self.val_acc, *column(h, "val_acc"))
+        self._ranges(e, data + reg if len(reg) == len(data) else data, log)
         steps = self.session.steps
         t = self.session.trainer
         if steps and t is not None:
@@ -109,6 +127,27 @@ class CurvesView(QWidget):
             put(self.step_curve, s[:, 0] / per, s[:, 1])
         else:
             self.step_curve.setData([], [])
+
+    def _ranges(self, epochs, loss, log: bool) -> None:
+        """Fixed axes that change only in steps: epochs 0 to the run's total, and the loss from 0
+        to a little above its largest value so far. An axis whose range moves at every epoch is
+        repainted at every epoch, and that costs the window's thread far more than the curves."""
+        t = self.session.trainer
+        total = t.settings.epochs if t is not None else max(len(epochs), 1)
+        if total != getattr(self, "_xtotal", None):
+            self._xtotal = total
+            for plot in (self.loss_plot, self.acc_plot):
+                plot.setXRange(0, total, padding=0.02)
+        if log:
+            self.loss_plot.enableAutoRange(y=True)
+            self._ytop = None
+            return
+        self.loss_plot.disableAutoRange(axis="y")
+        top = float(np.nanmax(loss)) if len(loss) and np.isfinite(loss).any() else 1.0
+        hi = getattr(self, "_ytop", None)
+        if hi is None or top > hi or top < 0.4 * hi:
+            self._ytop = top * 1.15
+            self.loss_plot.setYRange(0, self._ytop, padding=0)
 
     def points(self) -> int:
         return len(self.train_curve.getData()[0] if self.train_curve.getData()[0] is not None else [])

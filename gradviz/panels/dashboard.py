@@ -17,8 +17,10 @@ from gradviz.panels.convnet import ConvNetView
 from gradviz.panels.curves import CompareView, CurvesView
 from gradviz.panels.diagnostics import DiagnosticsView
 
-FRAME_MS = 50   # 20 refreshes per second while training
-HEAVY_MS = 700
+FRAME_MS = 40   # 25 frames per second asked for while training (the decision boundary); 20 or more drawn
+#: the other views need fewer frames: each repaint of a plot's axes costs milliseconds of the
+#: window's thread, and every millisecond it holds Python's GIL is one the training thread waits
+PERIOD_MS = {"curves": 250, "hidden": 250, "heavy": 700}
 
 
 class Dashboard(QTabWidget):
@@ -33,15 +35,15 @@ class Dashboard(QTabWidget):
         for view, title in ((self.curves, "Curves"), (self.boundary, "Boundary"), (self.convnet, "ConvNet"),
                             (self.diagnostics, "Diagnostics"), (self.compare, "Compare runs")):
             self.addTab(view, title)
-        self.heavy = {self.convnet, self.diagnostics}
-        self._last_heavy: dict = {}
+        self.period = {self.curves: PERIOD_MS["curves"], self.convnet: PERIOD_MS["heavy"],
+                       self.diagnostics: PERIOD_MS["heavy"], self.compare: PERIOD_MS["heavy"]}
+        self._last: dict = {}
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self.tick)
         self.currentChanged.connect(lambda _: self.draw(self.currentWidget()))
         session.changed.connect(self._changed)
-        session.epoch.connect(lambda _: self.curves.refresh() if self.currentWidget() is self.curves else None)
-        session.finished.connect(lambda _: self.draw_all())
+        session.finished.connect(lambda _: self.draw(self.currentWidget(), force=True))
 
     def _changed(self) -> None:
         s = self.session
@@ -50,7 +52,9 @@ class Dashboard(QTabWidget):
             self.timer.start()
         else:
             self.timer.stop()
-            self.draw_all()  # paused, reset, a new run prepared: every view shows where it is
+            # paused, reset, a new run prepared: the view in front shows where it is (the others
+            # when they are brought forward)
+            self.draw(self.currentWidget(), force=True)
 
     def _enable(self) -> None:
         """Tabs that do not apply to this graph are greyed, with the reason."""
@@ -66,19 +70,20 @@ class Dashboard(QTabWidget):
     def tick(self) -> None:
         self.draw(self.currentWidget())
 
-    def draw(self, view, force: bool = False) -> None:
+    def draw(self, view, force: bool = False, sync: bool = False) -> None:
         if view is None or self.session.trainer is None or not self.isTabEnabled(self.indexOf(view)):
             return
-        if view in self.heavy and not force:
+        if not force and view in self.period:
             now = time.monotonic()
-            if now - self._last_heavy.get(view, 0.0) < HEAVY_MS / 1000:
+            if now - self._last.get(view, 0.0) < self.period[view] / 1000:
                 return
-            self._last_heavy[view] = now
-        view.refresh()
+            self._last[view] = now
+        view.refresh(sync=True) if sync and view in (self.boundary, self.convnet) else view.refresh()
 
     def draw_all(self) -> None:
+        """Every view, at once and here (a render, a test)."""
         for i in range(self.count()):
-            self.draw(self.widget(i), force=True)
+            self.draw(self.widget(i), force=True, sync=True)
 
 
 def has_convolution(graph) -> bool:
