@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.training_panel.param_edited.connect(self.set_param)
         self.training_panel.init_all.connect(self.init_all_layers)
         self.training_panel.add_regularizer.connect(self.add_brick)
+        self.training_panel.data_requested.connect(lambda: self.docks["Data"].raise_())
         self.dashboard = Dashboard(self.train_session)
         self.dashboard.compare.save_requested.connect(
             lambda: self.scene.push(SetRuns(self.train_session.runs)))
@@ -229,6 +230,19 @@ class MainWindow(QMainWindow):
         for key, text in (("step", "one step: the next node forward, then backward, then the update"),
                           ("step_back", "undo the last step exactly"), ("reset", "back to before the first step")):
             self.step_actions[key].setToolTip(text)
+        tr = self.menuBar().addMenu("&Train")
+        ts = self.train_session
+        self.train_actions = {
+            "start": act(tr, "&Start training", lambda: ts.start(self.training_panel.start_from.currentData()),
+                         QKeySequence("F9")),
+            "pause": act(tr, "&Pause or resume", ts.pause, QKeySequence("Shift+F9")),
+            "one_step": act(tr, "One training s&tep", lambda: ts.advance("step")),
+            "one_epoch": act(tr, "One &epoch", lambda: ts.advance("epoch")),
+            "stop": act(tr, "St&op", lambda: ts.stop()),
+            "reset": act(tr, "&Reset weights", ts.reset),
+        }
+        tr.addSeparator()
+        self.train_actions["keep"] = act(tr, "&Keep the trained weights", self.keep_trained_weights)
         w = self.window_menu = self.menuBar().addMenu("&Window")  # brings back a panel that was closed
         for dock in self.docks.values():
             w.addAction(dock.toggleViewAction())
@@ -246,6 +260,7 @@ class MainWindow(QMainWindow):
         self.session.set_document(graph)
         self.train_session.set_document(graph)
         self.training_panel.show_graph(graph)
+        self._training_changed()
         self.show_lesson()
         self._model_changed()
         self.view.fit()
@@ -381,6 +396,8 @@ class MainWindow(QMainWindow):
 
     def _training_changed(self) -> None:
         s = self.train_session
+        for key, action in self.train_actions.items():  # the menu follows the panel's buttons
+            action.setEnabled(getattr(self.training_panel, key).isEnabled())
         if s.state in ("ready", "running") and s.trainer is not None and not s.trainer.warnings:
             self.scene.clear_warnings()  # a new run: its own warnings
         if s.state in ("ready", "running"):

@@ -33,7 +33,7 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
     if select:
         w.select_node(select)
     if train is not None:
-        widget = train_in_window(app, w, train, view)
+        widget = train_in_window(app, w, train, view, size)
         if widget is not w:
             if not widget.grab().save(output):
                 raise OSError(f"{output}: the image could not be written")
@@ -49,7 +49,7 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
     w.close()
 
 
-def train_in_window(app, w, epochs: int, view: str):
+def train_in_window(app, w, epochs: int, view: str, size=(1280, 800)):
     """Train ``epochs`` epochs in the window (the real session, thread and dashboard), wait for
     the end, draw every view, and return the widget to grab for ``view``."""
     import time
@@ -83,7 +83,8 @@ def train_in_window(app, w, epochs: int, view: str):
     app.processEvents()
     if view in ("window", "dashboard"):
         return w
-    board.resize(w.size())
-    tab.resize(w.size())
+    tab.setParent(None)  # the view alone, at the size asked for
+    tab.resize(*size)
+    tab.show()
     app.processEvents()
     return tab

@@ -164,8 +164,8 @@ def test_one_step_one_epoch_and_reset(window, qtbot, examples_dir):
     panel.reset.click()  # fresh weights, not trained: the views show the untrained net
     assert session.state == "ready" and "not trained yet" in panel.status.text()
     panel.one_step.click()
-    qtbot.waitUntil(lambda: session.state == "paused", timeout=30000)
-    assert session.trainer.steps == 1 and "step 1" in panel.status.text()
+    qtbot.waitUntil(lambda: "Paused at epoch 1, step 1." in panel.status.text(), timeout=30000)
+    assert session.trainer.steps == 1 and session.state == "paused"
     panel.one_epoch.click()
     qtbot.waitUntil(lambda: session.state == "paused" and bool(session.trainer.history), timeout=30000)
     per_epoch = -(-len(session.trainer.training_run.train_set) // session.trainer.training_run.batch_size)
@@ -262,3 +262,34 @@ def test_the_model_section_edits_nodes_and_warnings_reach_the_nodes(window, qtbo
     assert "too low" in window.scene.nodes["fc1"].warning
     assert "Training warning" in window.scene.nodes["fc1"].toolTip()
     assert window.dashboard.diagnostics.warnings.count() >= 1
+
+
+def test_render_trains_offscreen_and_draws_the_dashboard(examples_dir, tmp_path):
+    from PySide6.QtGui import QImage
+    from test_cli import run
+    code, out, err = run("render", examples_dir / "spiral_mlp.json", "--train", "30", "--view", "boundary",
+                         "-o", tmp_path / "b.png", "--size", "900x500")
+    assert code == 0, err
+    img = QImage(str(tmp_path / "b.png"))
+    assert (img.width(), img.height()) == (900, 500)
+    # the class regions are drawn: many distinct colours, not a blank widget
+    colours = {img.pixel(x, y) for x in range(0, 900, 9) for y in range(0, 500, 9)}
+    assert len(colours) > 50
+    code, _, err = run("render", examples_dir / "spiral_mlp.json", "--view", "loss", "-o", tmp_path / "l.png")
+    assert code == 2 and "--view loss" in err and "--train" in err
+    code, _, err = run("render", examples_dir / "circuit_xyz.json", "--train", "3", "-o", tmp_path / "c.png")
+    assert code == 2 and "needs data" in err
+
+
+def test_the_train_menu_follows_the_controls(window, qtbot, examples_dir):
+    window.open(examples_dir / "mlp_softmax.json")
+    actions = window.train_actions
+    assert actions["start"].shortcut().toString() == "F9" and actions["start"].isEnabled()
+    assert not actions["pause"].isEnabled() and not actions["keep"].isEnabled()
+    actions["one_epoch"].trigger()
+    # the controls follow the run's "paused" event, delivered by the bridge at the next frame
+    qtbot.waitUntil(lambda: window.training_panel.pause.text() == "Resume", timeout=30000)
+    assert actions["pause"].isEnabled() and actions["keep"].isEnabled() and actions["stop"].isEnabled()
+    actions["stop"].trigger()
+    qtbot.waitUntil(lambda: window.train_session.result is not None, timeout=30000)
+    assert window.train_session.result.status == "cancelled"

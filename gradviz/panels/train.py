@@ -27,6 +27,7 @@ class TrainingPanel(QWidget):
     init_all = Signal(str)                  # one initialization for every layer
     add_regularizer = Signal(str)           # a regularizer's type
     keep_requested = Signal()
+    data_requested = Signal()               # bring the Data panel forward
 
     def __init__(self, session) -> None:
         super().__init__()
@@ -34,8 +35,8 @@ class TrainingPanel(QWidget):
         self.graph = None
         buttons = {}
         for key, text, tip in (
-                ("start", "Start", "train a run from the start (F9 when the Training panel has focus)"),
-                ("pause", "Pause", "pause, or resume, the run"),
+                ("start", "Start", "train a run from the start (F9)"),
+                ("pause", "Pause", "pause, or resume, the run (Shift+F9)"),
                 ("stop", "Stop", "stop the run; its weights stay in the run (Keep weights copies them)"),
                 ("one_step", "One step", "train one mini-batch step, then pause"),
                 ("one_epoch", "One epoch", "train to the end of the epoch, then pause"),
@@ -82,6 +83,10 @@ class TrainingPanel(QWidget):
         self.settings_note = QLabel("")
         self.settings_note.setWordWrap(True)
         self.model_title = QLabel("<b>The model's choices</b> (from its nodes)")
+        self.data_link = QPushButton("Preprocessing and augmentation: the Data panel")
+        self.data_link.setFlat(True)
+        self.data_link.setToolTip("the data's preprocessing and augmentation are set in the Data panel")
+        self.data_link.clicked.connect(self.data_requested.emit)
         self.model_host = QWidget()
         lay = QVBoxLayout(self)
         lay.addLayout(grid)
@@ -93,6 +98,7 @@ class TrainingPanel(QWidget):
         lay.addWidget(self.settings_note)
         lay.addWidget(self.model_title)
         lay.addWidget(self.model_host)
+        lay.addWidget(self.data_link)
         lay.addStretch(1)
         session.changed.connect(self.refresh)
         session.diverged.connect(self._diverged)
