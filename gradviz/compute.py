@@ -38,11 +38,13 @@ class Compute(QObject):
         with self._cond:
             return self._running or self._pending is not None
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """End the thread (after the job in hand, if any)."""
         with self._cond:
             self._closed = True
             self._pending = None
             self._cond.notify()
+        self._thread.join(timeout)
 
     def _loop(self) -> None:
         if self.threads:

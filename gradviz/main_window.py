@@ -114,7 +114,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Data"])
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Training"])
         self.docks["Inspector"].raise_()
-        self.resizeDocks(docks[:2], [180, 270], Qt.Horizontal)
+        self.resizeDocks(docks[:2], [180, 330], Qt.Horizontal)
         self.palette.add_requested.connect(self.add_brick)
         self.inspector.param_edited.connect(self.set_param)
         self.problems.node_clicked.connect(self.select_node)
@@ -415,6 +415,7 @@ class MainWindow(QMainWindow):
                 self.keep_trained_weights()
         if self.confirm_discard():
             safety.clear_recovery()  # a clean close leaves nothing to recover
+            self.dashboard.close()
             event.accept()
         else:
             event.ignore()

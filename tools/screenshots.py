@@ -1,4 +1,5 @@
-"""Render the README's screenshots from the real app, offscreen, with ``gradviz render``:
+"""Render the README's screenshots from the real app, offscreen, with ``gradviz render`` (the
+dashboard ones train in the window first, with ``--train``):
 
     python tools/screenshots.py
 """
@@ -13,6 +14,11 @@ SHOTS = [  # (file, graph, steps, selected node)
     ("stepper-circuit.png", "circuit_xyz.json", "all", "q"),
     ("stepper-convnet.png", "digits_convnet.json", "backward", "conv1"),
 ]
+TRAINED = [  # (file, graph, epochs, view): the dashboard after training in the window
+    ("dashboard-spiral.png", "spiral_mlp.json", "1000", "dashboard"),
+    ("dashboard-digits.png", "digits_convnet.json", "15", "dashboard"),
+    ("diagnostics-digits.png", "digits_convnet.json", "15", "diagnostics"),
+]
 
 
 def main() -> None:
@@ -21,6 +27,10 @@ def main() -> None:
     for name, graph, steps, select in SHOTS:
         subprocess.run([sys.executable, "-m", "gradviz", "render", str(ROOT / "examples" / graph), "-o",
                         str(out / name), "--steps", steps, "--select", select], check=True, cwd=ROOT)
+    for name, graph, epochs, view in TRAINED:
+        subprocess.run([sys.executable, "-m", "gradviz", "render", str(ROOT / "examples" / graph), "-o",
+                        str(out / name), "--train", epochs, "--view", view, "--size", "1400x900"],
+                       check=True, cwd=ROOT)
 
 
 if __name__ == "__main__":

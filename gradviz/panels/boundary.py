@@ -80,12 +80,12 @@ class BoundaryView(QWidget):
     """While the run trains, each frame is computed on the views' thread (``Compute``) and only
     drawn here; otherwise (paused, finished, a render) it is computed at once."""
 
-    def __init__(self, session) -> None:
+    def __init__(self, session, compute: Compute) -> None:
         super().__init__()
         self.session = session
-        self.compute = Compute(self)
-        self.compute.done.connect(self._frame_ready)
-        self.compute.failed.connect(self._frame_failed)
+        self.compute = compute  # the views' thread, shared with the other views (jobs by tag)
+        compute.done.connect(self._frame_ready)  # bound methods: delivered on the window's thread
+        compute.failed.connect(self._frame_failed)
         self.discretize = QCheckBox("discretize")
         self.discretize.setToolTip("solid class regions, instead of colours that fade where the net is unsure")
         self.discretize.toggled.connect(lambda _: self.refresh())
@@ -146,10 +146,11 @@ class BoundaryView(QWidget):
         self._frame_ready("frame", got)
 
     def _frame_failed(self, tag: str, message: str) -> None:
-        self.caption.setText(message)
+        if tag == "frame":
+            self.caption.setText(message)
 
     def _frame_ready(self, tag: str, got: dict | None) -> None:
-        if got is None:
+        if tag != "frame" or got is None:
             return
         x0, x1, y0, y1 = got["extent"]
         self.image.setImage(got["image"], levels=(0, 255))

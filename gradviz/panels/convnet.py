@@ -93,12 +93,12 @@ def as_image(x: np.ndarray) -> np.ndarray:
 class ConvNetView(QWidget):
     sample_changed = Signal(int)
 
-    def __init__(self, session) -> None:
+    def __init__(self, session, compute: Compute) -> None:
         super().__init__()
         self.session = session
-        self.compute = Compute(self)
-        self.compute.done.connect(self._computed)  # a bound method: delivered on the window's thread
-        self.compute.failed.connect(self._failed)
+        self.compute = compute  # the views' thread, shared (jobs by tag)
+        compute.done.connect(self._computed)  # a bound method: delivered on the window's thread
+        compute.failed.connect(self._failed)
         self.sample = QSpinBox()
         self.sample.setToolTip("the test sample whose feature maps and saliency map are shown")
         self.sample.valueChanged.connect(lambda _: self.draw_sample())
@@ -175,7 +175,7 @@ class ConvNetView(QWidget):
             return
         if not sync and self.session.running:
             if not self.compute.busy():
-                self.compute.request("state", lambda: self._state("views", ds))
+                self.compute.request("convnet", lambda: self._state("views", ds))
             return
         self._apply(self._state("window", ds))
 
@@ -188,10 +188,12 @@ class ConvNetView(QWidget):
                 "sample": self._sample_state(probe, ds, self.sample.value(), self.layer.currentText())}
 
     def _computed(self, tag: str, got) -> None:
-        self._apply(got)
+        if tag == "convnet":
+            self._apply(got)
 
     def _failed(self, tag: str, message: str) -> None:
-        self.sample_text.setText(message)
+        if tag == "convnet":
+            self.sample_text.setText(message)
 
     def _apply(self, got: dict | None) -> None:
         if got is None or got["ds"] is not self.dataset():

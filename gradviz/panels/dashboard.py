@@ -12,6 +12,7 @@ import time
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QTabWidget
 
+from gradviz.compute import Compute
 from gradviz.panels.boundary import BoundaryView
 from gradviz.panels.convnet import ConvNetView
 from gradviz.panels.curves import CompareView, CurvesView
@@ -27,9 +28,10 @@ class Dashboard(QTabWidget):
     def __init__(self, session) -> None:
         super().__init__()
         self.session = session
+        self.compute = Compute(self)  # the views' thread
         self.curves = CurvesView(session)
-        self.boundary = BoundaryView(session)
-        self.convnet = ConvNetView(session)
+        self.boundary = BoundaryView(session, self.compute)
+        self.convnet = ConvNetView(session, self.compute)
         self.diagnostics = DiagnosticsView(session)
         self.compare = CompareView(session)
         for view, title in ((self.curves, "Curves"), (self.boundary, "Boundary"), (self.convnet, "ConvNet"),
@@ -79,6 +81,12 @@ class Dashboard(QTabWidget):
                 return
             self._last[view] = now
         view.refresh(sync=True) if sync and view in (self.boundary, self.convnet) else view.refresh()
+
+    def close(self) -> bool:
+        """The window closes: the views' thread ends too."""
+        self.timer.stop()
+        self.compute.close()
+        return super().close()
 
     def draw_all(self) -> None:
         """Every view, at once and here (a render, a test)."""

@@ -33,7 +33,9 @@ class DiagnosticsView(QWidget):
         self.dead_plot.setYRange(0, 1)
         self.dead_plot.setLabel("bottom", "step")
         self.dead_plot.addLegend(offset=(-5, 5))
-        self.hist_layout = self.plots.addLayout(row=1, col=0, colspan=2)
+        self.plots.addLabel("histograms per layer, at four moments of the run: pale early, blue now",
+                            row=1, col=0, colspan=2)
+        self.hist_layout = self.plots.addLayout(row=2, col=0, colspan=2)
         self.hist_plots: dict[str, tuple] = {}
         self.ratio_curves: dict[str, object] = {}
         self.dead_curves: dict[str, object] = {}
@@ -42,6 +44,7 @@ class DiagnosticsView(QWidget):
         self.warnings.setWordWrap(True)
         self.warnings.itemClicked.connect(self._clicked)
         self.empty = QLabel("No warnings: the babysitting checks have found nothing.")
+        self.warnings.hide()
         lay = QVBoxLayout(self)
         lay.addWidget(self.plots, 1)
         lay.addWidget(QLabel("<b>Warnings</b>"))
@@ -119,3 +122,4 @@ class DiagnosticsView(QWidget):
             item.setData(Qt.UserRole, w.node)
             self.warnings.addItem(item)
         self.empty.setVisible(not found)
+        self.warnings.setVisible(bool(found))
