@@ -118,6 +118,14 @@ class CurvesView(QWidget):
         put(self.val_curve, *column(h, "val_loss"))
         put(self.train_acc, *column(h, "train_acc"))
         put(self.val_acc, *column(h, "val_acc"))
+        has_val = any(r.get("val_loss") is not None for r in h) or not h
+        for plot, curve, name in ((self.loss_plot, self.val_curve, "validation"),
+                                  (self.acc_plot, self.val_acc, "validation")):
+            in_legend = any(sample.item is curve for sample, _ in plot.legend.items)
+            if in_legend and not has_val:  # no validation split: the legend does not promise one
+                plot.legend.removeItem(curve)
+            elif has_val and not in_legend:
+                plot.legend.addItem(curve, name)
         self._ranges(e, data + reg if len(reg) == len(data) else data, log)
         steps = self.session.steps
         t = self.session.trainer
