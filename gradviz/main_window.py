@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPalette, QUndoStack
+from PySide6.QtGui import (QAction, QColor, QDesktopServices, QImage, QKeySequence, QPainter, QPalette,
+                           QUndoStack)
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QTextBrowser, QWidget)
@@ -27,7 +28,7 @@ from gradviz.panels.inspector import Inspector
 from gradviz.panels.palette import Palette
 from gradviz.panels.problems import ProblemsList
 from gradviz.worker import KernelWarmUp
-from gradviz_core import fileformat
+from gradviz_core import fileformat, lessons
 from gradviz_core.commands import (AddNode, Group, MoveNodes, SetData, SetParam, SetRuns, SetTraining, copy_nodes,
                                    paste_command)
 from gradviz_core.layout import layered_positions
@@ -72,7 +73,8 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector()
         self.problems = ProblemsList()
         self.lesson = QTextBrowser()
-        self.lesson.setOpenExternalLinks(True)
+        self.lesson.setOpenLinks(False)  # lesson links act (gradviz:set?…, gradviz:train); others open outside
+        self.lesson.anchorClicked.connect(self.lesson_link)
         self.bridge = Bridge(self)
         self.session = StepSession(self.bridge, self)
         self.values = ValuesPanel()
@@ -376,6 +378,26 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("There are no trained weights to keep yet", 5000)
         elif self.scene.push(command):
             self.statusBar().showMessage("The trained weights are now the graph's (Ctrl+Z undoes it)", 8000)
+
+    def lesson_link(self, url) -> None:
+        """A link in the lesson note: ``gradviz:set?KEY=VALUE&…`` (one undoable step),
+        ``gradviz:train``, ``gradviz:step``; any other link opens in the browser."""
+        text = url.toString()
+        if not text.startswith("gradviz:"):
+            QDesktopServices.openUrl(url)
+            return
+        try:
+            action, command = lessons.command(self.graph, text)
+        except GradvizError as exc:
+            self.statusBar().showMessage(str(exc), 10000)
+            return
+        if command is not None and self.scene.push(command):
+            self.statusBar().showMessage(f"{command.text} (Ctrl+Z undoes it)", 8000)
+        if action == "train":
+            self.docks["Training"].raise_()
+            self.train_session.start()
+        elif action == "step":
+            self.session.run_phase("forward")
 
     def init_all_layers(self, scheme: str) -> None:
         """One initialization scheme for every layer: one undoable step."""

@@ -293,3 +293,43 @@ def test_the_train_menu_follows_the_controls(window, qtbot, examples_dir):
     actions["stop"].trigger()
     qtbot.waitUntil(lambda: window.train_session.result is not None, timeout=30000)
     assert window.train_session.result.status == "cancelled"
+
+
+def test_every_example_opens_validates_runs_briefly_and_shows_its_note(window, qtbot, examples_dir):
+    """The lessons' smoke test: each example opens, has no problem, steps (a circuit) or
+    trains briefly (a graph with data), and its note renders with working links."""
+    import re
+
+    from PySide6.QtCore import QUrl
+    from gradviz_core.commands import SetTraining
+    for path in sorted(examples_dir.glob("*.json")):
+        window.open(path)
+        assert not window.graph.problems, path.name
+        assert window.lesson.toPlainText().strip() and "no lesson note" not in window.lesson.toPlainText()
+        if window.graph.data is None:
+            window.session.run_phase("forward")
+            assert window.session.stepper.values, path.name
+            continue
+        window.scene.push(SetTraining("epochs", 1))
+        window.train_session.start()
+        r = _train_to_end(window, qtbot)
+        assert r.status in ("done", "diverged") and r.steps > 0, (path.name, r.message)
+        for url in re.findall(r"\((gradviz:set[^)]*)\)", window.graph.note)[:1]:  # the first variant link
+            before = window.undo.count()
+            window.lesson_link(QUrl(url))
+            assert window.undo.count() == before + 1, (path.name, url)
+            window.undo.undo()
+
+
+def test_a_lesson_link_sets_the_variant_and_trains(window, qtbot, examples_dir):
+    from PySide6.QtCore import QUrl
+    window.open(examples_dir / "lesson_width.json")
+    window.lesson_link(QUrl("gradviz:set?fc1.units=10"))
+    assert window.graph.brick("fc1").config["units"] == 10
+    window.lesson_link(QUrl("gradviz:train"))
+    r = _train_to_end(window, qtbot)
+    assert r.train_acc >= 0.97
+    window.lesson_link(QUrl("gradviz:set?fc9.units=3"))
+    assert "no node named 'fc9'" in window.statusBar().currentMessage()
+    window.undo.undo()
+    assert window.graph.brick("fc1").config["units"] == 2

@@ -1,0 +1,94 @@
+"""Each lesson's claim holds with the lesson's own settings, and its links (the variants,
+one click each) are the undoable commands they say."""
+import math
+
+import numpy as np
+import pytest
+
+from gradviz_core import fileformat, lessons
+from gradviz_core.train import Trainer
+
+
+def lesson(examples_dir, name, *links):
+    g = fileformat.load(examples_dir / name)
+    for url in links:
+        _, cmd = lessons.command(g, url)
+        cmd.do(g)
+    return g
+
+
+def links_of(g):
+    import re
+    return re.findall(r"\((gradviz:[^)]*)\)", g.note)
+
+
+def test_every_lesson_link_parses_and_applies(examples_dir):
+    for path in sorted(examples_dir.glob("*.json")):
+        g = fileformat.load(path)
+        for url in links_of(g):
+            action, cmd = lessons.command(g, url)
+            assert action in lessons.ACTIONS
+            if cmd is not None:
+                cmd.do(g)
+                assert not g.problems, (path.name, url, g.problems)
+                cmd.undo(g)
+
+
+def test_lesson_links_refuse_what_is_wrong_with_the_reason(examples_dir):
+    from gradviz_core.errors import GradvizError
+    g = fileformat.load(examples_dir / "lesson_width.json")
+    for url, says in (("gradviz:set?training.lrr=1", "did you mean 'lr'"), ("gradviz:set?fc9.units=3", "no node"),
+                      ("gradviz:jump", "unknown lesson action"), ("gradviz:set?*.nope=1", "no node of this graph"),
+                      ("gradviz:set?units", "KEY=VALUE")):
+        with pytest.raises(GradvizError, match=says):
+            lessons.command(g, url)
+
+
+def test_width_two_hidden_units_cannot_ten_can(examples_dir):
+    two = Trainer(lesson(examples_dir, "lesson_width.json")).run()
+    ten = Trainer(lesson(examples_dir, "lesson_width.json", "gradviz:set?fc1.units=10")).run()
+    assert two.train_acc < 0.90 <= 0.97 <= ten.train_acc
+
+
+def test_initialization_tiny_collapses_huge_saturates_xavier_trains_zero_stays_symmetric(examples_dir):
+    tiny = Trainer(lesson(examples_dir, "lesson_init.json"))
+    r = tiny.run()
+    codes = {w["code"] for w in r.warnings}
+    assert "std_collapse" in codes and r.train_acc < 0.45
+    assert tiny.diagnostics[0]["activations"]["act7"]["std"] < 1e-3 * tiny.diagnostics[0]["activations"]["act1"]["std"]
+    huge = Trainer(lesson(examples_dir, "lesson_init.json", "gradviz:set?*.init=normal&*.init_scale=1.0")).run()
+    assert "saturated" in {w["code"] for w in huge.warnings}
+    xavier = Trainer(lesson(examples_dir, "lesson_init.json", "gradviz:set?*.init=xavier")).run()
+    assert xavier.train_acc > 0.6 > r.train_acc + 0.1
+    zero = Trainer(lesson(examples_dir, "lesson_init.json", "gradviz:set?*.init=zeros"))
+    zero.run()
+    W = zero.program.bricks["fc3"].weights["W"]
+    assert np.allclose(W, W[:, :1])  # every hidden unit the same, after training too
+
+
+def test_learning_rate_too_small_right_and_too_large(examples_dir):
+    small = Trainer(lesson(examples_dir, "lesson_learning_rate.json")).run()
+    assert small.history[-1]["train_loss"] > 0.95 * small.history[0]["train_loss"]
+    assert "update_ratio_low" in {w["code"] for w in small.warnings}
+    right = Trainer(lesson(examples_dir, "lesson_learning_rate.json",
+                           "gradviz:set?training.lr=0.1&training.optimizer=sgd&training.momentum=0")).run()
+    assert right.train_acc > 0.75
+    large = Trainer(lesson(examples_dir, "lesson_learning_rate.json",
+                           "gradviz:set?training.lr=50&training.optimizer=sgd&training.momentum=0")).run()
+    assert large.status == "diverged" and "smaller learning rate" in large.message
+    for link in ("gradviz:set?training.lr=0.05&training.optimizer=momentum&training.momentum=0.9",
+                 "gradviz:set?training.lr=0.05&training.optimizer=nesterov&training.momentum=0.9",
+                 "gradviz:set?training.lr=0.01&training.optimizer=adam"):
+        r = Trainer(lesson(examples_dir, "lesson_learning_rate.json", link)).run()
+        assert r.train_acc > right.train_acc - 0.05, link
+
+
+def test_softmax_starts_at_ln10_and_regularization_raises_the_loss(examples_dir):
+    t = Trainer(lesson(examples_dir, "lesson_softmax.json"))
+    check = t.initial_loss_check()
+    assert abs(check["loss"] - math.log(10)) < 0.05 and check["expected"] == pytest.approx(math.log(10))
+    low = Trainer(lesson(examples_dir, "lesson_softmax.json", "gradviz:set?reg.lam=0.001")).run()
+    high = Trainer(lesson(examples_dir, "lesson_softmax.json", "gradviz:set?reg.lam=0.1")).run()
+    assert high.history[0]["reg_loss"] > 10 * low.history[0]["reg_loss"]
+    assert high.train_loss + high.reg_loss > low.train_loss + low.reg_loss
+    assert low.test_acc > 0.9
