@@ -92,3 +92,23 @@ def test_softmax_starts_at_ln10_and_regularization_raises_the_loss(examples_dir)
     assert high.history[0]["reg_loss"] > 10 * low.history[0]["reg_loss"]
     assert high.train_loss + high.reg_loss > low.train_loss + low.reg_loss
     assert low.test_acc > 0.9
+
+
+def test_overfitting_the_validation_loss_climbs_and_each_regularizer_brings_it_down(examples_dir):
+    import re
+    base = Trainer(lesson(examples_dir, "lesson_overfitting.json")).run()
+    val = [h["val_loss"] for h in base.history]
+    assert base.train_acc == 1.0 and val[-1] > 2 * min(val)  # memorized, and ever surer of wrong answers
+    g = fileformat.load(examples_dir / "lesson_overfitting.json")
+    variants = re.findall(r"\((gradviz:set[^)]*)\)", g.note)[:5]  # L2, L1, dropout, early stopping, jitter
+    assert len(variants) == 5
+    for url in variants:
+        r = Trainer(lesson(examples_dir, "lesson_overfitting.json", url)).run()
+        assert r.val_loss < 0.6 * base.val_loss, (url, r.val_loss, base.val_loss)
+
+
+def test_jitter_moves_points_by_gaussian_noise():
+    from gradviz_core.data.augment import augment
+    X = np.zeros((2000, 2), np.float32)
+    out = augment(X, np.random.default_rng(0), jitter=0.1)
+    assert out.dtype == np.float32 and abs(out.std() - 0.1) < 0.005 and np.all(X == 0)

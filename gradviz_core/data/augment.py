@@ -8,7 +8,10 @@ def augment(X: np.ndarray, rng: np.random.Generator, flip: bool = False, shift: 
             jitter: float = 0.0) -> np.ndarray:
     """A new batch: each image flipped left–right with probability ½ (``flip``), moved by up
     to ``shift`` pixels each way with zeros coming in (a random crop of the padded image),
-    and with its intensity x ↦ (1 + a)·x + b, a, b ~ U[−jitter, jitter]."""
+    and with its intensity x ↦ (1 + a)·x + b, a, b ~ U[−jitter, jitter]. Points (N, D) take
+    ``jitter`` only: each moved by Gaussian noise of that standard deviation."""
+    if X.ndim == 2 and jitter:
+        return X + rng.normal(0.0, jitter, X.shape).astype(X.dtype)
     if X.ndim != 4 or not (flip or shift or jitter):
         return X
     out = X.copy()

@@ -79,8 +79,8 @@ PIPELINE: tuple[ParamSpec, ...] = (
 AUGMENT: tuple[ParamSpec, ...] = (
     ParamSpec("flip", "bool", False, "flip each image left–right with probability ½"),
     ParamSpec("shift", "int", 0, "move each image by up to this many pixels each way", low=0, high=16),
-    ParamSpec("jitter", "float", 0.0, "intensity x ↦ (1 + a)·x + b with a, b ~ U[−jitter, jitter]",
-              low=0.0, high=1.0),
+    ParamSpec("jitter", "float", 0.0, "images: intensity x ↦ (1 + a)·x + b with a, b ~ U[−jitter, jitter]; "
+              "points: Gaussian noise of this std", low=0.0, high=1.0),
 )
 #: sources whose ``classes`` is their number of classes (elsewhere ``classes`` is a filter)
 COUNTED = tuple(s for s, (_, specs, _) in SOURCES.items() if any(p.name == "classes" for p in specs))
