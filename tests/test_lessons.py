@@ -112,3 +112,11 @@ def test_jitter_moves_points_by_gaussian_noise():
     X = np.zeros((2000, 2), np.float32)
     out = augment(X, np.random.default_rng(0), jitter=0.1)
     assert out.dtype == np.float32 and abs(out.std() - 0.1) < 0.005 and np.all(X == 0)
+
+
+def test_batchnorm_trains_from_the_initializations_that_stopped_the_plain_net(examples_dir):
+    plain_tiny = Trainer(lesson(examples_dir, "lesson_init.json")).run()
+    plain_xavier = Trainer(lesson(examples_dir, "lesson_init.json", "gradviz:set?*.init=xavier")).run()
+    for link in ((), ("gradviz:set?*.init=normal&*.init_scale=1.0",), ("gradviz:set?*.init=xavier",)):
+        r = Trainer(lesson(examples_dir, "lesson_batchnorm.json", *link)).run()
+        assert r.train_acc >= 0.9 > plain_xavier.train_acc > plain_tiny.train_acc, link
