@@ -192,12 +192,10 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         act(f, "&Quit", self.close, QKeySequence("Ctrl+Q"))
         ex = self.menuBar().addMenu("E&xamples")
-        for p in sorted(EXAMPLES.glob("*.json")):
-            try:
-                title = fileformat.load(p).title or p.stem
-            except GradvizError:
-                continue
-            act(ex, title, lambda _=False, p=p: self.open_example(p))
+        self.lesson_list = lessons.catalogue(EXAMPLES)  # the lessons in the lectures' order, then the rest
+        for title, p, prose in self.lesson_list:
+            a = act(ex, title, lambda _=False, p=p: self.open_example(p))
+            a.setToolTip(prose)
         e = self.menuBar().addMenu("&Edit")
         undo, redo = self.undo.createUndoAction(self, "&Undo"), self.undo.createRedoAction(self, "&Redo")
         undo.setShortcut(QKeySequence("Ctrl+Z"))
@@ -245,7 +243,9 @@ class MainWindow(QMainWindow):
         }
         tr.addSeparator()
         self.train_actions["keep"] = act(tr, "&Keep the trained weights", self.keep_trained_weights)
-        w = self.window_menu = self.menuBar().addMenu("&Window")  # brings back a panel that was closed
+        w = self.window_menu = self.menuBar().addMenu("&Window")
+        hp = self.menuBar().addMenu("&Help")
+        act(hp, "&Lessons…", self.show_lessons, QKeySequence("F1"))  # brings back a panel that was closed
         for dock in self.docks.values():
             w.addAction(dock.toggleViewAction())
 
@@ -378,6 +378,30 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("There are no trained weights to keep yet", 5000)
         elif self.scene.push(command):
             self.statusBar().showMessage("The trained weights are now the graph's (Ctrl+Z undoes it)", 8000)
+
+    def show_lessons(self) -> None:
+        """Help > Lessons: the list, each with the first line of its note; opening one opens it."""
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QListWidget, QListWidgetItem, QVBoxLayout
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Lessons")
+        dialog.resize(640, 460)
+        items = QListWidget()
+        items.setWordWrap(True)
+        for title, path, prose in self.lesson_list:
+            item = QListWidgetItem(f"{title}\n    {prose}")
+            item.setData(Qt.UserRole, str(path))
+            items.addItem(item)
+        buttons = QDialogButtonBox(QDialogButtonBox.Open | QDialogButtonBox.Close)
+        lay = QVBoxLayout(dialog)
+        lay.addWidget(items)
+        lay.addWidget(buttons)
+        buttons.rejected.connect(dialog.reject)
+        buttons.accepted.connect(dialog.accept)
+        items.itemDoubleClicked.connect(lambda _: dialog.accept())
+        items.setCurrentRow(0)
+        self.lessons_dialog = dialog  # (for the tests)
+        if dialog.exec() and items.currentItem() is not None:
+            self.open_example(items.currentItem().data(Qt.UserRole))
 
     def lesson_link(self, url) -> None:
         """A link in the lesson note: ``gradviz:set?KEY=VALUE&…`` (one undoable step),

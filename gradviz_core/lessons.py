@@ -19,6 +19,27 @@ from gradviz_core.settings import TRAINING, did_you_mean
 ACTIONS = ("set", "train", "step")
 
 
+def catalogue(folder) -> list[tuple[str, object, str]]:
+    """[(title, path, the note's first line of prose)] of the graph files in ``folder``: the
+    lessons first, in the lectures' order ("Lesson 3: …"), then the other examples by title.
+    Files that do not load are left out."""
+    import re
+    from pathlib import Path
+
+    from gradviz_core import fileformat
+    out = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            g = fileformat.load(path)
+        except GradvizError:
+            continue
+        title = g.title or path.stem
+        prose = next((line.strip() for line in g.note.splitlines() if line.strip() and not line.startswith("#")), "")
+        m = re.match(r"Lesson (\d+)", title)
+        out.append(((0, int(m.group(1))) if m else (1, title), title, path, prose))
+    return [(t, p, prose) for _, t, p, prose in sorted(out, key=lambda e: e[0])]
+
+
 def parse(url: str) -> tuple[str, list[tuple[str, object]]]:
     """("set" | "train" | "step", [(key, value)]) from a lesson link."""
     if not url.startswith("gradviz:"):

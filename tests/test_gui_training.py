@@ -333,3 +333,22 @@ def test_a_lesson_link_sets_the_variant_and_trains(window, qtbot, examples_dir):
     assert "no node named 'fc9'" in window.statusBar().currentMessage()
     window.undo.undo()
     assert window.graph.brick("fc1").config["units"] == 2
+
+
+def test_help_lessons_lists_the_lessons_in_order_and_opens_one(window, qtbot, monkeypatch):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QListWidget
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    seen = []
+
+    def pick():
+        items = window.lessons_dialog.findChild(QListWidget)
+        seen.extend(items.item(i).text().splitlines()[0] for i in range(items.count()))
+        items.setCurrentRow(2)
+        window.lessons_dialog.accept()
+
+    QTimer.singleShot(300, pick)
+    window.show_lessons()
+    assert seen[0].startswith("Lesson 1:") and seen[2].startswith("Lesson 3:")
+    assert window.graph.title.startswith("Lesson 3:") and window.path is None  # an untitled copy
+    assert "ln 10" in window.lesson.toPlainText()

@@ -120,3 +120,11 @@ def test_batchnorm_trains_from_the_initializations_that_stopped_the_plain_net(ex
     for link in ((), ("gradviz:set?*.init=normal&*.init_scale=1.0",), ("gradviz:set?*.init=xavier",)):
         r = Trainer(lesson(examples_dir, "lesson_batchnorm.json", *link)).run()
         assert r.train_acc >= 0.9 > plain_xavier.train_acc > plain_tiny.train_acc, link
+
+
+def test_the_catalogue_lists_lessons_in_the_lectures_order_then_the_rest(examples_dir):
+    titles = [t for t, _, _ in lessons.catalogue(examples_dir)]
+    numbers = [int(t.split()[1].rstrip(":")) for t in titles if t.startswith("Lesson ")]
+    assert numbers == sorted(numbers) and numbers[:3] == [1, 2, 3]
+    assert titles.index("Lesson 13: a ConvNet on the digits") < titles.index("A two-layer MLP with a softmax loss")
+    assert all(prose for _, _, prose in lessons.catalogue(examples_dir))
