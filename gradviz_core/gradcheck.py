@@ -171,12 +171,18 @@ def _check(run: Run, training: bool, h: float, tol: float, samples: int | None, 
     rng = np.random.default_rng(seed)
     report: dict[str, NodeCheck] = {}
 
-    noise = NOISE_FACTOR * np.finfo(np.float64).eps * max(abs(loss), 1.0) / h
+    def step(x: np.ndarray) -> float:
+        """h for one tensor: smaller for a tensor of small values (the weights and activations
+        of a tiny initialization), so the truncation error, which grows as (h/scale)², stays
+        far below the tolerance; never below h/100, where rounding would take over."""
+        rms = float(np.sqrt(np.mean(np.square(x)))) if x.size else 1.0
+        return h * min(1.0, max(rms, 0.01))
 
-    def item(what: str, ana: np.ndarray, sides: tuple, checked: int, total: int) -> Item:
+    def item(what: str, ana: np.ndarray, sides: tuple, checked: int, total: int, hx: float) -> Item:
         fp, fm = sides
-        num = (fp - fm) / (2 * h)
-        up, down = (fp - loss) / h, (loss - fm) / h
+        noise = NOISE_FACTOR * np.finfo(np.float64).eps * max(abs(loss), 1.0) / hx
+        num = (fp - fm) / (2 * hx)
+        up, down = (fp - loss) / hx, (loss - fm) / hx
         slack = 10 * noise + 1e-7 * np.maximum(np.abs(up), np.abs(down))
         between = bool(np.all((ana >= np.minimum(up, down) - slack) & (ana <= np.maximum(up, down) + slack)))
         diff = float(np.max(np.abs(ana - num))) if np.size(ana) else 0.0
@@ -199,14 +205,16 @@ def _check(run: Run, training: bool, h: float, tol: float, samples: int | None, 
                 continue
             x = np.array(x, dtype=np.float64)
             idx = _indices(x.size, samples, rng)
-            sides = differences(lambda: rerun(name, (port, x), False), x, idx, h)
+            hx = step(x)
+            sides = differences(lambda: rerun(name, (port, x), False), x, idx, hx)
             ana = contributions.get((src, name, port), np.zeros_like(x)).reshape(-1)[idx]
-            check.items.append(item(f"input {port} (from {src})", ana, sides, len(idx), x.size))
+            check.items.append(item(f"input {port} (from {src})", ana, sides, len(idx), x.size, hx))
         for wname, w in b.weights.items():
             idx = _indices(w.size, samples, rng)
-            sides = differences(lambda: rerun(name, None, True), w, idx, h)
+            hx = step(w)
+            sides = differences(lambda: rerun(name, None, True), w, idx, hx)
             ana = analytic_w[name][wname].reshape(-1)[idx]
-            check.items.append(item(f"weight {wname}", ana, sides, len(idx), w.size))
+            check.items.append(item(f"weight {wname}", ana, sides, len(idx), w.size, hx))
         near = [k for k in [name, *nx.descendants(g.g, name)] if k in kinks]
         if near:
             check.kink = "; ".join(kinks[k] for k in near)

@@ -11,8 +11,11 @@ def test_examples_pass(examples_dir):
     for path in sorted(examples_dir.glob("*.json")):
         report = check_graph(fileformat.load(path), samples=32)
         assert report.passed, (path.name, report.to_json())
-        smooth = {n: c.error for n, c in report.nodes.items() if not c.kink}
-        assert smooth and max(smooth.values()) < 1e-6, (path.name, smooth)
+        # away from kinks, every gradient agrees to 1e-6, but for those that are rounding noise
+        # (a bias just before BatchNorm has a true gradient of exactly 0)
+        smooth = {(n, i.what): i.error for n, c in report.nodes.items() if not c.kink
+                  for i in c.items if i.abs_error > i.noise}
+        assert report.nodes and max(smooth.values(), default=0.0) < 1e-6, (path.name, smooth)
 
 
 def test_digits_ties_in_max_pooling_are_explained(examples_dir):
