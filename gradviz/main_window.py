@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.scene.selectionChanged.connect(self._selection_changed)
         self.scene.message.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.undo.cleanChanged.connect(self._update_title)  # a bound slot: gone with the window
+        self.undo.indexChanged.connect(self._undo_moved)
         self._menus()
         self.stepper_panel = StepperPanel(self.session, self.step_actions)
         dock = QDockWidget("Stepper", self)
@@ -378,6 +379,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("There are no trained weights to keep yet", 5000)
         elif self.scene.push(command):
             self.statusBar().showMessage("The trained weights are now the graph's (Ctrl+Z undoes it)", 8000)
+            self.training_panel.refresh()  # "from the graph's weights" is now a choice
 
     def show_lessons(self) -> None:
         """Help > Lessons: the list, each with the first line of its note; opening one opens it."""
@@ -434,11 +436,14 @@ class MainWindow(QMainWindow):
         if record.get("node"):
             self.scene.set_warning(record["node"], record["message"])
 
+    def _undo_moved(self, _index: int) -> None:
+        self.training_panel.refresh()  # kept weights come and go with undo and redo
+
     def _show_dashboard(self) -> None:
         dock = self.docks["Dashboard"]
         if not dock.isVisible():
             dock.show()
-            self.resizeDocks([dock], [int(self.height() * 0.42)], Qt.Vertical)
+            self.resizeDocks([dock], [int(self.height() * 0.5)], Qt.Vertical)
 
     def _training_changed(self) -> None:
         s = self.train_session

@@ -75,8 +75,8 @@ def train_in_window(app, w, epochs: int, view: str, size=(1280, 800)):
            "diagnostics": board.diagnostics, "compare": board.compare}.get(view)
     if tab is None:  # the window: the view that tells most about this graph
         tab = board.boundary if session.boundary_possible() else (
-            board.convnet if board.isTabEnabled(board.indexOf(board.convnet)) else board.curves)
-    board.setCurrentWidget(tab)
+            board.convnet if board.isTabEnabled(board.tab_of(board.convnet)) else board.curves)
+    board.show_view(tab)
     board.draw_all()
     app.processEvents()
     w.view.fit()

@@ -4,6 +4,7 @@ the frame rate; the session keeps the curves' points and offers the trained weig
 the document as an undoable command. Every failure becomes a message."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
@@ -179,7 +180,9 @@ class TrainSession(QObject):
             if record.status in ("diverged", "stale"):
                 self.message.emit(record.message)
             if record.steps and self.doc is not None:
-                self.runs.append(compare.record(self.trainer.graph, record, len(self.runs) + 1))
+                t = self.trainer
+                ended = dataclasses.asdict(t.settings)  # what it ran with at the end (live changes in)
+                self.runs.append(compare.record(t.graph, record, len(self.runs) + 1, ended))
                 self.runs_changed.emit()
             self.finished.emit(record)
             self.changed.emit()

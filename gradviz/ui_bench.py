@@ -61,7 +61,7 @@ def training_smoothness(seconds: float = 4.0) -> dict:
     board = w.dashboard
     session = w.train_session
     session.start()
-    board.setCurrentWidget(board.boundary)
+    board.show_view(board.boundary)
     _loop_for(app, 0.5)  # the first frames (one-time setup of the plots) are not the steady state
     frames0 = board.boundary.frames
     t0 = time.perf_counter()
@@ -81,7 +81,7 @@ def app_training_speed(threads: int, epochs: int = 15) -> float:
     w.graph.training["epochs"] = epochs
     session = w.train_session
     session.threads = threads
-    w.dashboard.setCurrentWidget(w.dashboard.curves)
+    w.dashboard.show_view(w.dashboard.curves)
     session.start()
     t0 = time.perf_counter()
     _loop_for(app, 600, until=lambda: session.result is not None)

@@ -35,10 +35,15 @@ def _plain(value):
     return json.loads(json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
 
 
-def record(graph: Graph, result, number: int) -> dict:
-    """A finished run as JSON: its settings, its epoch records, how it ended, its figures."""
+def record(graph: Graph, result, number: int, training: dict | None = None) -> dict:
+    """A finished run as JSON: its settings (``training``: the values it ended with, after any
+    change made while it ran), its epoch records, how it ended, its figures."""
     history = [{k: v for k, v in r.items() if k != "kind"} for r in result.history]
-    return {"label": f"run {number}", "settings": run_settings(graph), "history": _plain(history),
+    settings = run_settings(graph)
+    for key, value in (training or {}).items():
+        if f"training.{key}" in settings:
+            settings[f"training.{key}"] = _plain(value)
+    return {"label": f"run {number}", "settings": settings, "history": _plain(history),
             "status": result.status, "summary": _plain(result.summary())}
 
 
@@ -60,7 +65,8 @@ def labels(runs: list[dict]) -> list[str]:
         if len(differ) > 3:
             parts.append("…")
         out.append(", ".join(parts) if parts else f"run {i}")
-    return out
+    # runs with the same settings: told apart by their number
+    return [f"{label} (run {i})" if out.count(label) > 1 else label for i, label in enumerate(out, 1)]
 
 
 def _fmt(value) -> str:

@@ -52,6 +52,16 @@ TRAINING: tuple[ParamSpec, ...] = (
 SPECS = {s.name: s for s in TRAINING}
 
 #: settings a training run takes while it runs (they keep every weight's shape)
+#: settings that matter only for some values of another: {setting: (the other, its values)}.
+#: The form greys them out otherwise (sgd with momentum > 0 is classic momentum).
+USED_WHEN = {
+    "momentum": ("optimizer", ("sgd", "momentum", "nesterov")),
+    "beta1": ("optimizer", ("adam",)), "beta2": ("optimizer", ("adam",)),
+    "decay": ("optimizer", ("rmsprop",)), "eps": ("optimizer", ("adagrad", "rmsprop", "adam")),
+    "step_every": ("schedule", ("step",)), "step_factor": ("schedule", ("step",)),
+    "exp_k": ("schedule", ("exponential",)), "plateau_patience": ("schedule", ("plateau",)),
+}
+
 LIVE = ("lr", "momentum", "beta1", "beta2", "decay", "eps", "epochs", "diverge_factor",
         "diagnostics_every", "early_stopping")
 

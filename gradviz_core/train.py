@@ -109,6 +109,8 @@ class Trainer:
         self.history: list[dict] = []
         #: every diagnostics record so far (the dashboard reads it from another thread)
         self.diagnostics: list[dict] = []
+        #: (step, loss) of every step, and of the step that diverged (the dashboard's per-step curve)
+        self.losses: list[tuple[int, float]] = []
         self.result: Result | None = None
         self._cond = threading.Condition()
         self._state = "ready"          # ready, running, paused, finished
@@ -240,6 +242,7 @@ class Trainer:
                     xb, yb = run.take(idx, self.steps + 1)
                     data_loss, reg_loss, values = self.step(xb, yb)
                 if values is not None:
+                    self.losses.append((self.steps + 1, data_loss + reg_loss))  # the blow-up, drawn
                     message = self._diverged(values, epoch, data_loss, reg_loss)
                     if self.pause_on_diverge and self._wait_after_divergence(message):
                         message = ""
@@ -252,6 +255,7 @@ class Trainer:
                     tot_terms[name] += float(self.last_values[name]) * len(idx)
                 seen += len(idx)
                 start += bs
+                self.losses.append((self.steps, data_loss + reg_loss))
                 self.events.emit("step", record=StepInfo(self.steps, epoch, data_loss + reg_loss,
                                                          data_loss, reg_loss, run.optimizer.lr))
                 self._pause_here("step")
@@ -483,8 +487,9 @@ class Trainer:
                     f"{self.first_loss:.4g}")
         else:
             what = "became NaN" if np.isnan(loss) else "became infinite"
-        kept = (f"the weights were restored to those before step {saved_step + 1}"
-                + (f" (loss {saved_loss:.4g})" if saved_loss is not None else " (the starting weights)"))
+        kept = ("the weights were restored to " + ("the starting weights, before step 1" if saved_step == 0 else
+                                                   f"those before step {saved_step + 1}")
+                + (f" (loss {saved_loss:.4g})" if saved_loss is not None else ""))
         if self.steps == 0:
             data_ok = np.isfinite(data_loss) and abs(data_loss) < 1e3
             if data_ok and (not np.isfinite(reg_loss) or abs(reg_loss) > 1e3 * max(abs(data_loss), 1.0)):

@@ -19,9 +19,9 @@ def test_training_the_spiral_from_the_window(window, qtbot, examples_dir):
     panel, board = window.training_panel, window.dashboard
     panel.start.click()
     assert window.docks["Dashboard"].isVisible()  # training shows the dashboard
-    assert board.isTabEnabled(board.indexOf(board.boundary))
-    assert not board.isTabEnabled(board.indexOf(board.convnet))  # no convolution here
-    board.setCurrentWidget(board.boundary)
+    assert board.isTabEnabled(board.tab_of(board.boundary))
+    assert not board.isTabEnabled(board.tab_of(board.convnet))  # no convolution here
+    board.show_view(board.boundary)
     view = board.boundary
     qtbot.waitUntil(lambda: view.frames >= 2, timeout=20000)
     first = view.image.image.copy()
@@ -34,11 +34,11 @@ def test_training_the_spiral_from_the_window(window, qtbot, examples_dir):
     assert len(view.train_points.data) == 300
     hidden = view.hidden_items["relu1"].image
     assert hidden is not None and hidden.std() > 0  # the units' maps, drawn
-    board.setCurrentWidget(board.curves)  # each view draws while it is in front, and when brought there
+    board.show_view(board.curves)  # each view draws while it is in front, and when brought there
     xs, ys = board.curves.train_curve.getData()
     assert len(xs) == len(r.history) > 10 and ys[-1] < ys[0]
     assert len(board.curves.acc_plot.listDataItems()[0].getData()[0]) == len(r.history)
-    board.setCurrentWidget(board.diagnostics)
+    board.show_view(board.diagnostics)
     assert board.diagnostics.ratio_curves and len(window.train_session.trainer.diagnostics) > 5
     assert "training accuracy" in panel.status.text()
     assert not window.graph.weights()  # the document is not trained...
@@ -104,9 +104,9 @@ def test_one_epoch_of_the_digits_convnet_fills_the_convnet_views(window, qtbot, 
     window.open(examples_dir / "digits_convnet.json")
     window.scene.push(__import__("gradviz_core.commands", fromlist=["SetTraining"]).SetTraining("epochs", 1))
     board, panel = window.dashboard, window.training_panel
-    assert board.isTabEnabled(board.indexOf(board.convnet))
-    assert not board.isTabEnabled(board.indexOf(board.boundary))  # images, not points
-    board.setCurrentWidget(board.convnet)
+    assert board.isTabEnabled(board.tab_of(board.convnet))
+    assert not board.isTabEnabled(board.tab_of(board.boundary))  # images, not points
+    board.show_view(board.convnet)
     panel.start.click()
     r = _train_to_end(window, qtbot)
     assert r.status == "done" and r.test_acc > 0.5
@@ -164,7 +164,7 @@ def test_one_step_one_epoch_and_reset(window, qtbot, examples_dir):
     panel.reset.click()  # fresh weights, not trained: the views show the untrained net
     assert session.state == "ready" and "not trained yet" in panel.status.text()
     panel.one_step.click()
-    qtbot.waitUntil(lambda: "Paused at epoch 1, step 1." in panel.status.text(), timeout=30000)
+    qtbot.waitUntil(lambda: "Paused after 1 step (0 epochs done)." in panel.status.text(), timeout=30000)
     assert session.trainer.steps == 1 and session.state == "paused"
     panel.one_epoch.click()
     qtbot.waitUntil(lambda: session.state == "paused" and bool(session.trainer.history), timeout=30000)
@@ -352,3 +352,25 @@ def test_help_lessons_lists_the_lessons_in_order_and_opens_one(window, qtbot, mo
     assert seen[0].startswith("Lesson 1:") and seen[2].startswith("Lesson 3:")
     assert window.graph.title.startswith("Lesson 3:") and window.path is None  # an untitled copy
     assert "ln 10" in window.lesson.toPlainText()
+
+
+def test_the_wheel_scrolls_past_a_choice_it_has_not_been_clicked(window, qtbot, examples_dir):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+    window.open(examples_dir / "spiral_mlp.json")
+    combo = window.training_panel.model_editors["fc1.init"]
+    before = combo.currentText()
+    event = QWheelEvent(QPointF(5, 5), QPointF(5, 5), QPoint(0, 0), QPoint(0, -120), Qt.NoButton,
+                        Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(combo, event)
+    assert combo.currentText() == before and window.graph.brick("fc1").config["init"] == before
+    assert not event.isAccepted()  # left to the scroll area
+
+
+def test_render_draws_the_compare_and_convnet_views(examples_dir, tmp_path):
+    from test_cli import run
+    for ex, view in (("spiral_mlp.json", "compare"), ("digits_convnet.json", "convnet"),
+                     ("digits_convnet.json", "diagnostics")):
+        code, _, err = run("render", examples_dir / ex, "--train", "2", "--view", view, "-o", tmp_path / f"{view}.png")
+        assert code == 0 and (tmp_path / f"{view}.png").stat().st_size > 5000, (view, err)

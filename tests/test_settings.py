@@ -264,7 +264,7 @@ def test_divergence_advice_follows_the_cause():
     assert "smaller learning rate" not in r.message
     r = Trainer(spiral_net(lr=100.0, epochs=50)).run()
     assert "Try a smaller learning rate than 100" in r.message
-    assert "the weights were restored to those before step 1 (loss" in r.message
+    assert "the weights were restored to the starting weights, before step 1 (loss" in r.message
 
 
 # ---- settings from the command line ------------------------------------------------------------

@@ -58,7 +58,9 @@ def frame(session, discretize: bool, hidden: bool, owner: str) -> dict | None:
         for name, units in insight.hidden_maps(probe, extent, HIDDEN_RES).items():
             tile = insight.mosaic(units, cols=int(np.ceil(np.sqrt(len(units) * 1.6))), pad=2)
             grey = np.where(np.isnan(tile), 1.0, 1 - 0.85 * tile)  # dark where the unit is active
-            out["hidden"][name] = ((grey * 255).astype(np.uint8), len(units))
+            total = probe.graph.shapes[name][1]
+            out["hidden"][name] = ((grey * 255).astype(np.uint8),
+                                   f"{len(units)} units" if len(units) == total else f"{len(units)} of {total} units")
     return out
 
 
@@ -135,7 +137,9 @@ class BoundaryView(QWidget):
             self._hidden_at = now
         discretize = self.discretize.isChecked()
         if not sync:
-            if not self.compute.busy():  # a frame still being computed: this tick is skipped
+            # while training, a tick that finds a frame still being computed is skipped; otherwise
+            # (paused, reset, finished) the request replaces any waiting one, so the last word wins
+            if not (self.session.running and self.compute.busy()):
                 self.compute.request("frame", lambda: frame(self.session, discretize, hidden, "views"))
             return
         try:
@@ -191,7 +195,7 @@ class BoundaryView(QWidget):
             self.hidden.clear()
             self.hidden_items = {}
             for i, (name, (_, units)) in enumerate(maps.items()):
-                self.hidden.addLabel(f"{name}: {units} units", row=2 * i, col=0)
+                self.hidden.addLabel(f"{name}: {units}", row=2 * i, col=0)
                 vb = self.hidden.addViewBox(row=2 * i + 1, col=0, lockAspect=True)
                 vb.setMouseEnabled(False, False)
                 item = pg.ImageItem(axisOrder="row-major")

@@ -96,7 +96,9 @@ class CurvesView(QWidget):
 
     def refresh(self, force: bool = False) -> None:
         h = self.session.history
-        drawn = (self.session.trainer, len(h), len(self.session.steps), self.smoothing.value(), self.log.isChecked())
+        t = self.session.trainer
+        losses = t.losses if t is not None else []
+        drawn = (t, len(h), len(losses), self.smoothing.value(), self.log.isChecked())
         if drawn == getattr(self, "_drawn", None) and not force:
             return  # nothing new: no repaint
         self._drawn = drawn
@@ -104,37 +106,41 @@ class CurvesView(QWidget):
         self.smooth_label.setText(f"smoothing {w:.2f}")
         log = self.log.isChecked()
 
-        def put(curve, xs, ys):
-            ys = smooth(ys, w) if len(ys) else ys
+        def put(curve, xs, ys, smoothed=True):
+            ys = smooth(ys, w) if len(ys) and smoothed else np.asarray(ys, float)
             keep = np.isfinite(ys) & ((ys > 0) if log else True)  # a log axis has no room for 0
-            curve.setData(xs[keep], ys[keep])
+            curve.setData(xs[keep], ys[keep], symbol="o" if keep.sum() <= 3 else None, symbolSize=6)
 
         e, data = column(h, "train_loss")
         _, reg = column(h, "reg_loss")
+        total = data + reg if len(reg) == len(data) else data
         put(self.data_curve, e, data)
-        put(self.train_curve, e, data + reg if len(reg) == len(data) else data)
-        self.reg_curve.setVisible(bool(len(reg)) and bool(np.any(reg)))
+        put(self.train_curve, e, total)
         put(self.reg_curve, e, reg)
         put(self.val_curve, *column(h, "val_loss"))
         put(self.train_acc, *column(h, "train_acc"))
         put(self.val_acc, *column(h, "val_acc"))
-        has_val = any(r.get("val_loss") is not None for r in h) or not h
-        for plot, curve, name in ((self.loss_plot, self.val_curve, "validation"),
-                                  (self.acc_plot, self.val_acc, "validation")):
-            in_legend = any(sample.item is curve for sample, _ in plot.legend.items)
-            if in_legend and not has_val:  # no validation split: the legend does not promise one
-                plot.legend.removeItem(curve)
-            elif has_val and not in_legend:
-                plot.legend.addItem(curve, name)
-        self._ranges(e, data + reg if len(reg) == len(data) else data, log)
-        steps = self.session.steps
-        t = self.session.trainer
-        if steps and t is not None:
+        has_val = t is not None and t.splits.val is not None and len(t.splits.val) > 0
+        has_reg = bool(len(reg)) and bool(np.any(reg)) or (t is not None and bool(t.regs))
+        self._legend(self.loss_plot, self.val_curve, "validation", has_val)
+        self._legend(self.acc_plot, self.val_acc, "validation", has_val)
+        self._legend(self.loss_plot, self.reg_curve, "regularization", has_reg)
+        steps = np.array(losses, float).reshape(-1, 2)
+        if len(steps) and t is not None:
             per = max(1, -(-len(t.training_run.train_set) // t.training_run.batch_size))
-            s = np.array(steps, float)
-            put(self.step_curve, s[:, 0] / per, s[:, 1])
+            put(self.step_curve, steps[:, 0] / per, steps[:, 1], smoothed=False)  # the raw signal
         else:
             self.step_curve.setData([], [])
+        self._ranges(e, np.concatenate([total, steps[:, 1]]) if len(steps) else total, log)
+
+    @staticmethod
+    def _legend(plot, curve, name: str, shown: bool) -> None:
+        """A legend names only the curves there are."""
+        listed = any(sample.item is curve for sample, _ in plot.legend.items)
+        if listed and not shown:
+            plot.legend.removeItem(curve)
+        elif shown and not listed:
+            plot.legend.addItem(curve, name)
 
     def _ranges(self, epochs, loss, log: bool) -> None:
         """Fixed axes that change only in steps: epochs 0 to the run's total, and the loss from 0
@@ -142,10 +148,10 @@ class CurvesView(QWidget):
         repainted at every epoch, and that costs the window's thread far more than the curves."""
         t = self.session.trainer
         total = t.settings.epochs if t is not None else max(len(epochs), 1)
-        if total != getattr(self, "_xtotal", None):
-            self._xtotal = total
-            for plot in (self.loss_plot, self.acc_plot):
-                plot.setXRange(0, total, padding=0.02)
+        for plot in (self.loss_plot, self.acc_plot):
+            lo, hi = plot.viewRange()[0]
+            if abs(lo + 0.02 * total) > 0.05 * total or abs(hi - 1.02 * total) > 0.05 * total:
+                plot.setXRange(0, total, padding=0.02)  # (only when it moved: a log switch, a new run)
         if log:
             self.loss_plot.enableAutoRange(y=True)
             self._ytop = None
@@ -170,9 +176,9 @@ class CompareView(QWidget):
         self.list = QListWidget()
         self.list.setMaximumWidth(300)
         self.list.itemChanged.connect(lambda _: self.draw())
-        self.metric = QComboBox()
-        self.metric.addItems(["validation loss", "training loss", "validation accuracy", "training accuracy"])
-        self.metric.currentIndexChanged.connect(lambda _: self.draw())
+        self.which = QComboBox()
+        self.which.addItems(["validation loss", "training loss", "validation accuracy", "training accuracy"])
+        self.which.currentIndexChanged.connect(lambda _: self.draw())
         self.remove = QPushButton("Remove")
         self.remove.setToolTip("forget the selected run")
         self.remove.clicked.connect(lambda: self.session.remove_run(self.list.currentRow()))
@@ -189,7 +195,7 @@ class CompareView(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.legend = self.plot.addLegend(offset=(-5, 5))
         side = QVBoxLayout()
-        side.addWidget(self.metric)
+        side.addWidget(self.which)
         side.addWidget(self.list, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.remove)
@@ -222,15 +228,19 @@ class CompareView(QWidget):
         self.legend.clear()
         self.curves = []
         key = {"validation loss": "val_loss", "training loss": "train_loss", "validation accuracy": "val_acc",
-               "training accuracy": "train_acc"}[self.metric.currentText()]
-        self.plot.setLabel("left", self.metric.currentText())
+               "training accuracy": "train_acc"}[self.which.currentText()]
+        self.plot.setLabel("left", self.which.currentText())
         labels = self.session.run_labels()
         for i, (r, label) in enumerate(zip(self.session.runs, labels)):
             item = self.list.item(i)
             if item is None or item.checkState() != Qt.Checked:
                 continue
             xs, ys = column(r["history"], key)
-            if not len(xs) and key.startswith("val"):  # no validation split: the training figure
+            if key == "train_loss":  # data + regularization, as the Curves tab draws it
+                _, reg = column(r["history"], "reg_loss")
+                ys = ys + reg if len(reg) == len(ys) else ys
+            if not len(xs) and key.startswith("val"):  # no validation split: the training figure, said so
                 xs, ys = column(r["history"], key.replace("val", "train"))
+                label += " (training: no validation split)"
             colour = CLASS_COLORS[i % len(CLASS_COLORS)]
             self.curves.append(self.plot.plot(xs, ys, pen=pg.mkPen(colour, width=2), name=label))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QTabWidget
+from PySide6.QtWidgets import QScrollArea, QTabWidget
 
 from gradviz.compute import Compute
 from gradviz.panels.boundary import BoundaryView
@@ -36,16 +36,16 @@ class Dashboard(QTabWidget):
         self.compare = CompareView(session)
         for view, title in ((self.curves, "Curves"), (self.boundary, "Boundary"), (self.convnet, "ConvNet"),
                             (self.diagnostics, "Diagnostics"), (self.compare, "Compare runs")):
-            self.addTab(view, title)
+            self.addTab(_scrolled(view) if view in (self.convnet, self.diagnostics) else view, title)
         self.period = {self.curves: PERIOD_MS["curves"], self.convnet: PERIOD_MS["heavy"],
                        self.diagnostics: PERIOD_MS["heavy"], self.compare: PERIOD_MS["heavy"]}
         self._last: dict = {}
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self.tick)
-        self.currentChanged.connect(lambda _: self.draw(self.currentWidget()))
+        self.currentChanged.connect(lambda _: self.draw(self.current_view()))
         session.changed.connect(self._changed)
-        session.finished.connect(lambda _: self.draw(self.currentWidget(), force=True))
+        session.finished.connect(lambda _: self.draw(self.current_view(), force=True))
 
     def _changed(self) -> None:
         s = self.session
@@ -56,24 +56,37 @@ class Dashboard(QTabWidget):
             self.timer.stop()
             # paused, reset, a new run prepared: the view in front shows where it is (the others
             # when they are brought forward)
-            self.draw(self.currentWidget(), force=True)
+            self.draw(self.current_view(), force=True)
 
     def _enable(self) -> None:
         """Tabs that do not apply to this graph are greyed, with the reason."""
         s = self.session
         two_d = s.boundary_possible()
-        self.setTabEnabled(self.indexOf(self.boundary), two_d)
-        self.setTabToolTip(self.indexOf(self.boundary), "" if two_d else
+        self.setTabEnabled(self.tab_of(self.boundary), two_d)
+        self.setTabToolTip(self.tab_of(self.boundary), "" if two_d else
                            "the decision boundary needs 2D samples (points in the plane)")
         conv = s.doc is not None and has_convolution(s.doc)
-        self.setTabEnabled(self.indexOf(self.convnet), conv)
-        self.setTabToolTip(self.indexOf(self.convnet), "" if conv else "these views need a convolution layer")
+        self.setTabEnabled(self.tab_of(self.convnet), conv)
+        self.setTabToolTip(self.tab_of(self.convnet), "" if conv else "these views need a convolution layer")
 
     def tick(self) -> None:
-        self.draw(self.currentWidget())
+        self.draw(self.current_view())
+
+    def view_at(self, index: int):
+        w = self.widget(index)
+        return w.widget() if isinstance(w, QScrollArea) else w
+
+    def current_view(self):
+        return self.view_at(self.currentIndex())
+
+    def tab_of(self, view) -> int:
+        return next(i for i in range(self.count()) if self.view_at(i) is view)
+
+    def show_view(self, view) -> None:
+        self.setCurrentIndex(self.tab_of(view))
 
     def draw(self, view, force: bool = False, sync: bool = False) -> None:
-        if view is None or self.session.trainer is None or not self.isTabEnabled(self.indexOf(view)):
+        if view is None or self.session.trainer is None or not self.isTabEnabled(self.tab_of(view)):
             return
         if not force and view in self.period:
             now = time.monotonic()
@@ -91,7 +104,16 @@ class Dashboard(QTabWidget):
     def draw_all(self) -> None:
         """Every view, at once and here (a render, a test)."""
         for i in range(self.count()):
-            self.draw(self.widget(i), force=True, sync=True)
+            self.draw(self.view_at(i), force=True, sync=True)
+
+
+def _scrolled(view, height: int = 560):
+    """A view that needs more height than the dock gives: it scrolls, at a readable size."""
+    view.setMinimumHeight(height)
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setWidget(view)
+    return area
 
 
 def has_convolution(graph) -> bool:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QVBoxLayout, QWidget)
 
 from gradviz.panels.heat import diverging_rgb
-from gradviz.panels.forms import make_editor, replace_host
+from gradviz.panels.forms import Choice, make_editor, replace_host
 from gradviz_core.data.spec import PIPELINE, SOURCES
 
 CLASS_COLORS = ("#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f59f00", "#0c8599", "#e03131", "#5c940d",
@@ -25,7 +25,7 @@ class DataPanel(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.source = QComboBox()
+        self.source = Choice()
         self.source.addItems([NO_DATA, *SOURCES])
         self.source.setToolTip("where the Input and Target nodes get their samples")
         self.source.activated.connect(self._source_chosen)

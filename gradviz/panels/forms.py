@@ -2,6 +2,7 @@
 one form for the next. The inspector, the Data panel and the Training panel all use them."""
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QWidget
 
 from gradviz_core.params import to_json_value
@@ -44,6 +45,21 @@ def parse_text(spec, text: str):
     return text
 
 
+class Choice(QComboBox):
+    """A choice that takes the mouse wheel only once clicked (focused): a wheel turned over it
+    on the way down a form scrolls the form instead of changing the choice."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.StrongFocus)
+
+    def wheelEvent(self, event) -> None:
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()  # to the scroll area
+
+
 def make_editor(spec, value, emit, bad_text):
     """The editor for one declaration: a check box, a choice, or a text field in which numbers
     keep every digit. ``emit(value)`` gets what the user set; ``bad_text(message)`` text
@@ -53,7 +69,7 @@ def make_editor(spec, value, emit, bad_text):
         w.setChecked(bool(value))
         w.toggled.connect(emit)
     elif spec.kind == "choice":
-        w = QComboBox()
+        w = Choice()
         w.addItems(spec.choices)
         w.setCurrentText(value)
         w.currentTextChanged.connect(emit)

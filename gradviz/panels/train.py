@@ -10,10 +10,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
-from gradviz.panels.forms import make_editor, replace_host
+from gradviz.panels.forms import Choice, make_editor, replace_host
 from gradviz_core.errors import GradvizError
 from gradviz_core.registry import brick_types
-from gradviz_core.settings import LIVE, TRAINING
+from gradviz_core.settings import LIVE, TRAINING, USED_WHEN
 
 ERROR_COLOUR = "#e03131"
 #: the regularizers the model section offers to add
@@ -52,7 +52,7 @@ class TrainingPanel(QWidget):
         self.one_epoch.clicked.connect(lambda: self.session.advance("epoch"))
         self.reset.clicked.connect(self.session.reset)
         self.keep.clicked.connect(self.keep_requested.emit)
-        self.start_from = QComboBox()
+        self.start_from = Choice()
         self.start_from.addItem("fresh weights", "fresh")
         self.start_from.addItem("the graph's weights", "document")
         self.start_from.setToolTip("start from seeded fresh weights, or resume from the weights kept "
@@ -94,8 +94,8 @@ class TrainingPanel(QWidget):
         lay.addWidget(self.status)
         lay.addWidget(self.alert)
         lay.addWidget(QLabel("<b>Training settings</b>"))
+        lay.addWidget(self.settings_note)  # what * and grey mean, and a refused value, above the fields
         lay.addWidget(self.settings_host)
-        lay.addWidget(self.settings_note)
         lay.addWidget(self.model_title)
         lay.addWidget(self.model_host)
         lay.addWidget(self.data_link)
@@ -121,12 +121,17 @@ class TrainingPanel(QWidget):
             editor.setToolTip(spec.doc)
             form.addRow(spec.name + ("" if spec.name in LIVE else " *"), editor)
             self.setting_editors[spec.name] = editor
+            if spec.name in USED_WHEN:  # greyed where the optimizer or schedule does not use it
+                other, values = USED_WHEN[spec.name]
+                used = graph.training.get(other, next(s.default for s in TRAINING if s.name == other)) in values
+                editor.setEnabled(used)
+                if not used:
+                    editor.setToolTip(f"{spec.doc} (used with {other} {' or '.join(values)} only)")
         self.settings_note.setText("* takes effect when training starts again; the others reach a "
-                                   "running training at its next step")
+                                   "running training at its next step. Greyed: not used by this "
+                                   "optimizer or schedule.")
         self._model_form(graph)
-        self.start_from.model().item(1).setEnabled(bool(graph.weights()))
-        if not graph.weights():
-            self.start_from.setCurrentIndex(0)
+        self.refresh()
 
     def _model_form(self, graph) -> None:
         """Initialization (all layers, or each), freezing, dropout rates and regularizers, as
@@ -138,7 +143,7 @@ class TrainingPanel(QWidget):
         layers = [n for n in graph.order if any(s.name == "init" for s in graph.brick(n).params)]
         if layers:
             spec = next(s for s in graph.brick(layers[0]).params if s.name == "init")
-            every = QComboBox()
+            every = Choice()
             every.addItem("(each its own)")
             every.addItems(spec.choices)
             every.setToolTip("one initialization scheme for every layer")
@@ -164,7 +169,7 @@ class TrainingPanel(QWidget):
                 box.toggled.connect(lambda on, n=name: self._freeze(n, on))
                 form.addRow(f"{name}", box)
                 self.model_editors[f"{name}.frozen"] = box
-        add = QComboBox()
+        add = Choice()
         add.addItem("add a regularizer…")
         add.addItems([t for t in REGULARIZERS if t in brick_types("Regularizers")])
         add.activated.connect(lambda i: i and self.add_regularizer.emit(add.itemText(i)))
@@ -225,13 +230,19 @@ class TrainingPanel(QWidget):
         self.one_epoch.setEnabled(s.doc is not None and state != "running")
         self.reset.setEnabled(s.doc is not None)
         self.keep.setEnabled(s.trainer is not None and state != "running" and bool(s.trainer.steps))
+        has_weights = s.doc is not None and bool(s.doc.weights())
+        self.start_from.model().item(1).setEnabled(has_weights)  # after Keep weights, or saved with the graph
+        if not has_weights:
+            self.start_from.setCurrentIndex(0)
         if s.trainer is None or not s.trainer.diverged:
             self.alert.hide()
         t = s.trainer
         if state == "running":
             self.status.setText("Training…")
         elif state == "paused":
-            self.status.setText(f"Paused at epoch {t.epoch}, step {t.steps}.")
+            done = len(t.history)
+            self.status.setText(f"Paused after {t.steps} step{'' if t.steps == 1 else 's'} "
+                                f"({done} epoch{'' if done == 1 else 's'} done).")
         elif state == "ready":
             self.status.setText("Fresh weights, not trained yet: Start, One step or One epoch.")
         elif s.result is not None:
