@@ -64,7 +64,7 @@ class ClickImage(pg.ImageItem):
 def _box(title: str, item, invert: bool = True) -> pg.GraphicsLayoutWidget:
     w = pg.GraphicsLayoutWidget()
     w.setBackground(None)
-    w.setMinimumSize(150, 150)
+    w.setMinimumSize(120, 150)
     w.addLabel(title, row=0, col=0)
     vb = w.addViewBox(row=1, col=0, lockAspect=True)
     vb.invertY(invert)  # images read top to bottom
@@ -118,11 +118,12 @@ class ConvNetView(QWidget):
         self.image_box = _box("sample", self.image)
         self.saliency_box = _box("saliency |∂score/∂x|", self.saliency)
         self.maps_box = _box("feature maps", self.maps)
-        self.confusion_box = pg.PlotWidget(title="confusion matrix (click a cell for its images)")
+        self.confusion_box = pg.PlotWidget(title="confusion (click a cell)")
         self.confusion_box.setBackground(None)
         self.confusion_box.setMinimumSize(200, 180)
         self.confusion_box.addItem(self.confusion)
         self.confusion_box.invertY(True)
+        self.confusion_box.setAspectLocked(True)
         self.confusion_box.setMouseEnabled(False, False)
         self.confusion_box.setLabel("left", "true class")
         self.confusion_box.setLabel("bottom", "predicted class")
@@ -142,12 +143,11 @@ class ConvNetView(QWidget):
         pick.addWidget(self.layer)
         pick.addWidget(self.sample_text, 1)
         grid = QGridLayout()
-        grid.addWidget(self.filters_box, 0, 0)
-        grid.addWidget(self.image_box, 0, 1)
-        grid.addWidget(self.saliency_box, 0, 2)
-        grid.addWidget(self.maps_box, 0, 3)
-        grid.addWidget(self.confusion_box, 1, 0, 1, 2)
-        grid.addWidget(self.gallery_box, 1, 2, 1, 2)
+        # one row: it fits the dock's height, each view square
+        for col, box in enumerate((self.filters_box, self.image_box, self.saliency_box, self.maps_box,
+                                   self.confusion_box, self.gallery_box)):
+            grid.addWidget(box, 0, col)
+            grid.setColumnStretch(col, 2 if box in (self.confusion_box, self.gallery_box) else 1)
         lay = QVBoxLayout(self)
         lay.addLayout(pick)
         lay.addLayout(grid, 1)
@@ -252,8 +252,8 @@ class ConvNetView(QWidget):
             self.gallery.setImage(np.full((1, 1), 255, np.uint8), levels=(0, 255))
             return
         imgs = np.stack([as_image(self.raw(i)) for i in self.shown])
-        self.gallery_cols = 8
-        self.gallery.setImage(ink(insight.mosaic(imgs, cols=8, pad=1)), levels=(0, 255))
+        self.gallery_cols = 6
+        self.gallery.setImage(ink(insight.mosaic(imgs, cols=6, pad=1)), levels=(0, 255))
         self._tile = imgs.shape[1:3]
 
     def gallery_clicked(self, row: int, col: int) -> None:

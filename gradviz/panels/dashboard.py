@@ -36,7 +36,7 @@ class Dashboard(QTabWidget):
         self.compare = CompareView(session)
         for view, title in ((self.curves, "Curves"), (self.boundary, "Boundary"), (self.convnet, "ConvNet"),
                             (self.diagnostics, "Diagnostics"), (self.compare, "Compare runs")):
-            self.addTab(_scrolled(view) if view in (self.convnet, self.diagnostics) else view, title)
+            self.addTab(view, title)
         self.period = {self.curves: PERIOD_MS["curves"], self.convnet: PERIOD_MS["heavy"],
                        self.diagnostics: PERIOD_MS["heavy"], self.compare: PERIOD_MS["heavy"]}
         self._last: dict = {}

@@ -25,17 +25,19 @@ class DiagnosticsView(QWidget):
         self.plots.setBackground(None)
         self.plots.setMinimumHeight(300)
         self.ratio_plot = self.plots.addPlot(row=0, col=0, title="update ratio ‖ΔW‖/‖W‖ (healthy ≈ 1e-3)")
+        # decades only (log₁₀ values on a log axis): the minor labels of a log axis overlap
+        self.ratio_plot.getAxis("left").setTicks([[(v, f"1e{v}") for v in range(-9, 2)], []])
         self.ratio_plot.setLogMode(y=True)
         self.ratio_plot.setLabel("bottom", "step")
         self.ratio_plot.addLegend(offset=(-5, 5))
         self.ratio_plot.addLine(y=np.log10(HEALTHY), pen=pg.mkPen("#2f9e44", style=Qt.DashLine))
-        self.dead_plot = self.plots.addPlot(row=0, col=1, title="dead ReLUs (share of units)")
+        self.dead_plot = self.plots.addPlot(row=1, col=0, title="dead ReLUs (share of units)")
         self.dead_plot.setYRange(0, 1)
         self.dead_plot.setLabel("bottom", "step")
         self.dead_plot.addLegend(offset=(-5, 5))
-        self.plots.addLabel("histograms per layer, at four moments of the run: pale early, blue now",
-                            row=1, col=0, colspan=2)
-        self.hist_layout = self.plots.addLayout(row=2, col=0, colspan=2)
+        self.hist_layout = self.plots.addLayout(row=0, col=1, rowspan=2)
+        self.plots.ci.layout.setColumnStretchFactor(0, 2)
+        self.plots.ci.layout.setColumnStretchFactor(1, 3)
         self.hist_plots: dict[str, tuple] = {}
         self.ratio_curves: dict[str, object] = {}
         self.dead_curves: dict[str, object] = {}
@@ -91,9 +93,11 @@ class DiagnosticsView(QWidget):
         if list(self.hist_plots) != layers:
             self.hist_layout.clear()
             self.hist_plots = {}
+            self.hist_layout.addLabel("histograms at four moments of the run: pale early, blue now",
+                                      row=0, col=0, colspan=max(1, len(layers)))
             for col, node in enumerate(layers):
-                a = self.hist_layout.addPlot(row=0, col=col, title=f"{node}: activations")
-                g = self.hist_layout.addPlot(row=1, col=col, title=f"{node}: gradients")
+                a = self.hist_layout.addPlot(row=1, col=col, title=f"{node}: activations")
+                g = self.hist_layout.addPlot(row=2, col=col, title=f"{node}: gradients")
                 for p in (a, g):
                     p.hideAxis("left")
                 self.hist_plots[node] = (a, g)
