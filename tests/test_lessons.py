@@ -128,3 +128,32 @@ def test_the_catalogue_lists_lessons_in_the_lectures_order_then_the_rest(example
     assert numbers == sorted(numbers) and numbers[:3] == [1, 2, 3]
     assert titles.index("Lesson 13: a ConvNet on the digits") < titles.index("A two-layer MLP with a softmax loss")
     assert all(prose for _, _, prose in lessons.catalogue(examples_dir))
+
+
+def test_saturation_sigmoid_passes_a_quarter_at_0_and_almost_nothing_at_10(examples_dir):
+    from gradviz_core.run import Run
+    run = Run(lesson(examples_dir, "lesson_saturation.json"), np.float64, all_input_grads=True)
+    values = run.program.forward(True)
+    grads = run.program.backward(values)
+    s = 1 / (1 + np.exp(-10.0))
+    assert float(grads["s_mid"]) == pytest.approx(0.25)
+    assert float(grads["s_lo"]) == pytest.approx(s * (1 - s)) == pytest.approx(4.54e-5, rel=1e-3)
+    assert float(grads["s_hi"]) == pytest.approx(4.54e-5, rel=1e-3)
+    assert float(grads["r_in"]) == 0.0 and float(grads["l_in"]) == pytest.approx(0.01)
+    run = Run(lesson(examples_dir, "lesson_saturation.json", "gradviz:set?leaky.alpha=0.1"), np.float64,
+              all_input_grads=True)
+    assert float(run.program.backward(run.program.forward(True))["l_in"]) == pytest.approx(0.1)
+
+
+def test_babysitting_initial_loss_overfit_a_tiny_subset_then_read_the_ratios(examples_dir):
+    check = Trainer(lesson(examples_dir, "lesson_babysitting.json")).initial_loss_check()
+    assert check["ok"] and abs(check["loss"] - math.log(3)) < 0.05
+    tiny = Trainer(lesson(examples_dir, "lesson_babysitting.json",
+                          "gradviz:set?training.overfit=20&training.epochs=1000")).run()
+    assert tiny.train_acc == 1.0 and tiny.train_loss < 0.05
+    full = Trainer(lesson(examples_dir, "lesson_babysitting.json",
+                          "gradviz:set?training.overfit=0&training.epochs=60")).run()
+    assert full.train_acc > 0.9 and not any(w["code"].startswith("update_ratio") for w in full.warnings)
+    slow = Trainer(lesson(examples_dir, "lesson_babysitting.json",
+                          "gradviz:set?training.lr=0.00001&training.overfit=0&training.epochs=60")).run()
+    assert "update_ratio_low" in {w["code"] for w in slow.warnings} and slow.train_acc < 0.7
