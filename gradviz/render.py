@@ -35,9 +35,15 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
     if train is not None:
         widget = train_in_window(app, w, train, view, size)
         if widget is not w:
-            if not widget.grab().save(output):
+            saved = widget.grab().save(output)
+            # the view taken out of the window goes before the window and the application:
+            # a top-level pyqtgraph widget left to the interpreter's exit can crash it
+            widget.hide()
+            widget.deleteLater()
+            app.processEvents()
+            _close(app, w)
+            if not saved:
                 raise OSError(f"{output}: the image could not be written")
-            w.close()
             return
     app.processEvents()
     w.view.fit()
@@ -46,7 +52,14 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
         w.export_image(output)
     elif not w.grab().save(output):
         raise OSError(f"{output}: the image could not be written")
+    _close(app, w)
+
+
+def _close(app, w) -> None:
+    """Close the window and let Qt delete it now, before the interpreter exits."""
     w.close()
+    w.deleteLater()
+    app.processEvents()
 
 
 def train_in_window(app, w, epochs: int, view: str, size=(1280, 800)):
