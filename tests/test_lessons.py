@@ -157,3 +157,49 @@ def test_babysitting_initial_loss_overfit_a_tiny_subset_then_read_the_ratios(exa
     slow = Trainer(lesson(examples_dir, "lesson_babysitting.json",
                           "gradviz:set?training.lr=0.00001&training.overfit=0&training.epochs=60")).run()
     assert "update_ratio_low" in {w["code"] for w in slow.warnings} and slow.train_acc < 0.7
+
+
+def test_losses_side_by_side_gradients_and_every_head_learns(examples_dir):
+    from gradviz_core.run import Run
+    g = lesson(examples_dir, "lesson_losses.json")
+    run = Run(g, np.float64)
+    run.feed(*run.batch(1), step=1)
+    values = run.program.forward(True)
+    grads = run.program.backward(values)
+    d = np.asarray(values["y01"], float).reshape(-1)
+    n = len(d)
+
+    def sig(v):
+        return 1 / (1 + np.exp(-v))
+    s = {k: np.asarray(values[k], float) for k in ("s_sq", "s_bce", "s_bcel", "s_log", "s_hinge")}
+    assert np.allclose(grads["s_sq"].reshape(-1), (s["s_sq"].reshape(-1) - d) / n)
+    # BCE after the sigmoid sends the score what BCE with logits does: σ(s) − d
+    assert np.allclose(grads["s_bce"].reshape(-1), (sig(s["s_bce"].reshape(-1)) - d) / n)
+    assert np.allclose(grads["s_bcel"].reshape(-1), (sig(s["s_bcel"].reshape(-1)) - d) / n)
+    c = 2 * d - 1
+    assert np.allclose(grads["s_log"].reshape(-1), -c * sig(-c * s["s_log"].reshape(-1)) / n)
+    margin = c * s["s_hinge"].reshape(-1)
+    assert np.allclose(grads["s_hinge"].reshape(-1), np.where(margin < 1, -c, 0.0) / n)
+    t = Trainer(g)
+    t.run()
+    test = t.splits.test
+    t.training_run.feed(test.X.astype(t.dtype), test.y)
+    values = t.program.forward(False)
+    for loss in ("L_sq", "L_bce", "L_bcel", "L_log", "L_hinge", "L_soft", "L_svm", "L_svm1"):
+        src = dict(t.program.inputs[loss])["x"]
+        pred = t.program.bricks[loss].predict_classes(values[src])
+        if pred is None:  # the square loss regresses onto 0/1: its class is the nearer one
+            pred = (np.asarray(values[src]).reshape(-1) > 0.5).astype(int)
+        assert np.mean(pred == test.y) >= 0.9, loss
+
+
+def test_multitask_the_weights_decide_which_task_the_shared_layer_serves(examples_dir):
+    def run(w):
+        r = Trainer(lesson(examples_dir, "lesson_multitask.json", f"gradviz:set?total.weights={w}")).run()
+        return r, r.history[-1]["terms"]
+    both, t_both = run("[1,1]")
+    assert t_both["classify"] < 0.35 and t_both["reconstruct"] < 0.01 and both.test_acc > 0.75
+    cls, t_cls = run("[1,0]")
+    assert t_cls["reconstruct"] > 0.3 and cls.test_acc > 0.75  # no gradient reaches the recon head
+    rec, t_rec = run("[0,1]")
+    assert t_rec["classify"] > 0.9 and rec.test_acc < 0.5 and t_rec["reconstruct"] < 0.01
