@@ -18,6 +18,11 @@ TRAINED = [  # (file, graph, epochs, view): the dashboard after training in the 
     ("dashboard-spiral.png", "spiral_mlp.json", "1000", "dashboard"),
     ("dashboard-digits.png", "digits_convnet.json", "15", "dashboard"),
     ("diagnostics-digits.png", "digits_convnet.json", "15", "diagnostics"),
+    ("lesson-width.png", "lesson_width.json", "150", "dashboard"),
+    ("lesson-overfitting.png", "lesson_overfitting.json", "400", "loss"),
+]
+LESSONS = [  # (file, graph, steps, selected node): lessons stepped, their note beside them
+    ("lesson-losses.png", "lesson_losses.json", "all", "L_hinge"),
 ]
 
 
@@ -25,6 +30,9 @@ def main() -> None:
     out = ROOT / "docs"
     out.mkdir(exist_ok=True)
     for name, graph, steps, select in SHOTS:
+        subprocess.run([sys.executable, "-m", "gradviz", "render", str(ROOT / "examples" / graph), "-o",
+                        str(out / name), "--steps", steps, "--select", select], check=True, cwd=ROOT)
+    for name, graph, steps, select in LESSONS:
         subprocess.run([sys.executable, "-m", "gradviz", "render", str(ROOT / "examples" / graph), "-o",
                         str(out / name), "--steps", steps, "--select", select], check=True, cwd=ROOT)
     for name, graph, epochs, view in TRAINED:
