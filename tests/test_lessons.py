@@ -203,3 +203,22 @@ def test_multitask_the_weights_decide_which_task_the_shared_layer_serves(example
     assert t_cls["reconstruct"] > 0.3 and cls.test_acc > 0.75  # no gradient reaches the recon head
     rec, t_rec = run("[0,1]")
     assert t_rec["classify"] > 0.9 and rec.test_acc < 0.5 and t_rec["reconstruct"] < 0.01
+
+
+def test_preprocessing_none_diverges_standardize_and_whiten_train_the_cloud_is_what_they_say(examples_dir):
+    runs = {}
+    for pre in ("none", "center", "standardize", "whiten"):
+        g = lesson(examples_dir, "lesson_preprocessing.json",
+                   *(() if pre == "none" else (f"gradviz:set?data.preprocess={pre}",)))
+        t = Trainer(g)
+        X = t.splits.train.X
+        if pre == "center":
+            assert np.allclose(X.mean(axis=0), 0, atol=1e-6)
+        elif pre == "standardize":
+            assert np.allclose(X.std(axis=0), 1, atol=1e-3)
+        elif pre == "whiten":
+            assert np.allclose(np.cov(X, rowvar=False, bias=True), np.eye(2), atol=1e-3)
+        runs[pre] = t.run()
+    assert runs["none"].status == "diverged"
+    assert runs["center"].train_acc < runs["standardize"].train_acc
+    assert runs["standardize"].val_acc >= 0.9 and runs["whiten"].val_acc >= 0.9
