@@ -222,3 +222,14 @@ def test_preprocessing_none_diverges_standardize_and_whiten_train_the_cloud_is_w
     assert runs["none"].status == "diverged"
     assert runs["center"].train_acc < runs["standardize"].train_acc
     assert runs["standardize"].val_acc >= 0.9 and runs["whiten"].val_acc >= 0.9
+
+
+def test_the_backprop_page_is_generated_from_the_bricks_and_current():
+    from pathlib import Path
+
+    from gradviz_core import backprop_doc
+    from gradviz_core.registry import brick_types
+    repo_page = Path(__file__).resolve().parents[1] / "docs" / "backprop.md"
+    text = backprop_doc.page()
+    assert repo_page.read_text(encoding="utf-8") == text, "run python -m gradviz_core.backprop_doc"
+    assert text.count("\n### ") == len(brick_types()) and "dL/dx = dL/dout Wᵀ" in text
