@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("file", help="a graph file (.json)")
     i.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     i.add_argument("--json", action="store_true", help="print one JSON object")
+    e = sub.add_parser("export", help="write the graph as a self-contained PyTorch file")
+    e.add_argument("file", help="a graph file (.json)")
+    e.add_argument("--to", choices=("pytorch",), default="pytorch", help="the target (default pytorch)")
+    e.add_argument("-o", "--output", required=True, metavar="MODEL.py", help="the Python file to write")
     b = sub.add_parser("bench", help="time the reference nets against NumPy and PyTorch")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--seconds", type=float, default=1.0, help="time per measurement (default 1)")
@@ -78,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 VIEWS = ("window", "dashboard", "boundary", "loss", "convnet", "diagnostics", "compare")
-VERBS = ("step", "gradcheck", "train", "info", "render", "bench")
+VERBS = ("step", "gradcheck", "train", "info", "render", "export", "bench")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about
             verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "info": cmd_info,
                      "render": cmd_render,
-                     "bench": cmd_bench}
+                     "export": cmd_export, "bench": cmd_bench}
             return verbs[args.verb](args)
     except GradvizError as exc:
         message = str(exc)
@@ -351,6 +355,21 @@ class ProgressBar:
     def close(self) -> None:
         if self.tty:
             self.stream.write("\n")
+
+
+def cmd_export(args) -> int:
+    from gradviz_core.errors import GradvizError
+    from gradviz_core.export import to_pytorch
+    if not args.output.endswith(".py"):
+        raise GradvizError(f"-o {args.output}: the PyTorch file must end in .py")
+    graph = _load_checked(args.file)
+    text = to_pytorch(graph)
+    from pathlib import Path
+
+    from gradviz_core.fileformat import atomic_write
+    atomic_write(Path(args.output), text.encode("utf-8"))
+    print(f"wrote {args.output}")
+    return 0
 
 
 def cmd_bench(args) -> int:

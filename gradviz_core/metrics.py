@@ -20,7 +20,8 @@ def activation_stats(out: np.ndarray, relu: bool, bins: int = 20,
     """Mean, std and histogram of a layer's output; for ReLU also the fraction of dead units
     (units that output 0 for every sample of the batch); for a saturating unit with output
     ``bounds``, the fraction of outputs within 1% of a bound."""
-    flat = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
+    a = np.asarray(out, dtype=np.float64)
+    flat = a.reshape(len(a), -1) if a.ndim else a.reshape(1, 1)  # a scalar gate: one sample, one unit
     stats = histogram(flat, bins)
     if relu:
         stats["dead"] = float(np.mean(np.all(flat <= 0, axis=0)))

@@ -323,3 +323,13 @@ def _until(cond, timeout=30.0):
     while not cond():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.005)
+
+
+def test_a_circuit_of_scalars_given_data_trains_and_reports_its_activations(examples_dir):
+    """Found by tools/fuzz_cli.py: a scalar activation (a gate circuit) broke the diagnostics."""
+    from gradviz_core.overrides import apply_set
+    g = fileformat.load(examples_dir / "lesson_saturation.json")
+    apply_set(g, "data.source=spiral")
+    t = Trainer(g, max_steps=3)
+    r = t.run()
+    assert r.steps == 3 and t.diagnostics and "sig_mid" in t.diagnostics[0]["activations"]

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import random
+import os
 import sys
 import tempfile
 import time
@@ -31,7 +32,8 @@ TRAINING_KEYS = ["optimizer", "lr", "momentum", "beta1", "beta2", "decay", "eps"
                  "plateau_patience", "early_stopping", "freeze", "init_from", "diagnostics_every",
                  "overfit", "diverge_factor", "learning_rate"]
 VERBS = {"step": ["--json"], "gradcheck": ["--json", "--samples", "4"],
-         "train": ["--json", "--steps", "3", "--epochs", "1"]}
+         "train": ["--json", "--steps", "3", "--epochs", "1"],
+         "export": ["-o", os.path.join(tempfile.gettempdir(), "gradviz-fuzz-export.py")]}
 
 
 CSV_FILES = {
