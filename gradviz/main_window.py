@@ -20,6 +20,7 @@ from gradviz.checking import GradientCheck
 from gradviz.panels.stepper import StepperPanel
 from gradviz.panels.values import ValuesPanel
 from gradviz.panels.dashboard import Dashboard
+from gradviz.panels.lessons import pick_lesson
 from gradviz.panels.train import TrainingPanel
 from gradviz.stepping import StepSession
 from gradviz.training import TrainSession
@@ -383,27 +384,9 @@ class MainWindow(QMainWindow):
 
     def show_lessons(self) -> None:
         """Help > Lessons: the list, each with the first line of its note; opening one opens it."""
-        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QListWidget, QListWidgetItem, QVBoxLayout
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Lessons")
-        dialog.resize(640, 460)
-        items = QListWidget()
-        items.setWordWrap(True)
-        for title, path, prose in self.lesson_list:
-            item = QListWidgetItem(f"{title}\n    {prose}")
-            item.setData(Qt.UserRole, str(path))
-            items.addItem(item)
-        buttons = QDialogButtonBox(QDialogButtonBox.Open | QDialogButtonBox.Close)
-        lay = QVBoxLayout(dialog)
-        lay.addWidget(items)
-        lay.addWidget(buttons)
-        buttons.rejected.connect(dialog.reject)
-        buttons.accepted.connect(dialog.accept)
-        items.itemDoubleClicked.connect(lambda _: dialog.accept())
-        items.setCurrentRow(0)
-        self.lessons_dialog = dialog  # (for the tests)
-        if dialog.exec() and items.currentItem() is not None:
-            self.open_example(items.currentItem().data(Qt.UserRole))
+        path = pick_lesson(self, self.lesson_list)
+        if path is not None:
+            self.open_example(path)
 
     def lesson_link(self, url) -> None:
         """A link in the lesson note: ``gradviz:set?KEY=VALUE&…`` (one undoable step),

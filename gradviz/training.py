@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from gradviz.bridge import Bridge
@@ -24,7 +23,6 @@ APP_THREADS = 1
 class TrainSession(QObject):
     changed = Signal()          # started, paused, finished, stale, diverged: the controls follow
     epoch = Signal(dict)        # an epoch record (every one)
-    step = Signal(object)       # the newest step record (coalesced)
     finished = Signal(object)   # the Result
     message = Signal(str)
     diverged = Signal(str)      # the core's message; the run is paused on the last finite weights
@@ -38,7 +36,6 @@ class TrainSession(QObject):
         self.doc = None
         self.trainer: Trainer | None = None
         self.history: list[dict] = []
-        self.steps: list[tuple[int, float]] = []
         self.result = None
         self._probes, self._probe_for = {}, None  # copies of the run's graph, one per reader
         self._probes_lock = threading.Lock()
@@ -48,7 +45,7 @@ class TrainSession(QObject):
 
     def set_document(self, doc) -> None:
         self.stop(wait=True)
-        self.doc, self.trainer, self.history, self.steps, self.result = doc, None, [], [], None
+        self.doc, self.trainer, self.history, self.result = doc, None, [], None
         self.runs = list(doc.runs) if doc is not None else []
         self.runs_changed.emit()
         self.changed.emit()
@@ -80,7 +77,7 @@ class TrainSession(QObject):
         self.bridge.detach_all()
         self.trainer = trainer
         self.bridge.attach(trainer.events)
-        self.history, self.steps, self.result = [], [], None
+        self.history, self.result = [], None
         if announce:
             self.changed.emit()
         return True
@@ -172,9 +169,6 @@ class TrainSession(QObject):
         if name == "epoch":
             self.history.append(record)
             self.epoch.emit(record)
-        elif name == "step":
-            self.steps.append((record.step, record.loss))
-            self.step.emit(record)
         elif name == "done":
             self.result = record
             if record.status in ("diverged", "stale"):
@@ -227,8 +221,3 @@ class TrainSession(QObject):
         lo, hi = raw.min(axis=0), raw.max(axis=0)
         pad = 0.1 * (hi - lo + 1e-9)
         return (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
-
-
-def classes_of(scores: np.ndarray) -> np.ndarray:
-    """Class regions from a grid of scores (K > 1: argmax; one score: its sign)."""
-    return scores.argmax(axis=-1) if scores.shape[-1] > 1 else (scores[..., 0] > 0).astype(int)
