@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     r.add_argument("--train", type=int, metavar="EPOCHS",
                    help="train this many epochs in the window first (the dashboard shows the run)")
+    r.add_argument("--race", action="store_true",
+                   help="race the optimizer playground's update rules to their last step first "
+                        "(a graph of two trainable numbers: lesson 9)")
     r.add_argument("--view", choices=VIEWS, default="window",
                    help="with --train: the whole window with the dashboard, or one view alone "
                         "(default: the window)")
@@ -229,8 +232,12 @@ def cmd_render(args) -> int:
     graph = _load_checked(args.file, args.set)  # bad input: a message before any window opens
     if args.train is not None and graph.data is None:
         raise GradvizError(f"{args.file}: --train needs data: the graph has no data section")
+    if args.race:
+        from gradviz_core.playground import Surface
+        Surface(graph)  # not a loss of two numbers: the reason, before any window opens
     from gradviz.render import render
-    render(args.file, args.output, steps, (width, height), args.select, args.set, args.train, args.view)
+    render(args.file, args.output, steps, (width, height), args.select, args.set, args.train, args.view,
+           race=args.race)
     print(f"wrote {args.output}")
     return 0
 

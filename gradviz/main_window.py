@@ -21,6 +21,7 @@ from gradviz.panels.stepper import StepperPanel
 from gradviz.panels.values import ValuesPanel
 from gradviz.panels.dashboard import Dashboard
 from gradviz.panels.lessons import pick_lesson
+from gradviz.panels.playground import PlaygroundDock
 from gradviz.panels.train import TrainingPanel
 from gradviz.stepping import StepSession
 from gradviz.training import TrainSession
@@ -141,6 +142,11 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(board, dock, Qt.Vertical)  # the stepper strip stays at the very bottom
         self.docks["Dashboard"] = board
         self.window_menu.addAction(board.toggleViewAction())
+        self.playground = PlaygroundDock(self, self.scene)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.playground)
+        self.splitDockWidget(self.playground, dock, Qt.Vertical)  # above the stepper strip too
+        self.window_menu.addAction(self.playground.toggleViewAction())
+        self.playground.hide()  # shown when the graph is a loss of two numbers
         board.hide()  # until the Training panel is brought forward, or training starts
         # (Window > Dashboard brings it too); laid out then, so that Start costs no layout
         self.docks["Training"].visibilityChanged.connect(
@@ -264,6 +270,7 @@ class MainWindow(QMainWindow):
         self.session.set_document(graph)
         self.train_session.set_document(graph)
         self.training_panel.show_graph(graph)
+        self.playground.set_document(graph)
         self._training_changed()
         self.show_lesson()
         self._model_changed()
@@ -390,7 +397,8 @@ class MainWindow(QMainWindow):
 
     def lesson_link(self, url) -> None:
         """A link in the lesson note: ``gradviz:set?KEY=VALUE&…`` (one undoable step),
-        ``gradviz:train``, ``gradviz:step``; any other link opens in the browser."""
+        ``gradviz:train``, ``gradviz:step``, ``gradviz:play`` (the optimizer playground),
+        ``gradviz:open?file=NAME.json`` (another lesson); any other link opens in the browser."""
         text = url.toString()
         if not text.startswith("gradviz:"):
             QDesktopServices.openUrl(url)
@@ -407,6 +415,10 @@ class MainWindow(QMainWindow):
             self.train_session.start()
         elif action == "step":
             self.session.run_phase("forward")
+        elif action == "play":
+            self.playground.play()
+        elif action == "open":
+            self.open_example(EXAMPLES / dict(lessons.parse(text)[1])["file"])
 
     def init_all_layers(self, scheme: str) -> None:
         """One initialization scheme for every layer: one undoable step."""

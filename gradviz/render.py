@@ -6,7 +6,7 @@ import os
 
 
 def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: str | None = None,
-           sets=(), train: int | None = None, view: str = "window") -> None:
+           sets=(), train: int | None = None, view: str = "window", race: bool = False) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
@@ -32,6 +32,12 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
         session.travel(int(steps))
     if select:
         w.select_node(select)
+    if race:  # the playground's race, run to its last step and drawn
+        w.playground.refresh()
+        board = w.playground.view
+        board.reset()
+        board.advance(board.total)
+        app.processEvents()
     if train is not None:
         widget = train_in_window(app, w, train, view, size)
         if widget is not w:

@@ -178,6 +178,28 @@ class SetRuns(Command):
         graph.runs = self.old
 
 
+class SetPlayground(Command):
+    """Change one setting of the optimizer playground (``start``, ``steps``, ``lr.adam``, …)."""
+
+    def __init__(self, key: str, value: Any) -> None:
+        self.key, self.value, self.old = key, value, None
+        self.text = f"playground.{key} = {value}"
+
+    def do(self, graph):
+        from gradviz_core.playground import check
+        self.old = graph.playground
+        new = dict(graph.playground or {})
+        head, _, rule = self.key.partition(".")
+        if rule:
+            new[head] = {**new.get(head, {}), rule: self.value}
+        else:
+            new[head] = self.value
+        graph.set_playground(check(new))
+
+    def undo(self, graph):
+        graph.set_playground(self.old)
+
+
 class MoveNodes(Command):
     def __init__(self, moves: dict[str, tuple[tuple[float, float], tuple[float, float]]]) -> None:
         """``moves``: {node: (old position, new position)}"""

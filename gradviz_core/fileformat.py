@@ -23,6 +23,7 @@ import jsonschema
 import numpy as np
 
 from gradviz_core.errors import GradvizError, GraphFileError
+from gradviz_core import playground
 from gradviz_core.graph import DEFAULT_TRAINING, Graph
 
 FORMAT = "gradviz-graph"
@@ -107,6 +108,11 @@ def from_dict(doc: Any, where: str = "<graph>", base_dir: str | None = None) -> 
     g.training = {**DEFAULT_TRAINING, **doc.get("training", {})}
     g.data = doc.get("data")
     g.runs = list(doc.get("runs", []))
+    if doc.get("playground") is not None:
+        try:
+            g.playground = playground.check(doc["playground"])
+        except GradvizError as exc:
+            raise GraphFileError(f"{where}: {exc}") from None
     for i, node in enumerate(doc["nodes"]):
         try:
             g.add_node(node["type"], node["name"], node.get("params", {}), tuple(node.get("pos", (0, 0))))
@@ -131,6 +137,8 @@ def to_dict(graph: Graph, weights: str | None = None) -> dict:
         doc["weights"] = weights
     if graph.runs:
         doc["runs"] = graph.runs
+    if graph.playground:
+        doc["playground"] = {k: list(v) if isinstance(v, tuple) else v for k, v in graph.playground.items()}
     return doc
 
 

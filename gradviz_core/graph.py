@@ -54,6 +54,8 @@ class Graph:
         #: training runs kept for comparison ({label, settings, history, status, summary}), saved
         #: with the graph
         self.runs: list[dict] = []
+        #: the optimizer playground's setup (``gradviz_core.playground``), saved with the graph
+        self.playground: dict | None = None
         self.seed = 0
         self.data: dict | None = None
         self.training: dict[str, Any] = dict(DEFAULT_TRAINING)
@@ -428,6 +430,11 @@ class Graph:
                 raise GraphError(f"weights: {key} has shape {np.shape(value)} but the graph needs "
                                  f"{store[wname].shape}", node=node)
             store[wname] = np.asarray(value, dtype=store[wname].dtype).copy()
+
+    def set_playground(self, section: dict | None) -> None:
+        """The optimizer playground's setup (checked by ``playground.check``)."""
+        self.playground = section
+        self.events.emit("playground_changed", section=section)
 
     def clone(self) -> "Graph":
         """A deep copy with its own (empty) event listeners."""

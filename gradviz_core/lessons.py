@@ -3,20 +3,23 @@
 A link ``gradviz:set?KEY=VALUE&KEY=VALUE`` sets what a ``--set`` would (``training.lr``,
 ``data.noise``, ``fc1.units``) as one undoable step, and ``*.init=he`` sets a parameter on
 every node that has it (every layer's initialization). ``gradviz:train`` starts training,
-``gradviz:step`` steps the forward pass. So a lesson's variants are one click each, and
-each run lands in the comparison view, labelled by what the click changed.
+``gradviz:step`` steps the forward pass, ``gradviz:play`` races the update rules in the
+optimizer playground (``playground.lr.sgd=0.5`` and ``playground.start=[-2,0]`` set it up),
+and ``gradviz:open?file=NAME.json`` opens another lesson from the same folder. So a lesson's
+variants are one click each, and each run lands in the comparison view, labelled by what
+the click changed.
 """
 from __future__ import annotations
 
 import json
 from urllib.parse import unquote
 
-from gradviz_core.commands import Command, Group, SetData, SetParam, SetTraining
+from gradviz_core.commands import Command, Group, SetData, SetParam, SetPlayground, SetTraining
 from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
 from gradviz_core.settings import TRAINING, did_you_mean
 
-ACTIONS = ("set", "train", "step")
+ACTIONS = ("set", "train", "step", "play", "open")
 
 
 def catalogue(folder) -> list[tuple[str, object, str]]:
@@ -35,13 +38,13 @@ def catalogue(folder) -> list[tuple[str, object, str]]:
             continue
         title = g.title or path.stem
         prose = next((line.strip() for line in g.note.splitlines() if line.strip() and not line.startswith("#")), "")
-        m = re.match(r"Lesson (\d+)", title)
-        out.append(((0, int(m.group(1))) if m else (1, title), title, path, prose))
+        m = re.match(r"Lesson (\d+)([a-z]?)\b", title)  # "Lesson 9b": the second part of lesson 9
+        out.append(((0, int(m.group(1)), m.group(2)) if m else (1, title), title, path, prose))
     return [(t, p, prose) for _, t, p, prose in sorted(out, key=lambda e: e[0])]
 
 
 def parse(url: str) -> tuple[str, list[tuple[str, object]]]:
-    """("set" | "train" | "step", [(key, value)]) from a lesson link."""
+    """(action, [(key, value)]) from a lesson link; ``open`` gives [("file", name)]."""
     if not url.startswith("gradviz:"):
         raise GradvizError(f"{url}: not a lesson link (they start with gradviz:)")
     action, _, query = url.removeprefix("gradviz:").partition("?")
@@ -50,6 +53,11 @@ def parse(url: str) -> tuple[str, list[tuple[str, object]]]:
     pairs = []
     for item in filter(None, query.split("&")):
         key, eq, text = unquote(item).partition("=")
+        if action == "open":
+            if key != "file" or not text.endswith(".json") or "/" in text or "\\" in text:
+                raise GradvizError(f"{url}: write gradviz:open?file=NAME.json (a lesson in the same folder)")
+            pairs.append((key, text))
+            continue
         if not eq or "." not in key:
             raise GradvizError(f"{url}: {item!r}: write KEY=VALUE, e.g. training.lr=0.01 or fc1.units=8")
         try:
@@ -63,7 +71,7 @@ def parse(url: str) -> tuple[str, list[tuple[str, object]]]:
 def command(graph: Graph, url: str) -> tuple[str, Command | None]:
     """(action, the undoable command that makes the link's settings, or None)."""
     action, pairs = parse(url)
-    if not pairs:
+    if not pairs or action == "open":
         return action, None
     steps: list[Command] = []
     data = dict(graph.data or {})
@@ -77,6 +85,10 @@ def command(graph: Graph, url: str) -> tuple[str, Command | None]:
             steps.append(SetTraining(name, spec.coerce(value, "training", label=f"training.{name}")))
         elif where == "data":
             data[name] = value
+        elif where == "playground":
+            from gradviz_core.playground import check
+            check({**(graph.playground or {}), **_nested(name, value)})  # a bad value is named here
+            steps.append(SetPlayground(name, value))
         elif where == "*":
             nodes = [n for n in graph.order if name in graph.brick(n).config]
             if not nodes:
@@ -91,3 +103,8 @@ def command(graph: Graph, url: str) -> tuple[str, Command | None]:
         steps.append(SetData(data))
     text = ", ".join(f"{k}={v}" for k, v in pairs)
     return action, Group(f"lesson: {text}", steps) if steps else None
+
+
+def _nested(key: str, value) -> dict:
+    head, _, rest = key.partition(".")
+    return {head: {rest: value}} if rest else {head: value}

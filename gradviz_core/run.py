@@ -46,7 +46,7 @@ from gradviz_core.schedules import Schedule
 from gradviz_core.settings import LIVE, Settings
 
 #: document events that never affect a run
-_HARMLESS = ("node_moved", "weights_changed", "meta_changed")
+_HARMLESS = ("node_moved", "weights_changed", "meta_changed", "playground_changed")
 
 
 class StaleRunError(GradvizError):

@@ -309,6 +309,10 @@ def test_every_example_opens_validates_runs_briefly_and_shows_its_note(window, q
         if window.graph.data is None:
             window.session.run_phase("forward")
             assert window.session.stepper.values, path.name
+            if window.graph.playground is not None:  # the optimizer playground: shown, and it races
+                assert window.playground.isVisible() and window.playground.view.surface is not None
+                window.playground.view.advance(3)
+                assert window.playground.view.race.steps == 3, path.name
             continue
         window.scene.push(SetTraining("epochs", 1))
         window.train_session.start()

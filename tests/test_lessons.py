@@ -124,8 +124,9 @@ def test_batchnorm_trains_from_the_initializations_that_stopped_the_plain_net(ex
 
 def test_the_catalogue_lists_lessons_in_the_lectures_order_then_the_rest(examples_dir):
     titles = [t for t, _, _ in lessons.catalogue(examples_dir)]
-    numbers = [int(t.split()[1].rstrip(":")) for t in titles if t.startswith("Lesson ")]
-    assert numbers == sorted(numbers) and numbers[:3] == [1, 2, 3]
+    numbers = [t.split()[1].rstrip(":") for t in titles if t.startswith("Lesson ")]
+    assert numbers == sorted(numbers, key=lambda n: (int(n.rstrip("abc")), n)) and numbers[:3] == ["1", "2", "3"]
+    assert numbers[8:11] == ["9a", "9b", "9c"]  # a lesson in parts, in its order
     assert titles.index("Lesson 13: a ConvNet on the digits") < titles.index("A two-layer MLP with a softmax loss")
     assert all(prose for _, _, prose in lessons.catalogue(examples_dir))
 
@@ -233,3 +234,57 @@ def test_the_backprop_page_is_generated_from_the_bricks_and_current():
     text = backprop_doc.page()
     assert repo_page.read_text(encoding="utf-8") == text, "run python -m gradviz_core.backprop_doc"
     assert text.count("\n### ") == len(brick_types()) and "dL/dx = dL/dout Wᵀ" in text
+
+
+def _race(examples_dir, name, *links, rules=None, start=None):
+    from gradviz_core import playground
+    g = lesson(examples_dir, name, *links)
+    s = playground.Surface(g)
+    r = playground.Race(s, g.training, rules=rules or playground.RULES, start=start)
+    r.advance(s.settings["steps"])
+    return r
+
+
+def _reach(r, rule, below):
+    L = np.array(r.losses[rule])
+    return int(np.argmax(L < below)) if (L < below).any() else None
+
+
+def test_optimizers_in_the_valley_sgd_zigzags_momentum_then_adaptive_rules_arrive_sooner(examples_dir):
+    r = _race(examples_dir, "lesson_optimizers.json")
+    zigzag = lambda rule: int((np.diff(np.sign(r.path(rule)[:21, 1])) != 0).sum())
+    assert zigzag("sgd") >= 18 and zigzag("momentum") <= 5          # across the valley at every step
+    steps = {rule: _reach(r, rule, 1e-3) for rule in r.rules}
+    assert None not in steps.values(), steps
+    assert steps["sgd"] > 140 and 100 < steps["momentum"] < 125 and 100 < steps["nesterov"] < 125
+    assert all(50 <= steps[rule] <= 65 for rule in ("adagrad", "rmsprop", "adam")), steps
+    swing = lambda rule: np.abs(r.path(rule)[5:, 1]).max()
+    assert swing("nesterov") < 0.7 * swing("momentum")               # looking ahead swings less
+    bad = _race(examples_dir, "lesson_optimizers.json", "gradviz:set?playground.lr.sgd=1.05", rules=["sgd"])
+    assert bad.stopped["sgd"].startswith("diverged")
+
+
+def test_optimizers_at_the_saddle_sgd_waits_adaptive_rules_leave_on_the_ridge_nobody_does(examples_dir):
+    r = _race(examples_dir, "lesson_saddle.json")
+    leave = {rule: int(np.argmax(np.abs(r.path(rule)[:, 1]) > 0.5)) for rule in r.rules}
+    assert 55 <= leave["sgd"] <= 75 and leave["momentum"] >= 55 and leave["nesterov"] >= 55, leave
+    assert leave["adagrad"] <= 3 and leave["rmsprop"] <= 3 and leave["adam"] <= 12, leave
+    assert all(abs(r.losses[rule][-1] + 1) < 1e-3 for rule in r.rules)     # each finds a minimum, f = −1
+    ridge = _race(examples_dir, "lesson_saddle.json", "gradviz:set?playground.start=[-2,0]")
+    assert all(np.all(ridge.path(rule)[:, 1] == 0) for rule in ridge.rules)
+
+
+def test_optimizers_on_rosenbrock_sgd_crawls_momentum_and_adam_reach_the_minimum(examples_dir):
+    r = _race(examples_dir, "lesson_rosenbrock.json")
+    final = {rule: r.losses[rule][-1] for rule in r.rules}
+    assert 0.05 < final["sgd"] < 0.1 and final["adagrad"] > 0.01 and final["rmsprop"] > 0.01, final
+    for rule, near in (("momentum", 330), ("nesterov", 360), ("adam", 370)):
+        assert final[rule] < 1e-3 and _reach(r, rule, 1e-2) < near, (rule, final)
+        assert np.allclose(r.path(rule)[-1], [1, 1], atol=0.02)
+    fast = _race(examples_dir, "lesson_rosenbrock.json", "gradviz:set?playground.lr.momentum=0.002", rules=["momentum"])
+    assert _reach(fast, "momentum", 1e-2) < _reach(r, "momentum", 1e-2)
+    wild = _race(examples_dir, "lesson_rosenbrock.json", "gradviz:set?playground.lr.momentum=0.004", rules=["momentum"])
+    assert wild.stopped["momentum"].startswith("diverged")
+    assert int(wild.stopped["momentum"].split()[-1]) <= 15
+    big = _race(examples_dir, "lesson_rosenbrock.json", "gradviz:set?playground.lr.sgd=0.004", rules=["sgd"])
+    assert big.losses["sgd"][-1] > 0.3

@@ -24,6 +24,9 @@ TRAINED = [  # (file, graph, epochs, view): the dashboard after training in the 
 LESSONS = [  # (file, graph, steps, selected node): lessons stepped, their note beside them
     ("lesson-losses.png", "lesson_losses.json", "all", "L_hinge"),
 ]
+RACES = [  # (file, graph): the optimizer playground, its race run to the end
+    ("lesson-saddle.png", "lesson_saddle.json"),
+]
 
 
 def main() -> None:
@@ -35,6 +38,9 @@ def main() -> None:
     for name, graph, steps, select in LESSONS:
         subprocess.run([sys.executable, "-m", "gradviz", "render", str(ROOT / "examples" / graph), "-o",
                         str(out / name), "--steps", steps, "--select", select], check=True, cwd=ROOT)
+    for name, graph in RACES:
+        subprocess.run([sys.executable, "-m", "gradviz", "render", str(ROOT / "examples" / graph), "-o",
+                        str(out / name), "--race", "--size", "1400x900"], check=True, cwd=ROOT)
     for name, graph, epochs, view in TRAINED:
         subprocess.run([sys.executable, "-m", "gradviz", "render", str(ROOT / "examples" / graph), "-o",
                         str(out / name), "--train", epochs, "--view", view, "--size", "1400x900"],

@@ -1,0 +1,349 @@
+"""The optimizer playground: a graph of two trainable numbers is a loss surface, drawn as
+contours; SGD, momentum, Nesterov, Adagrad, RMSProp and Adam race over it, live.
+
+The race itself is the core's (``gradviz_core.playground``). Each timer tick takes a few
+steps of every rule (about a millisecond each: the surface is a handful of scalar gates)
+and redraws the paths, so the whole race plays in a few seconds. A click on the plot
+starts the rules from that point; a learning rate typed in a rule's field is the graph's
+(``playground.lr.RULE``, undoable, saved with it)."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QDockWidget, QGraphicsItem, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from gradviz.panels.curves import cache_axes
+from gradviz_core import playground
+from gradviz_core.commands import SetPlayground
+from gradviz_core.errors import GradvizError
+
+#: one colour per rule, in playground.RULES' order
+COLORS = ("#e03131", "#1c7ed6", "#7048e8", "#2f9e44", "#f08c00", "#0c8599")
+TICK_MS = 30
+#: a race plays in about this many ticks, whatever its number of steps
+TICKS = 150
+GRID = 120
+LOSS_EVERY = 5
+LEVELS = 14
+LOW, HIGH = np.array([214, 234, 248], np.float32), np.array([255, 247, 230], np.float32)
+
+
+def levels_of(Z: np.ndarray, n: int = LEVELS) -> list[float]:
+    """Contour levels spaced evenly in log(f − min): dense near the minimum, where paths end."""
+    z = Z[np.isfinite(Z)]
+    lo, hi = float(z.min()), float(z.max())
+    span = hi - lo
+    if span <= 0:
+        return []
+    return [lo + span * 10 ** e for e in np.linspace(-4, 0, n + 1)[:-1]]
+
+
+def surface_image(Z: np.ndarray) -> np.ndarray:
+    """Pale blue at the bottom of the surface, pale sand at the top (log scale), RGB uint8."""
+    z = np.where(np.isfinite(Z), Z, np.nanmax(Z))
+    t = np.log1p((z - z.min()) / max(float(np.ptp(z)), 1e-300) * 1e4) / math.log1p(1e4)
+    return (LOW + (HIGH - LOW) * t[..., None]).astype(np.uint8)
+
+
+class PlaygroundView(QWidget):
+    start_picked = Signal(float, float)   # the student clicked the plot: start there
+    lr_edited = Signal(str, float)        # a rule's learning rate, typed
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.surface: playground.Surface | None = None
+        self.race: playground.Race | None = None
+        self.training: dict = {}
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground(None)
+        self.plot.setMinimumSize(320, 260)
+        cache_axes(self.plot.plotItem)
+        self.image = pg.ImageItem(axisOrder="col-major")  # Z[i, j] = f(xs[i], ys[j])
+        self.plot.addItem(self.image)
+        self.contours: list[pg.IsocurveItem] = []
+        self.plot.scene().sigMouseClicked.connect(self._clicked)
+        self.losses = pg.PlotWidget(title="f − f<sub>low</sub> per step (log scale)")
+        self.losses.setBackground(None)
+        self.losses.setMinimumSize(240, 160)
+        self.losses.setLogMode(y=True)
+        self.losses.setLabel("bottom", "step")
+        cache_axes(self.losses.plotItem)
+        self.paths, self.curves = {}, {}
+        self._frames = 0
+        self.show_rule, self.lr_field, self.state = {}, {}, {}
+        table = QGridLayout()
+        for col, title in enumerate(("rule", "η", "now")):
+            table.addWidget(QLabel(f"<b>{title}</b>"), 0, col)
+        for i, (rule, colour) in enumerate(zip(playground.RULES, COLORS), start=1):
+            pen = pg.mkPen(colour, width=2)
+            self.paths[rule] = self.plot.plot(pen=pen)
+            self.curves[rule] = self.losses.plot(pen=pen)
+            box = QCheckBox(rule)
+            box.setChecked(True)
+            box.setStyleSheet(f"QCheckBox {{ color: {colour}; font-weight: bold; }}")
+            box.setToolTip(f"race {rule} (unticked: left out)")
+            box.toggled.connect(lambda _=False: self.reset())
+            field = QLineEdit()
+            field.setFixedWidth(72)
+            field.setToolTip(f"{rule}'s learning rate η (saved with the graph; Ctrl+Z undoes it)")
+            field.editingFinished.connect(lambda r=rule: self._lr_typed(r))
+            state = QLabel("")
+            self.show_rule[rule], self.lr_field[rule], self.state[rule] = box, field, state
+            table.addWidget(box, i, 0)
+            table.addWidget(field, i, 1)
+            table.addWidget(state, i, 2)
+        #: where each rule is now: one item for all six (each item costs its own paint)
+        self.heads = pg.ScatterPlotItem(size=9, pen=pg.mkPen("#222222", width=0.8))
+        self.plot.addItem(self.heads)
+        self.start_mark = pg.ScatterPlotItem(size=16, symbol="star", brush=pg.mkBrush("#fcc419"),
+                                             pen=pg.mkPen("#222222", width=1))
+        self.plot.addItem(self.start_mark)
+        self.play_button = QPushButton("Race")
+        self.play_button.setToolTip("step every rule, live (again: pause)")
+        self.play_button.clicked.connect(self.toggle)
+        self.step_button = QPushButton("One step")
+        self.step_button.clicked.connect(lambda: self.advance(1))
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.clicked.connect(self.reset)
+        self.progress = QLabel("")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for b in (self.play_button, self.step_button, self.reset_button):
+            buttons.addWidget(b)
+        buttons.addWidget(self.progress, 1)
+        side = QVBoxLayout()
+        side.addLayout(buttons)
+        side.addLayout(table)
+        side.addWidget(self.losses, 1)
+        side.addWidget(QLabel("Click the plot to start every rule from that point."))
+        left = QVBoxLayout()
+        left.addWidget(self.message)
+        left.addWidget(self.plot, 1)
+        lay = QHBoxLayout(self)
+        lay.addLayout(left, 3)
+        lay.addLayout(side, 2)
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+
+    # ---- the surface ---------------------------------------------------------------------------
+    def show_graph(self, graph) -> bool:
+        """Draw ``graph``'s surface and make a fresh race on it; False (with the reason shown)
+        when the graph is not a loss of two numbers."""
+        self.timer.stop()
+        try:
+            surface = playground.Surface(graph)
+            xs, ys, Z = surface.grid(GRID)
+        except GradvizError as exc:
+            self.surface, self.race = None, None
+            self.message.setText(f"The playground: {exc}.")
+            self._enable(False)
+            return False
+        self.surface, self.training = surface, dict(graph.training)
+        #: the lowest f on the grid, and the span of f over it: the loss plot's floor (a log axis
+        #: has no room for f ≤ 0) starts there and follows any rule that goes lower
+        finite = Z[np.isfinite(Z)]
+        self.grid_low = float(finite.min()) if finite.size else 0.0
+        self.grid_span = float(np.ptp(finite)) if finite.size else 1.0
+        self.message.setText(f"f({surface.names[0]}, {surface.names[1]}): the graph's loss over its two "
+                             "trainable numbers, with contours in log steps above the minimum.")
+        self.image.setImage(surface_image(Z), levels=(0, 255))
+        dx, dy = xs[1] - xs[0], ys[1] - ys[0]
+        self.image.setRect(xs[0] - dx / 2, ys[0] - dy / 2, xs[-1] - xs[0] + dx, ys[-1] - ys[0] + dy)
+        for c in self.contours:
+            self.plot.removeItem(c)
+        self.contours = []
+        for level in levels_of(Z):
+            c = pg.IsocurveItem(data=Z, level=level, pen=pg.mkPen("#868e96", width=1), axisOrder="col-major")
+            c.setParentItem(self.image)  # the image's placement and scale
+            c.setCacheMode(QGraphicsItem.DeviceCoordinateCache)  # drawn once, not at every frame
+            self.contours.append(c)
+        self.plot.setLabel("bottom", surface.names[0])
+        self.plot.setLabel("left", surface.names[1])
+        self.plot.setRange(xRange=(xs[0], xs[-1]), yRange=(ys[0], ys[-1]), padding=0)
+        lrs = {**surface.settings.get("lr", {})}
+        for rule in playground.RULES:
+            self.lr_field[rule].setText(repr(float(lrs.get(rule, self.training.get("lr", 0.1)))))
+        self._enable(True)
+        self.reset()
+        return True
+
+    def _enable(self, on: bool) -> None:
+        for w in (self.plot, self.losses, self.play_button, self.step_button, self.reset_button,
+                  *self.show_rule.values(), *self.lr_field.values()):
+            w.setEnabled(on)
+
+    # ---- the race ------------------------------------------------------------------------------
+    def rules(self) -> list[str]:
+        return [r for r in playground.RULES if self.show_rule[r].isChecked()]
+
+    def reset(self) -> None:
+        self.timer.stop()
+        self.play_button.setText("Race")
+        if self.surface is None:
+            return
+        self.race = playground.Race(self.surface, self.training, rules=self.rules())
+        self.start_mark.setData([self.race.start[0]], [self.race.start[1]])
+        self.draw()
+
+    @property
+    def total(self) -> int:
+        return self.surface.settings.get("steps", 200) if self.surface is not None else 0
+
+    def toggle(self) -> None:
+        if self.timer.isActive():
+            self.timer.stop()
+            self.play_button.setText("Race")
+            return
+        if self.race is None:
+            return
+        if self.race.steps >= self.total:
+            self.reset()
+        self.timer.start()
+        self.play_button.setText("Pause")
+
+    def play(self) -> None:
+        """From the start, live (a lesson's ``gradviz:play``)."""
+        self.reset()
+        self.toggle()
+
+    def _tick(self) -> None:
+        self.advance(max(1, -(-self.total // TICKS)))
+        if self.race is None or self.race.steps >= self.total or len(self.race.stopped) == len(self.race.rules):
+            self.timer.stop()
+            self.play_button.setText("Race")
+
+    def advance(self, k: int) -> None:
+        if self.race is None:
+            return
+        self.race.advance(min(k, max(self.total - self.race.steps, 1)))
+        self.draw()
+
+    def draw(self) -> None:
+        """The paths and heads at every frame; the loss plot (its axes repaint as its range
+        moves) every LOSS_EVERY frames and when the race stops."""
+        r = self.race
+        if r is None:
+            return
+        self._frames += 1
+        heads = [(r.paths[rule][-1], colour) for rule, colour in zip(playground.RULES, COLORS)
+                 if rule in r.rules and np.all(np.abs(r.paths[rule][-1]) < playground.ESCAPE)]
+        self.heads.setData([p[0] for p, _ in heads], [p[1] for p, _ in heads],
+                           brush=[pg.mkBrush(c) for _, c in heads])
+        for rule in playground.RULES:
+            if rule not in r.rules:
+                self.paths[rule].setData([], [])
+                continue
+            path = r.path(rule)
+            path = path[np.all(np.abs(path) < playground.ESCAPE, axis=1)]
+            self.paths[rule].setData(path[:, 0], path[:, 1])
+        self.progress.setText(f"step {r.steps} of {self.total}")
+        if self.timer.isActive() and self._frames % LOSS_EVERY and r.steps < self.total:
+            return
+        seen = [v for rule in r.rules for v in r.losses[rule] if np.isfinite(v)]
+        floor = min([self.grid_low, *seen]) - 1e-12 * max(self.grid_span, 1e-300)
+        self.losses.setToolTip(f"each rule's f minus {floor:.6g}: the lowest value on the grid or on any "
+                               "path, so that the plot on a log scale shows how fast each rule closes in")
+        for rule in playground.RULES:
+            on = rule in r.rules
+            loss = np.asarray(r.losses[rule], float) if on else np.zeros(0)
+            steps = np.arange(len(loss), dtype=float)
+            keep = np.isfinite(loss)
+            self.curves[rule].setData(steps[keep], loss[keep] - floor)
+            if not on:
+                self.state[rule].setText("")
+            elif rule in r.stopped:
+                self.state[rule].setText(f"<span style='color:#c92a2a'>{r.stopped[rule]}</span>")
+            else:
+                self.state[rule].setText(f"f = {loss[-1]:.3g}")
+
+    # ---- the student's input ---------------------------------------------------------------------
+    def _clicked(self, event) -> None:
+        if self.surface is None or event.button() != Qt.LeftButton:
+            return
+        vb = self.plot.plotItem.vb
+        if not vb.sceneBoundingRect().contains(event.scenePos()):
+            return
+        p = vb.mapSceneToView(event.scenePos())
+        self.start_picked.emit(round(p.x(), 3), round(p.y(), 3))
+
+    def _lr_typed(self, rule: str) -> None:
+        field = self.lr_field[rule]
+        try:
+            value = float(field.text())
+        except ValueError:
+            self.message.setText(f"{rule}'s learning rate must be a number, not {field.text()!r}.")
+            return
+        current = self.race.lr.get(rule) if self.race is not None else None
+        if value != current:
+            self.lr_edited.emit(rule, value)
+
+
+class PlaygroundDock(QDockWidget):
+    """The playground beside the canvas. It follows the document: shown when the graph becomes
+    a loss of two numbers, redrawn when the graph or its playground settings change, and it
+    changes the document only through undoable commands (``SetPlayground``)."""
+
+    def __init__(self, window, scene) -> None:
+        super().__init__("Playground", window)
+        self.setObjectName("Playground")
+        self.scene = scene
+        self.view = PlaygroundView()
+        self.setWidget(self.view)
+        self.graph = None
+        self._drawn = None
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.setInterval(0)  # after the edit's other events: once per edit
+        self._later.timeout.connect(self.refresh)
+        self.view.start_picked.connect(self._start_at)
+        self.view.lr_edited.connect(lambda rule, v: self.scene.push(SetPlayground(f"lr.{rule}", v)))
+
+    def set_document(self, graph) -> None:
+        if self.graph is not None:
+            self.graph.events.unsubscribe("*", self._event)
+        self.graph, self._drawn = graph, None
+        graph.events.subscribe("*", self._event)
+        self.refresh()
+        if self.view.surface is None:
+            self.hide()  # another kind of graph (Window > Playground brings it, with the reason)
+
+    def _event(self, event: str, **_) -> None:
+        if event in ("analyzed", "playground_changed", "training_changed"):
+            self._later.start()
+
+    def refresh(self) -> None:
+        """Redraw when what the surface or the race depends on changed (not when a node moved)."""
+        g = self.graph
+        key = json.dumps([[{k: v for k, v in g.node_spec(n).items() if k != "pos"} for n in g.nodes()],
+                          [(e.src, e.dst, e.port) for e in g.edges()], g.data is None, g.playground,
+                          g.training], default=str, sort_keys=True)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        if self.view.show_graph(g):
+            self.bring()
+
+    def bring(self) -> None:
+        """Shown at a height that leaves the canvas most of the window's."""
+        if not self.isVisible():
+            self.show()
+            window = self.parent()
+            window.resizeDocks([self], [int(window.height() * 0.42)], Qt.Vertical)
+        self.raise_()
+
+    def _start_at(self, a: float, b: float) -> None:
+        if self.scene.push(SetPlayground("start", [a, b])):
+            self.refresh()
+            self.view.play()
+
+    def play(self) -> None:
+        self.refresh()
+        self.bring()
+        self.view.play()

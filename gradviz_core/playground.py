@@ -1,0 +1,211 @@
+"""The optimizer playground: a graph of two trainable scalars and a scalar loss is a loss
+surface f(a, b); the update rules race over it from one starting point.
+
+A ``Surface`` evaluates the graph (its own ``Run``, in float64) at any point, with its
+gradient from the graph's own backward pass, and over a grid for the contours (one forward
+pass over arrays when the graph's gates are elementwise, point by point otherwise). A
+``Race`` steps SGD, momentum, Nesterov, Adagrad, RMSProp and Adam side by side, each with
+its own learning rate, with the same ``optim`` classes a training run uses.
+
+The graph file's ``playground`` section holds what a lesson sets up::
+
+    "playground": {"start": [-4, 1], "x": [-5, 5], "y": [-2, 2], "steps": 200,
+                   "lr": {"sgd": 0.4, "momentum": 0.05, "adam": 0.3}}
+
+Each key is optional: the start is the Variables' values, the view is a box around the
+start and the origin, a rule without a learning rate uses ``training.lr``, and
+``training.momentum``, ``beta1``, ``beta2``, ``decay`` and ``eps`` apply to the rules that
+use them.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gradviz_core.errors import GradvizError
+from gradviz_core.graph import Graph
+from gradviz_core.optim import make_optimizer
+from gradviz_core.run import Run
+
+RULES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+#: the keys of a graph file's ``playground`` section
+KEYS = ("start", "x", "y", "steps", "lr")
+#: a path that leaves this far is stopped as diverged
+ESCAPE = 1e6
+
+
+class PlaygroundError(GradvizError):
+    """The graph is not a loss surface of two numbers, or its playground settings are wrong."""
+
+
+def _pair(value, key: str) -> tuple[float, float]:
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+        raise PlaygroundError(f"playground.{key} must be two numbers, like [-4, 1]; got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def check(section: dict | None) -> dict:
+    """The ``playground`` section, checked key by key; each message names the key."""
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise PlaygroundError(f"playground must be an object of settings, not {type(section).__name__}")
+    for key in section:
+        if key not in KEYS:
+            raise PlaygroundError(f"playground.{key} is not a setting; use {', '.join(KEYS)}")
+    out = dict(section)
+    for key in ("start", "x", "y"):
+        if key in out:
+            out[key] = _pair(out[key], key)
+    for key in ("x", "y"):
+        if key in out and not out[key][0] < out[key][1]:
+            raise PlaygroundError(f"playground.{key}: the range must go from low to high, got {list(out[key])}")
+    steps = out.get("steps", 200)
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 100_000:
+        raise PlaygroundError(f"playground.steps must be a whole number from 1 to 100000, got {steps!r}")
+    lr = out.get("lr", {})
+    if not isinstance(lr, dict):
+        raise PlaygroundError("playground.lr must map rules to learning rates, like {\"sgd\": 0.1}")
+    for rule, value in lr.items():
+        if rule not in RULES:
+            raise PlaygroundError(f"playground.lr.{rule}: not an update rule; use {', '.join(RULES)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1e6:
+            raise PlaygroundError(f"playground.lr.{rule} must be a number > 0, got {value!r}")
+    return out
+
+
+class Surface:
+    """f(a, b): the graph's loss as a function of its two trainable scalars."""
+
+    def __init__(self, doc: Graph) -> None:
+        if doc.data is not None:
+            raise PlaygroundError("the playground draws a loss of two numbers alone, and this graph "
+                                  "reads data; build f(a, b) from two Variables and gates")
+        self.settings = check(getattr(doc, "playground", None))
+        self.run = run = Run(doc, np.float64, kind="playground")
+        params = run.params()
+        if len(params) != 2:
+            names = ", ".join(k.split("/")[0] for k, _, _ in params) or "none"
+            raise PlaygroundError(f"the playground needs exactly two trainable numbers (Variables); "
+                                  f"this graph has {len(params)} ({names})")
+        for key, brick, w in params:
+            if np.shape(brick.weights[w]) != ():
+                raise PlaygroundError(f"{key.split('/')[0]}: the playground's parameters are single "
+                                      f"numbers; this one has shape {np.shape(brick.weights[w])}")
+        if not run.program.objective:
+            raise PlaygroundError("the graph has no loss: its last node's output is what the rules minimize")
+        self.keys = [k for k, _, _ in params]
+        self.names = [k.split("/")[0] for k in self.keys]
+        self._slots = [(b, w) for _, b, w in params]
+        self.start = np.array(self.settings.get("start", [float(b.weights[w]) for b, w in self._slots]))
+        self._vector: bool | None = None
+
+    # ---- one point -------------------------------------------------------------------------
+    def _set(self, a, b) -> None:
+        for (brick, w), v in zip(self._slots, (a, b)):
+            brick.weights[w] = np.asarray(v, dtype=np.float64)
+
+    def value(self, p) -> float:
+        self._set(*p)
+        return self.run.program.loss(self.run.program.forward(training=False))
+
+    def value_and_grad(self, p) -> tuple[float, np.ndarray]:
+        """f(p) and ∇f(p), from the graph's forward and backward passes."""
+        prog = self.run.program
+        self._set(*p)
+        values = prog.forward(training=True)
+        loss = prog.loss(values)
+        prog.backward(values)
+        grad = np.array([float(b.grads.get(w, 0.0)) for b, w in self._slots])
+        return loss, grad
+
+    # ---- the contours ------------------------------------------------------------------------
+    def view(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The box the playground shows: the lesson's, or the start and the origin with a margin."""
+        s = self.settings
+        a, b = self.start
+        def box(lo, hi):
+            pad = max(hi - lo, 1.0) * 0.25
+            return lo - pad, hi + pad
+        return (s.get("x") or box(min(a, 0.0), max(a, 0.0)), s.get("y") or box(min(b, 0.0), max(b, 0.0)))
+
+    def grid(self, n: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(xs, ys, Z) with Z[i, j] = f(xs[i], ys[j]) over the view (NaN where f is not finite)."""
+        (x0, x1), (y0, y1) = self.view()
+        xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+        A, B = np.meshgrid(xs, ys, indexing="ij")
+        Z = None
+        if self._vector is not False:
+            try:
+                with np.errstate(all="ignore"):
+                    self._set(A, B)
+                    values = self.run.program.forward(training=False)
+                    Z = sum(np.asarray(values[o], dtype=np.float64) for o in self.run.program.objective)
+                self._vector = np.shape(Z) == A.shape
+            except (ValueError, GradvizError, TypeError):
+                self._vector = False
+            if not self._vector:
+                Z = None
+        if Z is None:  # a gate that reduces (Sum, Mean, MatMul): point by point
+            with np.errstate(all="ignore"):
+                Z = np.array([[self.value((a, b)) for b in ys] for a in xs])
+        self._set(*self.start)
+        Z = np.where(np.isfinite(Z), Z, np.nan)
+        return xs, ys, Z
+
+
+class Race:
+    """The update rules, each stepping its own copy of (a, b) from the same start."""
+
+    def __init__(self, surface: Surface, training: dict, lr: dict | None = None,
+                 rules=RULES, start=None) -> None:
+        self.surface = surface
+        lrs = {**surface.settings.get("lr", {}), **(lr or {})}
+        base = float(training.get("lr", 0.1))
+        self.start = np.array(surface.start if start is None else start, dtype=np.float64)
+        self.rules = list(rules)
+        self.lr = {r: float(lrs.get(r, base)) for r in self.rules}
+        self.optimizers = {}
+        for r in self.rules:
+            settings = {**training, "optimizer": r, "lr": self.lr[r]}
+            if r == "sgd":
+                settings["momentum"] = 0.0  # plain SGD here: momentum has its own lane
+            self.optimizers[r] = make_optimizer(settings)
+        f0 = surface.value(self.start)
+        self.paths = {r: [self.start.copy()] for r in self.rules}
+        self.losses = {r: [f0] for r in self.rules}
+        #: rule -> why it stopped ("diverged at step 12"), for the rules that did
+        self.stopped: dict[str, str] = {}
+        self.steps = 0
+
+    def advance(self, k: int = 1) -> None:
+        """k more steps of every rule still going."""
+        for _ in range(k):
+            self.steps += 1
+            for r in self.rules:
+                if r in self.stopped:
+                    continue
+                p = self.paths[r][-1].copy()
+                _, g = self.surface.value_and_grad(p)
+                if not np.all(np.isfinite(g)):
+                    self.stopped[r] = f"the gradient is not finite at step {self.steps}"
+                    continue
+                opt = self.optimizers[r]
+                for i, key in enumerate(self.surface.keys):
+                    w = p[i:i + 1]  # a view: the rule updates it in place, as in training
+                    opt.apply(key, w, g[i:i + 1])
+                f = self.surface.value(p)
+                self.paths[r].append(p)
+                self.losses[r].append(f)
+                if not (np.all(np.isfinite(p)) and np.isfinite(f)) or np.max(np.abs(p)) > ESCAPE:
+                    self.stopped[r] = f"diverged at step {self.steps}"
+
+    def path(self, rule: str) -> np.ndarray:
+        return np.array(self.paths[rule])
+
+    def summary(self) -> dict[str, dict]:
+        """rule -> {lr, steps, point, loss, stopped}: where each rule is now."""
+        return {r: {"lr": self.lr[r], "steps": len(self.paths[r]) - 1, "point": self.paths[r][-1].tolist(),
+                    "loss": self.losses[r][-1], "stopped": self.stopped.get(r)} for r in self.rules}

@@ -1,0 +1,82 @@
+"""The optimizer playground in the window: a lesson opens it, its link races the rules live,
+a click on the plot starts them elsewhere and a typed learning rate is the graph's (both
+undoable); a graph that is not a loss of two numbers says why."""
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QPointF, Qt, QUrl  # noqa: E402
+
+from test_gui_editor import window  # noqa: E402,F401
+
+
+def test_the_valley_lesson_races_the_six_rules_live(window, qtbot, examples_dir):
+    window.open_example(examples_dir / "lesson_optimizers.json")
+    dock, view = window.playground, window.playground.view
+    assert dock.isVisible() and view.surface is not None
+    assert len(view.contours) > 5 and view.image.image.shape[:2] == (120, 120)
+    assert [view.lr_field[r].text() for r in ("sgd", "adam")] == ["0.9", "0.2"]
+    window.lesson_link(QUrl("gradviz:play"))
+    assert view.timer.isActive()
+    qtbot.waitUntil(lambda: 5 <= view.race.steps < 150, timeout=5000)
+    xs, _ = view.paths["sgd"].getData()
+    assert 5 <= len(xs) < 151           # drawn while it races, not only at the end
+    qtbot.waitUntil(lambda: not view.timer.isActive(), timeout=30000)
+    assert view.race.steps == 150 and view.progress.text() == "step 150 of 150"
+    assert all(view.race.losses[r][-1] < 1e-3 for r in view.race.rules)
+    assert view.state["adam"].text().startswith("f = ")
+    assert len(view.curves["sgd"].getData()[0]) == 151
+    assert len(view.heads.data) == 6
+
+
+def test_a_click_starts_the_rules_there_and_undo_puts_the_start_back(window, qtbot, examples_dir):
+    window.open_example(examples_dir / "lesson_optimizers.json")
+    view = window.playground.view
+    vb = view.plot.plotItem.vb
+    qtbot.waitExposed(view.plot) if view.plot.isVisible() else None
+    target = vb.mapViewToScene(QPointF(-2.0, -1.0))
+    at = view.plot.mapFromScene(target)
+    qtbot.mouseClick(view.plot.viewport(), Qt.LeftButton, pos=at)
+    a, b = window.graph.playground["start"]
+    assert abs(a + 2.0) < 0.1 and abs(b + 1.0) < 0.1
+    assert np.allclose(view.race.start, [a, b]) and view.timer.isActive()
+    window.undo.undo()
+    assert window.graph.playground["start"] == (-4.5, 1.2)
+    qtbot.waitUntil(lambda: np.allclose(view.race.start, [-4.5, 1.2]), timeout=2000)
+
+
+def test_a_typed_learning_rate_is_the_graphs_and_a_bad_one_is_named(window, qtbot, examples_dir):
+    window.open_example(examples_dir / "lesson_optimizers.json")
+    view = window.playground.view
+    view.lr_field["sgd"].setText("1.05")
+    view.lr_field["sgd"].editingFinished.emit()
+    assert window.graph.playground["lr"]["sgd"] == 1.05
+    qtbot.waitUntil(lambda: view.race.lr["sgd"] == 1.05, timeout=2000)
+    view.advance(150)
+    assert view.race.stopped["sgd"].startswith("diverged")
+    assert "diverged" in view.state["sgd"].text()
+    view.lr_field["sgd"].setText("-3")
+    view.lr_field["sgd"].editingFinished.emit()
+    assert "playground.lr.sgd must be a number > 0" in window.statusBar().currentMessage()
+    view.lr_field["adam"].setText("fast")
+    view.lr_field["adam"].editingFinished.emit()
+    assert "must be a number" in view.message.text()
+    window.undo.undo()
+    assert window.graph.playground["lr"]["sgd"] == 0.9
+    view.show_rule["adagrad"].setChecked(False)
+    assert "adagrad" not in view.race.rules and not view.state["adagrad"].text()
+
+
+def test_editing_the_surface_redraws_it_and_other_graphs_hide_the_playground(window, qtbot, examples_dir):
+    window.open_example(examples_dir / "lesson_optimizers.json")
+    view = window.playground.view
+    before = view.surface.grid(9)[2]
+    window.set_param("shallow", "c", 0.5)
+    qtbot.waitUntil(lambda: not np.allclose(view.surface.grid(9)[2], before), timeout=2000)
+    window.lesson_link(QUrl("gradviz:open?file=lesson_saddle.json"))
+    assert window.example == "lesson_saddle.json" and view.surface.names == ["a", "b"]
+    assert view.race.start.tolist() == [-2.0, 0.001]
+    window.open(examples_dir / "spiral_mlp.json")
+    assert not window.playground.isVisible()
+    window.playground.show()
+    assert "reads data" in view.message.text() and not view.play_button.isEnabled()
