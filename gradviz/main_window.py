@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         self.window_menu.addAction(board.toggleViewAction())
         self.playground = PlaygroundDock(self, self.scene)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.playground)
-        self.splitDockWidget(self.playground, dock, Qt.Vertical)  # above the stepper strip too
+        self.splitDockWidget(board, self.playground, Qt.Vertical)  # a column: dashboard, playground, stepper
         self.window_menu.addAction(self.playground.toggleViewAction())
         self.playground.hide()  # shown when the graph is a loss of two numbers
         board.hide()  # until the Training panel is brought forward, or training starts
