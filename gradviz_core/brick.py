@@ -155,6 +155,26 @@ class Brick:
         or None when there is none (used by the bench's PyTorch side)."""
         return None
 
+    #: the export's PyTorch expression of this node's output, with {port} for its inputs' values
+    #: and {param} for its parameters ("torch.exp({x})"); None when the node is a module
+    #: (``torch_layer``, or weights of its own) or has no counterpart
+    torch_op: ClassVar[str | None] = None
+    #: weights stored transposed in PyTorch (gradviz's Linear W is (D, K), PyTorch's (K, D))
+    torch_transposed: ClassVar[tuple[str, ...]] = ()
+    #: gradviz weight name -> PyTorch's (W -> weight, b -> bias, γ -> weight, β -> bias)
+    torch_names: ClassVar[dict[str, str]] = {"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias"}
+
+    def torch_expr(self, ins: dict[str, str], shapes: dict[str, Shape]) -> str | None:
+        """This node's output as a PyTorch expression of its inputs' values (``ins``: port ->
+        expression), for ``gradviz export``; None: no counterpart."""
+        return None if self.torch_op is None else self.torch_op.format(**ins, **self.config)
+
+    def torch_module(self, shapes: dict[str, Shape]) -> tuple[str, dict] | None:
+        """For the export: the module that holds this node's weights or state, as (class, keyword
+        arguments); the class is ``nn.X`` or one the exported file defines. None: an expression."""
+        layer = self.torch_layer(shapes)
+        return (f"nn.{layer[0]}", layer[1]) if layer is not None and self.weight_shapes(shapes) else None
+
     def kink_distance(self) -> float | None:
         """After forward: how close the inputs came to a kink (0 = on it). None if no kink."""
         return None

@@ -29,6 +29,7 @@ class _Activation(Brick):
 @register
 class Sigmoid(_Activation):
     type_name = "Sigmoid"
+    torch_op = "torch.sigmoid({x})"
     saturates = (0.0, 1.0)
     symbol = 'σ'
     doc = "Squashes to (0, 1). Saturates: for large |x| the gradient vanishes."
@@ -48,6 +49,7 @@ class Sigmoid(_Activation):
 @register
 class Tanh(_Activation):
     type_name = "Tanh"
+    torch_op = "torch.tanh({x})"
     saturates = (-1.0, 1.0)
     symbol = 'th'
     doc = "Squashes to (−1, 1), zero-centred."
@@ -67,6 +69,7 @@ class Tanh(_Activation):
 @register
 class ReLU(_Activation):
     type_name = "ReLU"
+    torch_op = "torch.relu({x})"
     symbol = '⌐'
     doc = "max(0, x): passes positives, blocks negatives (a unit stuck below 0 is 'dead')."
     forward_text = "out = max(0, x)"
@@ -94,6 +97,7 @@ class ReLU(_Activation):
 @register
 class LeakyReLU(ReLU):
     type_name = "LeakyReLU"
+    torch_op = "F.leaky_relu({x}, {alpha!r})"
     can_die = False  # the negative side keeps a slope α, so a unit always gets some gradient
     symbol = '⌐α'
     doc = "x for x > 0 and α·x otherwise: negative inputs still pass a little gradient."
@@ -111,6 +115,7 @@ class LeakyReLU(ReLU):
 @register
 class Ramp(_Activation):
     type_name = "Ramp"
+    torch_op = "torch.clamp({x}, -1.0, 1.0)"
     symbol = '⊏'
     doc = "Clips to [−1, 1]: linear in between, flat outside."
     forward_text = "out = min(1, max(−1, x))"
@@ -130,6 +135,7 @@ class Ramp(_Activation):
 @register
 class ELU(_Activation):
     type_name = "ELU"
+    torch_op = "F.elu({x}, {alpha!r})"
     symbol = 'elu'
     doc = "x for x > 0 and α(eˣ − 1) otherwise: smooth, with negative outputs."
     forward_text = "out = x if x > 0 else α(eˣ − 1)"
@@ -151,6 +157,7 @@ class ELU(_Activation):
 @register
 class Softmax(_Activation):
     type_name = "Softmax"
+    torch_op = "torch.softmax({x}, dim=-1)"
     symbol = 'p'
     doc = "Turns each sample's scores into probabilities that sum to 1."
     forward_text = "p_k = e^(s_k) / Σ_j e^(s_j)   (over the last axis)"

@@ -53,6 +53,9 @@ class Input(_Source):
     def infer_shape(self, shapes):
         return (None,) + tuple(self._need_data()["sample_shape"])
 
+    def torch_expr(self, ins, shapes):
+        return "x"
+
     def encode(self, X: np.ndarray, dtype) -> np.ndarray:
         return X.astype(dtype, copy=False)
 
@@ -108,6 +111,20 @@ class Target(_Source):
                                    "use 'index' or 'onehot' with a softmax or max-margin loss")
         return (None,)
 
+    def torch_expr(self, ins, shapes):
+        """The labels as the loss takes them (``encode``'s PyTorch twin)."""
+        if self.config["of"] == "input":
+            return "x"
+        y = "y" if self.config["column"] < 0 else f"y[:, {self.config['column']}]"
+        enc = self.config["encoding"]
+        if enc == "index":
+            return f"{y}.long()"
+        if enc == "onehot":
+            return f"F.one_hot({y}.long(), {self._need_data()['classes']}).to(DTYPE)"
+        if enc == "pm1":
+            return f"(2 * {y} - 1).to(DTYPE)"
+        return f"{y}.to(DTYPE)"
+
     def encode(self, y: np.ndarray, dtype) -> np.ndarray:
         if self.config["of"] == "input":
             return y.astype(dtype, copy=True)
@@ -145,6 +162,10 @@ class Constant(Brick):
 
     def weight_shapes(self, shapes):
         return {"value": tuple(np.shape(self.config["value"]))} if self.config["trainable"] else {}
+
+    def torch_module(self, shapes):
+        return "Value", {"value": np.asarray(self.config["value"], float).tolist(),
+                         "trainable": bool(self.config["trainable"])}
 
     def init_weights(self, shapes, rng, dtype):
         self.weights = ({"value": np.array(self.config["value"], dtype=dtype)}

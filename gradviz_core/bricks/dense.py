@@ -21,6 +21,7 @@ class Linear(Brick):
     decay = ("W",)
     #: the axes of W that make up one unit's incoming weights (for max-norm)
     fan_in_axes = {"W": (0,)}
+    torch_transposed = ("W",)
 
     def infer_shape(self, shapes):
         self.expect_rank(shapes, "x", (2,), hint="put a Flatten in front of this layer"

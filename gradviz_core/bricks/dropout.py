@@ -37,6 +37,9 @@ class Dropout(Brick):
     def begin_iteration(self, seed: int, step: int) -> None:
         self.draw = (int(seed), int(step))
 
+    def torch_module(self, shapes):
+        return "Dropout", {"p": self.config["p"], "mode": self.config["mode"]}
+
     def infer_shape(self, shapes):
         return shapes["x"]
 

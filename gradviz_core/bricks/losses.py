@@ -25,6 +25,8 @@ class _Loss(Brick):
     family = "Losses"
     inputs = ("x", "target")
     scores_port = "x"
+    #: the exported file's class predictions from the scores {s} (as ``predict_classes``), or None
+    torch_predict: str | None = None
 
     def runtime_error(self, message: str) -> GraphError:
         return GraphError(f"{self.name}: {message}", node=self.name, port="target")
@@ -69,6 +71,7 @@ def _check_pm1(brick: _Loss, t):
 @register
 class SquareLoss(_ElementwiseLoss):
     type_name = "SquareLoss"
+    torch_op = "square_loss({x}, {target})"
     symbol = '½²'
     doc = "½(x − d)², the lectures' square loss for regression."
     forward_text = "L = (1/N) Σ ½ (x − d)²"
@@ -84,6 +87,7 @@ class SquareLoss(_ElementwiseLoss):
 @register
 class MSELoss(_ElementwiseLoss):
     type_name = "MSELoss"
+    torch_op = "mse_loss({x}, {target})"
     symbol = 'mse'
     doc = "The mean of (x − d)² over every element."
     forward_text = "L = (1/(N·D)) Σ (x − d)²"
@@ -105,6 +109,8 @@ class MSELoss(_ElementwiseLoss):
 @register
 class BinaryCrossEntropy(_ElementwiseLoss):
     type_name = "BinaryCrossEntropy"
+    torch_predict = "({s}.reshape(len({s}), -1)[:, 0] > 0.5).long()"
+    torch_op = "binary_cross_entropy({x}, {target})"
     symbol = 'bce'
     doc = "Cross-entropy of probabilities p ∈ (0, 1) (after a Sigmoid) against targets in [0, 1]."
     forward_text = "L = −(1/N) Σ [t ln p + (1 − t) ln(1 − p)]"
@@ -134,6 +140,8 @@ class BinaryCrossEntropy(_ElementwiseLoss):
 @register
 class BCEWithLogits(_ElementwiseLoss):
     type_name = "BCEWithLogits"
+    torch_predict = "({s}.reshape(len({s}), -1)[:, 0] > 0).long()"
+    torch_op = "bce_with_logits({x}, {target})"
     symbol = 'bcℓ'
     doc = "Binary cross-entropy on raw scores x (the sigmoid is built in, stable for large |x|)."
     forward_text = "L = (1/N) Σ [max(x, 0) − x·t + ln(1 + e^(−|x|))]"
@@ -155,6 +163,8 @@ class BCEWithLogits(_ElementwiseLoss):
 @register
 class LogisticLoss(_ElementwiseLoss):
     type_name = "LogisticLoss"
+    torch_predict = "({s}.reshape(len({s}), -1)[:, 0] > 0).long()"
+    torch_op = "logistic_loss({x}, {target})"
     symbol = 'log'
     doc = "log(1 + e^(−c·x)) with labels c = ±1 (logistic regression)."
     forward_text = "L = (1/N) Σ ln(1 + e^(−c·x))"
@@ -177,6 +187,8 @@ class LogisticLoss(_ElementwiseLoss):
 @register
 class HingeLoss(_ElementwiseLoss):
     type_name = "HingeLoss"
+    torch_predict = "({s}.reshape(len({s}), -1)[:, 0] > 0).long()"
+    torch_op = "hinge_loss({x}, {target}, {margin!r})"
     symbol = '⌊⌋'
     doc = "max(0, m − c·x) with labels c = ±1 (the binary SVM loss)."
     forward_text = "L = (1/N) Σ max(0, m − c·x)"
@@ -201,6 +213,7 @@ class HingeLoss(_ElementwiseLoss):
 
 class _ClassLoss(_Loss):
     """Scores (N, K) against class indices (N,) or one-hot rows (N, K)."""
+    torch_predict = "{s}.argmax(1)"
 
     def infer_shape(self, shapes):
         s, t = shapes["x"], shapes["target"]
@@ -239,6 +252,7 @@ class _ClassLoss(_Loss):
 @register
 class SoftmaxCrossEntropy(_ClassLoss):
     type_name = "SoftmaxCrossEntropy"
+    torch_op = "softmax_cross_entropy({x}, {target})"
     symbol = 'CE'
     doc = "The softmax classifier's loss: −log of the probability given to the right class."
     forward_text = "L = −(1/N) Σ_n ln p[n, y_n],  p = softmax(s)"
@@ -264,6 +278,7 @@ class SoftmaxCrossEntropy(_ClassLoss):
 @register
 class MaxMarginLoss(_ClassLoss):
     type_name = "MaxMarginLoss"
+    torch_op = "max_margin_loss({x}, {target}, {margin!r}, {form!r})"
     symbol = 'svm'
     doc = ("The multiclass SVM loss: every wrong class should score at least m below the right one. "
            "'sum' adds the violations of every wrong class (cs231n's SVM); 'max' counts only the worst.")
@@ -337,6 +352,9 @@ class WeightedSum(Brick):
 
     def input_ports(self):
         return tuple(f"in{i}" for i in range(len(self.config["weights"])))
+
+    def torch_expr(self, ins, shapes):
+        return " + ".join(f"{w!r} * {ins[p]}" for w, p in zip(self.config["weights"], self.input_ports()))
 
     def infer_shape(self, shapes):
         for port, s in shapes.items():

@@ -30,6 +30,12 @@ class BatchNorm(Brick):
         self.expect_rank(shapes, "x", (2, 4))
         return shapes["x"]
 
+    def torch_module(self, shapes):
+        # the exported file's BatchNorm: gradviz's running averages (momentum on the old value)
+        # and the batch's biased variance (torch.nn.BatchNorm uses 1 − momentum and the unbiased one)
+        return "BatchNorm", {"num_features": shapes["x"][1], "momentum": self.config["momentum"],
+                             "eps": self.config["eps"]}
+
     def weight_shapes(self, shapes):
         d = shapes["x"][1]
         return {"gamma": (d,), "beta": (d,)}

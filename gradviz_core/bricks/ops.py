@@ -36,6 +36,7 @@ class _Binary(Brick):
 @register
 class Add(_Binary):
     type_name = "Add"
+    torch_op = "{a} + {b}"
     symbol = '+'
     doc = "a + b: distributes the gradient unchanged to both inputs."
     forward_text = "out = a + b"
@@ -49,6 +50,7 @@ class Add(_Binary):
 @register
 class Subtract(_Binary):
     type_name = "Subtract"
+    torch_op = "{a} - {b}"
     symbol = '−'
     doc = "a − b"
     forward_text = "out = a − b"
@@ -62,6 +64,7 @@ class Subtract(_Binary):
 @register
 class Multiply(_Binary):
     type_name = "Multiply"
+    torch_op = "{a} * {b}"
     symbol = '×'
     doc = "a · b: each input's gradient is the other input times the upstream gradient."
     forward_text = "out = a · b"
@@ -75,6 +78,7 @@ class Multiply(_Binary):
 @register
 class Divide(_Binary):
     type_name = "Divide"
+    torch_op = "{a} / {b}"
     symbol = '÷'
     doc = "a / b"
     forward_text = "out = a / b"
@@ -88,6 +92,7 @@ class Divide(_Binary):
 @register
 class Max(_Binary):
     type_name = "Max"
+    torch_op = "torch.maximum({a}, {b})"
     symbol = 'max'
     doc = "max(a, b): routes the gradient to the larger input (to a on a tie)."
     forward_text = "out = max(a, b)"
@@ -106,6 +111,7 @@ class Max(_Binary):
 @register
 class Min(Max):
     type_name = "Min"
+    torch_op = "torch.minimum({a}, {b})"
     symbol = 'min'
     doc = "min(a, b): routes the gradient to the smaller input (to a on a tie)."
     forward_text = "out = min(a, b)"
@@ -120,6 +126,7 @@ class Min(Max):
 @register
 class MatMul(Brick):
     type_name = "MatMul"
+    torch_op = "{a} @ {b}"
     symbol = '@'
     family = "Gates"
     doc = "a @ b, a matrix product: a is (N, k) or (k,), b is (k, m)."
@@ -168,6 +175,7 @@ class _Unary(Brick):
 @register
 class Exp(_Unary):
     type_name = "Exp"
+    torch_op = "torch.exp({x})"
     symbol = 'eˣ'
     doc = "eˣ; its local gradient is its own output."
     forward_text = "out = eˣ"
@@ -181,6 +189,7 @@ class Exp(_Unary):
 @register
 class Log(_Unary):
     type_name = "Log"
+    torch_op = "torch.log({x})"
     symbol = 'ln'
     doc = "ln x (natural logarithm), for x > 0."
     forward_text = "out = ln x"
@@ -194,6 +203,7 @@ class Log(_Unary):
 @register
 class Reciprocal(_Unary):
     type_name = "Reciprocal"
+    torch_op = "1 / {x}"
     symbol = '1/x'
     doc = "1/x"
     forward_text = "out = 1/x"
@@ -213,6 +223,7 @@ class Reciprocal(_Unary):
 @register
 class Negate(_Unary):
     type_name = "Negate"
+    torch_op = "-{x}"
     symbol = '−x'
     doc = "−x"
     forward_text = "out = −x"
@@ -226,6 +237,7 @@ class Negate(_Unary):
 @register
 class Power(_Unary):
     type_name = "Power"
+    torch_op = "{x} ** {p!r}"
     symbol = 'xᵖ'
     doc = "xᵖ (Square when p = 2)."
     forward_text = "out = xᵖ"
@@ -243,6 +255,7 @@ class Power(_Unary):
 @register
 class Square(Power):
     type_name = "Square"
+    torch_op = "{x} ** 2"
     symbol = 'x²'
     doc = "x²"
     forward_text = "out = x²"
@@ -259,6 +272,7 @@ class Square(Power):
 @register
 class AddConstant(_Unary):
     type_name = "AddConstant"
+    torch_op = "{x} + {c!r}"
     symbol = '+c'
     doc = "x + c for a fixed number c (the '+1' gate of the sigmoid circuit)."
     forward_text = "out = x + c"
@@ -275,6 +289,7 @@ class AddConstant(_Unary):
 @register
 class Scale(_Unary):
     type_name = "Scale"
+    torch_op = "{c!r} * {x}"
     symbol = '·c'
     doc = "c · x for a fixed number c (the '×−1' gate of the sigmoid circuit)."
     forward_text = "out = c · x"
@@ -310,6 +325,10 @@ class _Reduce(Brick):
         axes = self._axes(len(s))
         return tuple(d for i, d in enumerate(s) if i not in axes)
 
+    def torch_expr(self, ins, shapes):
+        axes = self._axes(len(shapes["x"]))
+        return f"{ins['x']}.{self.torch_reduce}({tuple(axes)!r})" if axes else ins["x"]
+
     def _count(self, x) -> int:
         return int(np.prod([x.shape[a] for a in self._axes(x.ndim)]))
 
@@ -326,6 +345,7 @@ class _Reduce(Brick):
 
 @register
 class Sum(_Reduce):
+    torch_reduce = "sum"
     type_name = "Sum"
     symbol = 'Σ'
     doc = "Σ x over all elements, the samples, or each sample's features."
@@ -338,6 +358,7 @@ class Sum(_Reduce):
 
 @register
 class Mean(_Reduce):
+    torch_reduce = "mean"
     type_name = "Mean"
     symbol = 'μ'
     doc = "the mean of x over all elements, the samples, or each sample's features."

@@ -22,6 +22,10 @@ class _Pool(Brick):
         f = self.config["size"]
         return f, self.config["stride"] or f, self.config["padding"]
 
+    def torch_expr(self, ins, shapes):
+        f, s, p = self._fsp()  # PyTorch's average pooling counts the padding, as gradviz's does
+        return f"F.{self.torch_fn}({ins['x']}, {f}, {s}, {p})"
+
     def infer_shape(self, shapes):
         n, c, h, w = self.expect_rank(shapes, "x", (4,))
         f, s, p = self._fsp()
@@ -36,6 +40,7 @@ class _Pool(Brick):
 
 @register
 class MaxPool2D(_Pool):
+    torch_fn = "max_pool2d"
     type_name = "MaxPool2D"
     symbol = '⌈⌉'
     doc = "Keeps the largest value of each window; the gradient goes only to that value."
@@ -73,6 +78,7 @@ class MaxPool2D(_Pool):
 
 @register
 class AvgPool2D(_Pool):
+    torch_fn = "avg_pool2d"
     type_name = "AvgPool2D"
     symbol = 'avg'
     doc = "Averages each window; the gradient is shared equally by the window's elements."

@@ -44,6 +44,9 @@ class _Regularizer(Brick):
                 if w in b.decay or self.config["include_biases"]:
                     self.targets.append((n, b, w))
 
+    #: one weight's penalty as PyTorch, with {w} for the weight and {param} for the settings
+    torch_penalty: str = "0"
+
     def infer_shape(self, shapes):
         return ()
 
@@ -67,6 +70,7 @@ class _Regularizer(Brick):
 
 @register
 class L2(_Regularizer):
+    torch_penalty = "0.5 * {lam!r} * ({w} ** 2).sum()"
     type_name = "L2"
     symbol = 'L2'
     doc = "Weight decay: ½λ‖W‖² pulls every weight towards 0 in proportion to its size."
@@ -83,6 +87,7 @@ class L2(_Regularizer):
 
 @register
 class L1(_Regularizer):
+    torch_penalty = "{lam!r} * {w}.abs().sum()"
     type_name = "L1"
     symbol = 'L1'
     doc = "λ‖W‖₁ pushes weights to exactly 0 (sparse weights)."
@@ -104,6 +109,7 @@ class L1(_Regularizer):
 
 @register
 class ElasticNet(L1):
+    torch_penalty = "{l1!r} * {w}.abs().sum() + 0.5 * {l2!r} * ({w} ** 2).sum()"
     type_name = "ElasticNet"
     symbol = 'EN'
     doc = "λ₁‖W‖₁ + ½λ₂‖W‖²: L1 and L2 together."

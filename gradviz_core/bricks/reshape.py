@@ -11,6 +11,7 @@ from gradviz_core.shapes import fmt
 @register
 class Flatten(Brick):
     type_name = "Flatten"
+    torch_op = "torch.flatten({x}, 1)"
     symbol = '≡'
     family = "Layers"
     doc = "Lays each sample out as one row of numbers."
