@@ -69,9 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("file", help="a graph file (.json)")
     i.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     i.add_argument("--json", action="store_true", help="print one JSON object")
-    e = sub.add_parser("export", help="write the graph as a self-contained PyTorch file")
+    e = sub.add_parser("export", help="write the graph as a self-contained PyTorch file, or a NumPy study script")
     e.add_argument("file", help="a graph file (.json)")
-    e.add_argument("--to", choices=("pytorch",), default="pytorch", help="the target (default pytorch)")
+    e.add_argument("--to", choices=("pytorch", "numpy"), default="pytorch",
+                   help="pytorch: an nn.Module, the weights, the data and a training loop; numpy: a study "
+                        "script with explicit forward and backward functions (default pytorch)")
     e.add_argument("-o", "--output", required=True, metavar="MODEL.py", help="the Python file to write")
     b = sub.add_parser("bench", help="time the reference nets against NumPy and PyTorch")
     b.add_argument("--json", action="store_true", help="print one JSON object")
@@ -367,10 +369,12 @@ class ProgressBar:
 def cmd_export(args) -> int:
     from gradviz_core.errors import GradvizError
     from gradviz_core.export import to_pytorch
+    from gradviz_core.export_numpy import to_numpy
     if not args.output.endswith(".py"):
-        raise GradvizError(f"-o {args.output}: the PyTorch file must end in .py")
+        raise GradvizError(f"-o {args.output}: the {'PyTorch' if args.to == 'pytorch' else 'NumPy'} file "
+                           "must end in .py")
     graph = _load_checked(args.file)
-    text = to_pytorch(graph)
+    text = to_pytorch(graph) if args.to == "pytorch" else to_numpy(graph)
     from pathlib import Path
 
     from gradviz_core.fileformat import atomic_write

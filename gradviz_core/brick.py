@@ -169,6 +169,21 @@ class Brick:
         expression), for ``gradviz export``; None: no counterpart."""
         return None if self.torch_op is None else self.torch_op.format(**ins, **self.config)
 
+    #: the NumPy study script's forward expression and, per input port, dL/d(input) as an
+    #: expression of {g} (dL/d(output)), {out} and the inputs ({x}, {a}, …); None: no form yet
+    numpy_op: ClassVar[tuple[str, dict[str, str]] | None] = None
+
+    def numpy_code(self, ins: dict[str, str], out: str, g: str, w: dict[str, str],
+                   shapes: dict[str, Shape]) -> tuple[str, dict[str, str], dict[str, str]] | None:
+        """For ``gradviz export --to numpy``: (forward expression, {port: input gradient},
+        {weight: its gradient}) with ``ins`` the inputs' values, ``out`` this node's, ``g``
+        dL/d(out) and ``w`` the weights' names; None when there is no NumPy form."""
+        if self.numpy_op is None:
+            return None
+        fwd, back = self.numpy_op
+        names = {**ins, **self.config, "out": out, "g": g}
+        return fwd.format(**names), {p: e.format(**names) for p, e in back.items()}, {}
+
     def torch_module(self, shapes: dict[str, Shape]) -> tuple[str, dict] | None:
         """For the export: the module that holds this node's weights or state, as (class, keyword
         arguments); the class is ``nn.X`` or one the exported file defines. None: an expression."""

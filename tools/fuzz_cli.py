@@ -33,7 +33,8 @@ TRAINING_KEYS = ["optimizer", "lr", "momentum", "beta1", "beta2", "decay", "eps"
                  "overfit", "diverge_factor", "learning_rate"]
 VERBS = {"step": ["--json"], "gradcheck": ["--json", "--samples", "4"],
          "train": ["--json", "--steps", "3", "--epochs", "1"],
-         "export": ["-o", os.path.join(tempfile.gettempdir(), "gradviz-fuzz-export.py")]}
+         "export": ["-o", os.path.join(tempfile.gettempdir(), "gradviz-fuzz-export.py")],
+         "export-numpy": ["--to", "numpy", "-o", os.path.join(tempfile.gettempdir(), "gradviz-fuzz-study.py")]}
 
 
 CSV_FILES = {
@@ -98,7 +99,7 @@ def run_case(doc: dict, verb: str, folder: Path) -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            code = main([verb, str(path), *VERBS[verb]])
+            code = main([verb.split("-")[0], str(path), *VERBS[verb]])
         except SystemExit as exc:  # argparse
             code = exc.code
         except BaseException as exc:  # noqa: BLE001 - counted, never hidden

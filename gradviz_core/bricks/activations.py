@@ -29,6 +29,7 @@ class _Activation(Brick):
 @register
 class Sigmoid(_Activation):
     type_name = "Sigmoid"
+    numpy_op = ('1.0 / (1.0 + np.exp(-{x}))', {'x': '{g} * {out} * (1 - {out})'})
     torch_op = "torch.sigmoid({x})"
     saturates = (0.0, 1.0)
     symbol = 'σ'
@@ -49,6 +50,7 @@ class Sigmoid(_Activation):
 @register
 class Tanh(_Activation):
     type_name = "Tanh"
+    numpy_op = ('np.tanh({x})', {'x': '{g} * (1 - {out} ** 2)'})
     torch_op = "torch.tanh({x})"
     saturates = (-1.0, 1.0)
     symbol = 'th'
@@ -69,6 +71,7 @@ class Tanh(_Activation):
 @register
 class ReLU(_Activation):
     type_name = "ReLU"
+    numpy_op = ('np.maximum(0.0, {x})', {'x': '{g} * ({x} > 0)'})
     torch_op = "torch.relu({x})"
     symbol = '⌐'
     doc = "max(0, x): passes positives, blocks negatives (a unit stuck below 0 is 'dead')."
@@ -97,6 +100,7 @@ class ReLU(_Activation):
 @register
 class LeakyReLU(ReLU):
     type_name = "LeakyReLU"
+    numpy_op = ('np.where({x} > 0, {x}, {alpha!r} * {x})', {'x': '{g} * np.where({x} > 0, 1.0, {alpha!r})'})
     torch_op = "F.leaky_relu({x}, {alpha!r})"
     can_die = False  # the negative side keeps a slope α, so a unit always gets some gradient
     symbol = '⌐α'
@@ -115,6 +119,7 @@ class LeakyReLU(ReLU):
 @register
 class Ramp(_Activation):
     type_name = "Ramp"
+    numpy_op = ('np.clip({x}, -1.0, 1.0)', {'x': '{g} * (({x} > -1) & ({x} < 1))'})
     torch_op = "torch.clamp({x}, -1.0, 1.0)"
     symbol = '⊏'
     doc = "Clips to [−1, 1]: linear in between, flat outside."
@@ -135,6 +140,7 @@ class Ramp(_Activation):
 @register
 class ELU(_Activation):
     type_name = "ELU"
+    numpy_op = ('np.where({x} > 0, {x}, {alpha!r} * np.expm1(np.minimum({x}, 0)))', {'x': '{g} * np.where({x} > 0, 1.0, {out} + {alpha!r})'})
     torch_op = "F.elu({x}, {alpha!r})"
     symbol = 'elu'
     doc = "x for x > 0 and α(eˣ − 1) otherwise: smooth, with negative outputs."
@@ -157,6 +163,7 @@ class ELU(_Activation):
 @register
 class Softmax(_Activation):
     type_name = "Softmax"
+    numpy_op = ('softmax({x})', {'x': '{out} * ({g} - ({g} * {out}).sum(axis=-1, keepdims=True))'})
     torch_op = "torch.softmax({x}, dim=-1)"
     symbol = 'p'
     doc = "Turns each sample's scores into probabilities that sum to 1."

@@ -56,6 +56,9 @@ class Input(_Source):
     def torch_expr(self, ins, shapes):
         return "x"
 
+    def numpy_code(self, ins, out, g, w, shapes):
+        return "x", {}, {}
+
     def encode(self, X: np.ndarray, dtype) -> np.ndarray:
         return X.astype(dtype, copy=False)
 
@@ -111,6 +114,16 @@ class Target(_Source):
                                    "use 'index' or 'onehot' with a softmax or max-margin loss")
         return (None,)
 
+    def numpy_code(self, ins, out, g, w, shapes):
+        """The labels as the loss takes them (``encode``, written out)."""
+        if self.config["of"] == "input":
+            return "x", {}, {}
+        y = "y" if self.config["column"] < 0 else f"y[:, {self.config['column']}]"
+        enc = self.config["encoding"]
+        fwd = {"index": f"{y}.astype(np.int64)", "onehot": f"np.eye({self._need_data()['classes']})[{y}.astype(np.int64)]",
+               "pm1": f"2.0 * {y} - 1.0", "real": f"{y}.astype(np.float64)"}[enc]
+        return fwd, {}, {}
+
     def torch_expr(self, ins, shapes):
         """The labels as the loss takes them (``encode``'s PyTorch twin)."""
         if self.config["of"] == "input":
@@ -162,6 +175,11 @@ class Constant(Brick):
 
     def weight_shapes(self, shapes):
         return {"value": tuple(np.shape(self.config["value"]))} if self.config["trainable"] else {}
+
+    def numpy_code(self, ins, out, g, w, shapes):
+        if "value" in w:
+            return w["value"], {}, {"value": g}
+        return f"np.array({np.asarray(self.config['value'], float).tolist()!r})", {}, {}
 
     def torch_module(self, shapes):
         return "Value", {"value": np.asarray(self.config["value"], float).tolist(),

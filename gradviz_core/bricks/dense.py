@@ -23,6 +23,12 @@ class Linear(Brick):
     fan_in_axes = {"W": (0,)}
     torch_transposed = ("W",)
 
+    def numpy_code(self, ins, out, g, w, shapes):
+        x = ins["x"]
+        fwd = f"{x} @ {w['W']}" + (f" + {w['b']}" if "b" in w else "")
+        grads = {"W": f"{x}.T @ {g}", **({"b": f"{g}.sum(axis=0)"} if "b" in w else {})}
+        return fwd, {"x": f"{g} @ {w['W']}.T"}, grads
+
     def infer_shape(self, shapes):
         self.expect_rank(shapes, "x", (2,), hint="put a Flatten in front of this layer"
                          if len(shapes["x"]) > 2 else "")

@@ -37,6 +37,13 @@ class Dropout(Brick):
     def begin_iteration(self, seed: int, step: int) -> None:
         self.draw = (int(seed), int(step))
 
+    def numpy_code(self, ins, out, g, w, shapes):
+        # the mask is drawn in forward (training) and kept in C, the caches, for backward
+        c = self.config
+        key = out.replace("v[", "C[")
+        return (f"dropout({ins['x']}, {c['p']!r}, {c['mode']!r}, training, C, {key[2:-1]})",
+                {"x": f"{g} * {key}"}, {})
+
     def torch_module(self, shapes):
         return "Dropout", {"p": self.config["p"], "mode": self.config["mode"]}
 

@@ -71,6 +71,7 @@ def _check_pm1(brick: _Loss, t):
 @register
 class SquareLoss(_ElementwiseLoss):
     type_name = "SquareLoss"
+    numpy_op = ("square_loss({x}, {target})", {"x": "{g} * square_loss_grad({x}, {target})"})
     torch_op = "square_loss({x}, {target})"
     symbol = '½²'
     doc = "½(x − d)², the lectures' square loss for regression."
@@ -87,6 +88,7 @@ class SquareLoss(_ElementwiseLoss):
 @register
 class MSELoss(_ElementwiseLoss):
     type_name = "MSELoss"
+    numpy_op = ("mse_loss({x}, {target})", {"x": "{g} * mse_loss_grad({x}, {target})"})
     torch_op = "mse_loss({x}, {target})"
     symbol = 'mse'
     doc = "The mean of (x − d)² over every element."
@@ -109,6 +111,7 @@ class MSELoss(_ElementwiseLoss):
 @register
 class BinaryCrossEntropy(_ElementwiseLoss):
     type_name = "BinaryCrossEntropy"
+    numpy_op = ("binary_cross_entropy({x}, {target})", {"x": "{g} * binary_cross_entropy_grad({x}, {target})"})
     torch_predict = "({s}.reshape(len({s}), -1)[:, 0] > 0.5).long()"
     torch_op = "binary_cross_entropy({x}, {target})"
     symbol = 'bce'
@@ -140,6 +143,7 @@ class BinaryCrossEntropy(_ElementwiseLoss):
 @register
 class BCEWithLogits(_ElementwiseLoss):
     type_name = "BCEWithLogits"
+    numpy_op = ("bce_with_logits({x}, {target})", {"x": "{g} * bce_with_logits_grad({x}, {target})"})
     torch_predict = "({s}.reshape(len({s}), -1)[:, 0] > 0).long()"
     torch_op = "bce_with_logits({x}, {target})"
     symbol = 'bcℓ'
@@ -163,6 +167,7 @@ class BCEWithLogits(_ElementwiseLoss):
 @register
 class LogisticLoss(_ElementwiseLoss):
     type_name = "LogisticLoss"
+    numpy_op = ("logistic_loss({x}, {target})", {"x": "{g} * logistic_loss_grad({x}, {target})"})
     torch_predict = "({s}.reshape(len({s}), -1)[:, 0] > 0).long()"
     torch_op = "logistic_loss({x}, {target})"
     symbol = 'log'
@@ -187,6 +192,7 @@ class LogisticLoss(_ElementwiseLoss):
 @register
 class HingeLoss(_ElementwiseLoss):
     type_name = "HingeLoss"
+    numpy_op = ("hinge_loss({x}, {target}, {margin!r})", {"x": "{g} * hinge_loss_grad({x}, {target}, {margin!r})"})
     torch_predict = "({s}.reshape(len({s}), -1)[:, 0] > 0).long()"
     torch_op = "hinge_loss({x}, {target}, {margin!r})"
     symbol = '⌊⌋'
@@ -252,6 +258,7 @@ class _ClassLoss(_Loss):
 @register
 class SoftmaxCrossEntropy(_ClassLoss):
     type_name = "SoftmaxCrossEntropy"
+    numpy_op = ("softmax_cross_entropy({x}, {target})", {"x": "{g} * softmax_cross_entropy_grad({x}, {target})"})
     torch_op = "softmax_cross_entropy({x}, {target})"
     symbol = 'CE'
     doc = "The softmax classifier's loss: −log of the probability given to the right class."
@@ -278,6 +285,7 @@ class SoftmaxCrossEntropy(_ClassLoss):
 @register
 class MaxMarginLoss(_ClassLoss):
     type_name = "MaxMarginLoss"
+    numpy_op = ("max_margin_loss({x}, {target}, {margin!r}, {form!r})", {"x": "{g} * max_margin_loss_grad({x}, {target}, {margin!r}, {form!r})"})
     torch_op = "max_margin_loss({x}, {target}, {margin!r}, {form!r})"
     symbol = 'svm'
     doc = ("The multiclass SVM loss: every wrong class should score at least m below the right one. "
@@ -352,6 +360,11 @@ class WeightedSum(Brick):
 
     def input_ports(self):
         return tuple(f"in{i}" for i in range(len(self.config["weights"])))
+
+    def numpy_code(self, ins, out, g, w, shapes):
+        ports = self.input_ports()
+        return (" + ".join(f"{wi!r} * {ins[p]}" for wi, p in zip(self.config["weights"], ports)),
+                {p: f"{wi!r} * {g}" for wi, p in zip(self.config["weights"], ports)}, {})
 
     def torch_expr(self, ins, shapes):
         return " + ".join(f"{w!r} * {ins[p]}" for w, p in zip(self.config["weights"], self.input_ports()))

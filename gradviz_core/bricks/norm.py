@@ -30,6 +30,15 @@ class BatchNorm(Brick):
         self.expect_rank(shapes, "x", (2, 4))
         return shapes["x"]
 
+    def numpy_code(self, ins, out, g, w, shapes):
+        key = out[2:-1]  # the node's name, quoted
+        c = self.config
+        return (f"batchnorm({ins['x']}, {w['gamma']}, {w['beta']}, P, {key}, {c['momentum']!r}, {c['eps']!r}, "
+                f"training, C)",
+                {"x": f"batchnorm_grad({g}, {w['gamma']}, C, {key})[0]"},
+                {"gamma": f"batchnorm_grad({g}, {w['gamma']}, C, {key})[1]",
+                 "beta": f"batchnorm_grad({g}, {w['gamma']}, C, {key})[2]"})
+
     def torch_module(self, shapes):
         # the exported file's BatchNorm: gradviz's running averages (momentum on the old value)
         # and the batch's biased variance (torch.nn.BatchNorm uses 1 − momentum and the unbiased one)

@@ -36,6 +36,7 @@ class _Binary(Brick):
 @register
 class Add(_Binary):
     type_name = "Add"
+    numpy_op = ('{a} + {b}', {'a': '{g}', 'b': '{g}'})
     torch_op = "{a} + {b}"
     symbol = '+'
     doc = "a + b: distributes the gradient unchanged to both inputs."
@@ -50,6 +51,7 @@ class Add(_Binary):
 @register
 class Subtract(_Binary):
     type_name = "Subtract"
+    numpy_op = ('{a} - {b}', {'a': '{g}', 'b': '-{g}'})
     torch_op = "{a} - {b}"
     symbol = '−'
     doc = "a − b"
@@ -64,6 +66,7 @@ class Subtract(_Binary):
 @register
 class Multiply(_Binary):
     type_name = "Multiply"
+    numpy_op = ('{a} * {b}', {'a': '{g} * {b}', 'b': '{g} * {a}'})
     torch_op = "{a} * {b}"
     symbol = '×'
     doc = "a · b: each input's gradient is the other input times the upstream gradient."
@@ -78,6 +81,7 @@ class Multiply(_Binary):
 @register
 class Divide(_Binary):
     type_name = "Divide"
+    numpy_op = ('{a} / {b}', {'a': '{g} / {b}', 'b': '-{g} * {a} / ({b} * {b})'})
     torch_op = "{a} / {b}"
     symbol = '÷'
     doc = "a / b"
@@ -92,6 +96,7 @@ class Divide(_Binary):
 @register
 class Max(_Binary):
     type_name = "Max"
+    numpy_op = ('np.maximum({a}, {b})', {'a': '{g} * ({a} >= {b})', 'b': '{g} * ({a} < {b})'})
     torch_op = "torch.maximum({a}, {b})"
     symbol = 'max'
     doc = "max(a, b): routes the gradient to the larger input (to a on a tie)."
@@ -111,6 +116,7 @@ class Max(_Binary):
 @register
 class Min(Max):
     type_name = "Min"
+    numpy_op = ('np.minimum({a}, {b})', {'a': '{g} * ({a} <= {b})', 'b': '{g} * ({a} > {b})'})
     torch_op = "torch.minimum({a}, {b})"
     symbol = 'min'
     doc = "min(a, b): routes the gradient to the smaller input (to a on a tie)."
@@ -126,6 +132,7 @@ class Min(Max):
 @register
 class MatMul(Brick):
     type_name = "MatMul"
+    numpy_op = ('{a} @ {b}', {'a': '{g} @ {b}.T', 'b': '{a}.T @ {g}'})
     torch_op = "{a} @ {b}"
     symbol = '@'
     family = "Gates"
@@ -175,6 +182,7 @@ class _Unary(Brick):
 @register
 class Exp(_Unary):
     type_name = "Exp"
+    numpy_op = ('np.exp({x})', {'x': '{g} * {out}'})
     torch_op = "torch.exp({x})"
     symbol = 'eˣ'
     doc = "eˣ; its local gradient is its own output."
@@ -189,6 +197,7 @@ class Exp(_Unary):
 @register
 class Log(_Unary):
     type_name = "Log"
+    numpy_op = ('np.log({x})', {'x': '{g} / {x}'})
     torch_op = "torch.log({x})"
     symbol = 'ln'
     doc = "ln x (natural logarithm), for x > 0."
@@ -203,6 +212,7 @@ class Log(_Unary):
 @register
 class Reciprocal(_Unary):
     type_name = "Reciprocal"
+    numpy_op = ('1.0 / {x}', {'x': '-{g} * {out} * {out}'})
     torch_op = "1 / {x}"
     symbol = '1/x'
     doc = "1/x"
@@ -223,6 +233,7 @@ class Reciprocal(_Unary):
 @register
 class Negate(_Unary):
     type_name = "Negate"
+    numpy_op = ('-{x}', {'x': '-{g}'})
     torch_op = "-{x}"
     symbol = '−x'
     doc = "−x"
@@ -237,6 +248,7 @@ class Negate(_Unary):
 @register
 class Power(_Unary):
     type_name = "Power"
+    numpy_op = ('np.power({x}, {p!r})', {'x': '{g} * {p!r} * np.power({x}, {p!r} - 1)'})
     torch_op = "{x} ** {p!r}"
     symbol = 'xᵖ'
     doc = "xᵖ (Square when p = 2)."
@@ -255,6 +267,7 @@ class Power(_Unary):
 @register
 class Square(Power):
     type_name = "Square"
+    numpy_op = ('{x} * {x}', {'x': '{g} * 2 * {x}'})
     torch_op = "{x} ** 2"
     symbol = 'x²'
     doc = "x²"
@@ -272,6 +285,7 @@ class Square(Power):
 @register
 class AddConstant(_Unary):
     type_name = "AddConstant"
+    numpy_op = ('{x} + {c!r}', {'x': '{g}'})
     torch_op = "{x} + {c!r}"
     symbol = '+c'
     doc = "x + c for a fixed number c (the '+1' gate of the sigmoid circuit)."
@@ -289,6 +303,7 @@ class AddConstant(_Unary):
 @register
 class Scale(_Unary):
     type_name = "Scale"
+    numpy_op = ('{c!r} * {x}', {'x': '{c!r} * {g}'})
     torch_op = "{c!r} * {x}"
     symbol = '·c'
     doc = "c · x for a fixed number c (the '×−1' gate of the sigmoid circuit)."
@@ -324,6 +339,15 @@ class _Reduce(Brick):
             raise self.shape_error(f"cannot reduce a scalar over '{self.config['over']}'", "x")
         axes = self._axes(len(s))
         return tuple(d for i, d in enumerate(s) if i not in axes)
+
+    def numpy_code(self, ins, out, g, w, shapes):
+        axes = self._axes(len(shapes["x"]))
+        x = ins["x"]
+        count = " * ".join(f"{x}.shape[{a}]" for a in axes) or "1"
+        scale = "" if self.torch_reduce == "sum" else f" / ({count})"
+        grad = (f"np.broadcast_to(np.expand_dims({g}, {tuple(axes)!r}){scale}, {x}.shape)" if axes
+                else f"{g}{scale}")
+        return (f"{x}.sum(axis={tuple(axes)!r}){scale}" if axes else x), {"x": grad}, {}
 
     def torch_expr(self, ins, shapes):
         axes = self._axes(len(shapes["x"]))

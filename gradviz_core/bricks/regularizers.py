@@ -46,6 +46,8 @@ class _Regularizer(Brick):
 
     #: one weight's penalty as PyTorch, with {w} for the weight and {param} for the settings
     torch_penalty: str = "0"
+    #: the NumPy study script's penalty of one weight {w} and its gradient
+    numpy_penalty: tuple[str, str] = ("0.0", "0.0")
 
     def infer_shape(self, shapes):
         return ()
@@ -70,6 +72,7 @@ class _Regularizer(Brick):
 
 @register
 class L2(_Regularizer):
+    numpy_penalty = ('0.5 * {lam!r} * np.sum({w} ** 2)', '{lam!r} * {w}')
     torch_penalty = "0.5 * {lam!r} * ({w} ** 2).sum()"
     type_name = "L2"
     symbol = 'L2'
@@ -87,6 +90,7 @@ class L2(_Regularizer):
 
 @register
 class L1(_Regularizer):
+    numpy_penalty = ('{lam!r} * np.sum(np.abs({w}))', '{lam!r} * np.sign({w})')
     torch_penalty = "{lam!r} * {w}.abs().sum()"
     type_name = "L1"
     symbol = 'L1'
@@ -109,6 +113,7 @@ class L1(_Regularizer):
 
 @register
 class ElasticNet(L1):
+    numpy_penalty = ('{l1!r} * np.sum(np.abs({w})) + 0.5 * {l2!r} * np.sum({w} ** 2)', '{l1!r} * np.sign({w}) + {l2!r} * {w}')
     torch_penalty = "{l1!r} * {w}.abs().sum() + 0.5 * {l2!r} * ({w} ** 2).sum()"
     type_name = "ElasticNet"
     symbol = 'EN'

@@ -11,6 +11,7 @@ from gradviz_core.shapes import fmt
 @register
 class Flatten(Brick):
     type_name = "Flatten"
+    numpy_op = ("{x}.reshape(len({x}), -1)", {"x": "{g}.reshape({x}.shape)"})
     torch_op = "torch.flatten({x}, 1)"
     symbol = '≡'
     family = "Layers"

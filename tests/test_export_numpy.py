@@ -1,0 +1,76 @@
+"""gradviz export --to numpy: the study script's forward gives every node's value and its
+backward every node's and every weight's gradient as gradviz's engine does, on the same
+weights and batch; what it has no form for is refused by name; the script runs."""
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradviz_core import fileformat
+from gradviz_core.run import Run
+from test_cli import run as cli
+
+EXAMPLES = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "examples").glob("*.json"))
+NO_NUMPY_FORM = {"digits_convnet.json", "lesson_finetuning.json"}  # convolutions: --to pytorch
+
+
+def _module(path):
+    spec = importlib.util.spec_from_file_location(f"study_{path.stem}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("example", [e for e in EXAMPLES if e not in NO_NUMPY_FORM])
+def test_the_study_script_computes_gradviz_values_and_gradients(example, examples_dir, tmp_path):
+    out = tmp_path / "study.py"
+    code, _, err = cli("export", examples_dir / example, "--to", "numpy", "-o", out)
+    assert code == 0, err
+    mod = _module(out)
+    r = Run(fileformat.load(examples_dir / example), np.float64)
+    training = not any(b.stochastic for b in r.bricks.values())  # Dropout: compared at test time
+    X, y = mod.batch()
+    if X is not None:
+        X, y = X[:40], y[:40]
+        r.feed(X, y, step=1)
+    values = r.program.forward(training)
+    grads = r.program.backward(values)
+    C = {}
+    v = mod.forward(dict(mod.P), X, y, training, C)
+    d, wgrads = mod.backward(mod.P, v, C)
+    assert float(mod.objective(v)) == pytest.approx(r.program.loss(values), rel=1e-10, abs=1e-12)
+    for node, ours in values.items():
+        assert np.allclose(v[node], ours, rtol=1e-9, atol=1e-12), node
+    for node, ours in grads.items():
+        if r.bricks[node].feeds is None and node in d:
+            assert np.allclose(d[node], ours, rtol=1e-9, atol=1e-12), node
+    checked = 0
+    for node, b in r.bricks.items():
+        for w, ours in b.grads.items():
+            if ours is not None:
+                assert np.allclose(wgrads[f"{node}/{w}"], ours, rtol=1e-9, atol=1e-12), (node, w)
+                checked += 1
+    assert checked == sum(1 for b in r.bricks.values() for g in b.grads.values() if g is not None)
+
+
+def test_a_graph_without_a_numpy_form_is_refused_by_name(examples_dir, tmp_path):
+    code, _, err = cli("export", examples_dir / "digits_convnet.json", "--to", "numpy", "-o", tmp_path / "s.py")
+    assert code == 2 and "conv1 (Conv2D): no NumPy form" in err and "--to pytorch" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_study_script_needs_only_numpy_checks_itself_and_trains(examples_dir, tmp_path):
+    out = tmp_path / "study.py"
+    assert cli("export", examples_dir / "spiral_mlp.json", "--to", "numpy", "-o", out)[0] == 0
+    imports = [line for line in out.read_text().splitlines() if line.startswith(("import ", "from "))]
+    assert imports == ["import base64", "import io", "import numpy as np"]
+    p = subprocess.run([sys.executable, "-c", "import study; e = study.check(); study.train(steps=30); print(e)"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert float(lines[-1]) < 1e-5                              # backward agrees with finite differences
+    first, last = (float(l.split()[-1]) for l in (lines[1], lines[-2]))
+    assert lines[1].startswith("step 1:") and last < first       # and gradient descent lowers the loss
