@@ -216,6 +216,8 @@ class MainWindow(QMainWindow):
         act(e, "&Paste", self.paste, QKeySequence.Paste)
         act(e, "Auto-&layout", self.auto_layout, QKeySequence("Ctrl+L"))
         act(f, "&Export image…", self.export_dialog)
+        act(f, "Export to &PyTorch…", lambda: self.export_code("pytorch"))
+        act(f, "Export a &NumPy study script…", lambda: self.export_code("numpy"))
         v = self.menuBar().addMenu("&View")
         act(v, "&Fit to window", self.view.fit)
         act(v, "&Actual size", self.view.actual_size, QKeySequence("Ctrl+0"))
@@ -557,6 +559,26 @@ class MainWindow(QMainWindow):
                 self.export_image(name)
             except OSError as exc:
                 QMessageBox.warning(self, "Cannot export", str(exc))
+
+    def export_code(self, to: str, name: str | None = None) -> bool:
+        """The graph as a PyTorch file or a NumPy study script (``gradviz export``); a graph that
+        cannot be written says which node and why."""
+        from gradviz_core.export import to_pytorch
+        from gradviz_core.export_numpy import to_numpy
+        what = "PyTorch" if to == "pytorch" else "NumPy study script"
+        if name is None:
+            stem = self.path.stem if self.path else Path(getattr(self, "example", None) or "model").stem
+            name, _ = QFileDialog.getSaveFileName(self, f"Export to {what}", f"{stem}.py", "Python file (*.py)")
+        if not name:
+            return False
+        try:
+            text = to_pytorch(self.graph) if to == "pytorch" else to_numpy(self.graph)
+            fileformat.atomic_write(Path(name), text.encode("utf-8"))
+        except (GradvizError, OSError) as exc:
+            QMessageBox.warning(self, f"Cannot export to {what}", str(exc))
+            return False
+        self.statusBar().showMessage(f"Wrote {name}: run it with python {Path(name).name}", 10000)
+        return True
 
     def select_node(self, name: str) -> None:
         self.scene.clearSelection()

@@ -80,3 +80,17 @@ def test_editing_the_surface_redraws_it_and_other_graphs_hide_the_playground(win
     assert not window.playground.isVisible()
     window.playground.show()
     assert "reads data" in view.message.text() and not view.play_button.isEnabled()
+
+
+def test_file_export_writes_pytorch_and_numpy_and_names_what_it_cannot(window, tmp_path, examples_dir, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+    window.open_example(examples_dir / "lesson_batchnorm.json")
+    assert window.export_code("pytorch", str(tmp_path / "bn.py"))
+    assert "class BatchNorm(nn.Module)" in (tmp_path / "bn.py").read_text()
+    assert window.export_code("numpy", str(tmp_path / "bn_study.py"))
+    assert "def backward(P, v, C):" in (tmp_path / "bn_study.py").read_text()
+    said = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: said.append(a[2]))
+    window.open_example(examples_dir / "digits_convnet.json")
+    assert not window.export_code("numpy", str(tmp_path / "conv.py"))
+    assert said and "conv1 (Conv2D)" in said[0] and not (tmp_path / "conv.py").exists()
