@@ -82,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="time the window instead: the canvas redraw after one step, and while spiral_mlp "
                         "trains, the longest event-loop stall and the boundary's refresh rate")
     b.add_argument("--busy", action="store_true",
-                   help="with --ui: time training in the app while another process keeps a core busy")
+                   help="add digits_convnet's training time while another process keeps a core busy "
+                        "(with --ui: training in the app)")
+    b.add_argument("--pinned", action="store_true", help=argparse.SUPPRESS)  # the unpinned rerun itself
     return p
 
 
@@ -404,10 +406,19 @@ def cmd_bench(args) -> int:
               f"{speed['1']} s with 1 compute thread, {speed['2']} s with 2 (the app uses {out['app_threads']})")
         return 0
 
-    result = bench.run(args.seconds, progress=lambda msg: None if args.json else print(msg, file=sys.stderr))
+    say = lambda msg: None if args.json else print(msg, file=sys.stderr)  # noqa: E731
+    result = bench.run(args.seconds, progress=say)
+    if not args.pinned:
+        result["environment"] = bench.environment()
+        if result["environment"]["openblas_coretype"]:
+            say("timing again with the OPENBLAS_CORETYPE pin lifted…")
+        result["unpinned"] = bench.unpinned(args.seconds)
+        if args.busy:
+            say("timing digits_convnet, quiet and with another process keeping a core busy…")
+            result["busy"] = bench.busy()
     if args.json:
-        print(json.dumps({"nets": result["nets"], "grid_ms": result["grid_ms"],
-                          "first_step_s": result["first_step_s"]}))
+        keep = ("nets", "grid_ms", "first_step_s", "environment", "unpinned", "busy")
+        print(json.dumps({k: result[k] for k in keep if k in result}))
     else:
         print(bench.table(result))
     return 0

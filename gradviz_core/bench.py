@@ -123,6 +123,95 @@ def time_first_step(runs: int = 3) -> float:
     return best
 
 
+def environment() -> dict:
+    """Which BLAS and which kernels the figures come from (threadpoolctl's view of the loaded
+    libraries, Numba's threading layer), and the OpenBLAS pin, if any."""
+    import platform
+
+    import numba
+    from threadpoolctl import threadpool_info
+
+    from gradviz_core import kernels
+    kernels.use("fast")  # as the timings ran: BLAS single-threaded under Numba's threads
+    kernels.warm_up(("float32",))  # a parallel kernel has run: Numba's threading layer is chosen
+    blas = [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "threading_layer", "num_threads")}
+            for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "blas": blas,
+            "numba": {"version": numba.__version__, "threading_layer": numba.threading_layer(),
+                      "threads": numba.config.NUMBA_NUM_THREADS},
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}
+
+
+def unpinned(seconds: float) -> dict | None:
+    """The same figures with the ``OPENBLAS_CORETYPE`` pin lifted for that run alone (users'
+    machines have no such pin); None when this machine has no pin (the figures are unpinned)."""
+    if not os.environ.get("OPENBLAS_CORETYPE"):
+        return None
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    p = subprocess.run([sys.executable, "-m", "gradviz", "bench", "--json", "--seconds", str(seconds), "--pinned"],
+                       capture_output=True, text=True, env=env)
+    if p.returncode != 0 or not p.stdout.strip():
+        return None
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _busy_process():
+    """Another process keeping one core busy."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def time_digits(threads: int | None, epochs: int = 40) -> float:
+    """Seconds to train examples/digits_convnet for ``epochs`` with ``threads`` compute threads
+    (None: the trainer's own choice), after a warm-up run."""
+    from pathlib import Path
+
+    from gradviz_core import fileformat, kernels
+    from gradviz_core.train import Trainer
+
+    kernels.use("fast")
+    path = Path(__file__).resolve().parent / "examples" / "digits_convnet.json"
+    if not path.exists():
+        path = Path(__file__).resolve().parents[1] / "examples" / "digits_convnet.json"
+    g = fileformat.load(path)
+    g.training["epochs"] = 1
+    Trainer(g, threads=threads).run()  # compiled and warm
+    g.training["epochs"] = epochs
+    t = time.perf_counter()
+    Trainer(g, threads=threads).run()
+    return time.perf_counter() - t
+
+
+def busy(epochs: int = 40) -> dict:
+    """digits_convnet on a quiet machine and with another process keeping one core busy, with
+    1 thread, 2 threads and the trainer's own choice (each in a fresh process)."""
+    def timed(threads):
+        code = ("import sys, json; from gradviz_core.bench import time_digits; "
+                f"print(json.dumps(time_digits({threads!r}, {epochs})))")
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "the timing failed")
+        return round(float(p.stdout.strip().splitlines()[-1]), 3)
+    out = {"epochs": epochs, "quiet": {}, "busy": {}}
+    for label in ("1", "2", "auto"):
+        out["quiet"][label] = timed(None if label == "auto" else int(label))
+    hog = _busy_process()
+    try:
+        time.sleep(0.3)
+        for label in ("1", "2", "auto"):
+            out["busy"][label] = timed(None if label == "auto" else int(label))
+    finally:
+        hog.terminate()
+        hog.wait()
+    out["busy_over_quiet_1"] = round(out["busy"]["auto"] / out["quiet"]["1"], 2)
+    return out
+
+
 def run(seconds: float = 1.0, progress=lambda msg: None) -> dict:
     progress("timing the Numba kernels (compiling them first if needed)…")
     fast = time_gradviz("fast", seconds)
@@ -137,6 +226,15 @@ def run(seconds: float = 1.0, progress=lambda msg: None) -> dict:
     return {"nets": nets, "grid_ms": {"gradviz": fast["grid_ms"], "numpy": ref["grid_ms"],
                                       "torch": torch["grid_ms"] if torch else None},
             "threads": THREADS, "first_step_s": first}
+
+
+def ratios(result: dict) -> dict:
+    """gradviz ÷ PyTorch per net, and PyTorch's grid time ÷ gradviz's."""
+    out = {k: round(r["gradviz"] / r["torch"], 2) for k, r in result["nets"].items() if r.get("torch")}
+    g = result["grid_ms"]
+    if g.get("torch"):
+        out["grid"] = round(g["torch"] / g["gradviz"], 2)
+    return out
 
 
 def table(result: dict) -> str:
@@ -154,6 +252,25 @@ def table(result: dict) -> str:
     fmt = lambda v: "—" if v is None else f"{v:.2f} ms"  # noqa: E731
     lines.append(f"| grid 256×256 forward | {fmt(g['gradviz'])} | {fmt(g['numpy'])} | {fmt(g['torch'])} "
                  f"| {ratio} faster |")
+    if result.get("unpinned"):
+        u = ratios(result["unpinned"])
+        lines.append("\nWith the OPENBLAS_CORETYPE pin lifted for that run: "
+                     + ", ".join(f"{k} {v:.2f}×" for k, v in u.items()))
+    elif "environment" in result and not result["environment"]["openblas_coretype"]:
+        lines.append("\nOPENBLAS_CORETYPE is not set here: the figures above are unpinned.")
+    if "busy" in result:
+        b = result["busy"]
+        lines.append(f"\ndigits_convnet, {b['epochs']} epochs: quiet {b['quiet']['1']} s (1 thread), "
+                     f"{b['quiet']['2']} s (2), {b['quiet']['auto']} s (the trainer's choice); with another "
+                     f"process keeping a core busy {b['busy']['1']} s, {b['busy']['2']} s, {b['busy']['auto']} s: "
+                     f"{b['busy_over_quiet_1']}× the quiet 1-thread time (target: at most 1.25×).")
+    if "environment" in result:
+        e = result["environment"]
+        blas = "; ".join(f"{b['internal_api']} {b['version']} ({b['architecture']} kernels, "
+                         f"{b['threading_layer']})" for b in e["blas"])
+        lines.append(f"\nRan on {e['cpu']} ({e['cores']} cores); BLAS: {blas}; Numba {e['numba']['version']} "
+                     f"with its {e['numba']['threading_layer']} threading layer, {e['numba']['threads']} threads; "
+                     f"OPENBLAS_CORETYPE={e['openblas_coretype'] or 'unset'}.")
     if "first_step_s" in result:
         lines.append(f"\nA new process reaches the end of its first training step in "
                      f"{result['first_step_s']:.2f} s (JIT cache on disk).")

@@ -97,7 +97,8 @@ class Trainer:
         #: the window's choice: on divergence, restore the last finite weights and pause (the
         #: student lowers η and resumes) instead of finishing
         self.pause_on_diverge = pause_on_diverge
-        #: compute threads for this run's kernels (None: Numba's default, one per core)
+        #: compute threads for this run's kernels (None: measured while it trains, see
+        #: kernels.ThreadChooser)
         self.threads = threads
         self._pause_at: tuple[str, int] | None = None  # ("step" | "epoch", number): pause there
         self._epoch_done = True
@@ -197,9 +198,12 @@ class Trainer:
         return self._loop()
 
     def _loop(self) -> Result:
+        from gradviz_core.kernels import ThreadChooser, use_threads
+        self.chooser = None
         if self.threads:
-            from gradviz_core.kernels import use_threads
             use_threads(self.threads)  # Numba's thread count is per calling thread: this one
+        else:
+            self.chooser = ThreadChooser()  # the count that trains fastest now, measured
         try:
             # overflow on the way to a divergence is handled by the guard, not warned about
             with np.errstate(all="ignore"):
@@ -240,7 +244,12 @@ class Trainer:
                     run.apply_pending()
                     idx = order[start:start + bs]
                     xb, yb = run.take(idx, self.steps + 1)
+                    if self.chooser is not None:
+                        self.chooser.before()
+                    t_step = time.perf_counter()
                     data_loss, reg_loss, values = self.step(xb, yb)
+                    if self.chooser is not None:
+                        self.chooser.after(time.perf_counter() - t_step, len(idx))
                 if values is not None:
                     self.losses.append((self.steps + 1, data_loss + reg_loss))  # the blow-up, drawn
                     message = self._diverged(values, epoch, data_loss, reg_loss)

@@ -143,3 +143,45 @@ def test_warm_up_runs_every_kernel():
     assert seconds >= 0
     for fn in (fast_conv._conv_fwd, fast_conv._conv_dw, fast_conv._conv_dx_rows, F._maxpool_fwd, F._bn_bwd):
         assert fn.signatures, f"{fn.py_func.__name__} was not compiled by warm_up"
+
+
+def test_results_do_not_depend_on_the_number_of_threads():
+    """The thread chooser may switch between 1 and 2 threads mid-run: every kernel gives the
+    same bits either way (the convolution's dW partials are per core, not per thread)."""
+    from gradviz_core import kernels
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((16, 6, 10, 10)).astype(np.float32)
+    w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    d = rng.standard_normal((16, 8, 5, 5)).astype(np.float32)
+    results = []
+    try:
+        for n in (1, 2):
+            kernels.use_threads(n)
+            out = F.conv2d_forward(x, w, None, 2, 1, 2)
+            results.append([out, *F.conv2d_backward(d, x, w, 2, 1, 2)])
+    finally:
+        kernels.use_threads(2)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_thread_chooser_keeps_the_faster_count_and_measures_again(monkeypatch):
+    from gradviz_core import kernels
+    monkeypatch.setattr("numba.config.NUMBA_NUM_THREADS", 2)
+    clock = [0.0]
+    monkeypatch.setattr(kernels.time, "perf_counter", lambda: clock[0])
+    set_to = []
+    monkeypatch.setattr(kernels, "use_threads", lambda n: set_to.append(n) or n)
+    c = kernels.ThreadChooser(probes=3, every=3.0)
+    cost = {1: 1.0, 2: 3.0}                      # a busy machine: the second thread costs
+    for _ in range(2 + 6):                       # two untimed warm-up steps, then 3 probes of each
+        n = c.before()
+        c.after(cost[n] * 32, 32)
+    assert c.choice == 1 and set_to[2:8] == [1, 2, 1, 2, 1, 2]
+    assert [c.before() for _ in range(5)] == [1] * 5  # kept until the next measurement
+    clock[0] = 3.5
+    cost = {1: 1.0, 2: 0.6}                      # the machine went quiet: two threads pay again
+    for _ in range(6):
+        n = c.before()
+        c.after(cost[n], 1)
+    assert c.choice == 2 and c.before() == 2

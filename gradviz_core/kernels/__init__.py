@@ -132,3 +132,49 @@ def use_threads(n: int) -> int:
     n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(n)
     return n
+
+
+class ThreadChooser:
+    """Picks, while training runs, the number of compute threads that trains fastest now.
+
+    A second thread pays on a quiet machine for large enough work, and costs on a busy one:
+    a parallel loop waits for its slowest thread, and a thread that shares its core with
+    another process is slow. So the trainer times its own steps (seconds per sample) with
+    1 and with 2 threads in turn for a few steps, keeps the faster, and measures again every
+    ``every`` seconds, following the machine's load. Results do not depend on the count
+    (see fast_conv._threads), so neither does training.
+    """
+
+    def __init__(self, options=(1, 2), probes: int = 3, every: float = 3.0) -> None:
+        import numba
+        self.options = [n for n in options if n <= numba.config.NUMBA_NUM_THREADS] or [1]
+        self.probes, self.every = probes, every
+        self.choice = self.options[-1]
+        self._plan: list[int] = []
+        self._times: dict[int, list[float]] = {}
+        self._next_probe = 0.0
+        self._skip = 2  # the first steps compile, fill caches and fault in pages: not timed
+
+    def before(self) -> int:
+        """The thread count for the next step (set for the calling thread)."""
+        now = time.perf_counter()
+        if not self._plan and len(self.options) > 1 and now >= self._next_probe and not self._skip:
+            self._plan = [n for _ in range(self.probes) for n in self.options]  # interleaved
+            self._times = {n: [] for n in self.options}
+        n = self._plan[0] if self._plan else self.choice
+        use_threads(n)
+        self._current = n
+        return n
+
+    def after(self, seconds: float, samples: int) -> None:
+        """The step just done took ``seconds`` for ``samples`` samples."""
+        if self._skip:
+            self._skip -= 1
+            return
+        if not self._plan:
+            return
+        self._times[self._plan.pop(0)].append(seconds / max(samples, 1))
+        if not self._plan:
+            medians = {n: sorted(t)[len(t) // 2] for n, t in self._times.items() if t}
+            self.choice = min(medians, key=medians.get)
+            self._next_probe = time.perf_counter() + self.every

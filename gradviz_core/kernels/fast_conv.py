@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (the BLAS that np.dot uses inside Numba)
-from numba import get_num_threads, prange
+import numba
+from numba import prange
 
 from gradviz_core.kernels.jit import _jit
 
@@ -11,8 +12,9 @@ from gradviz_core.kernels.jit import _jit
 # Per sample and group: im2row into a (Ho·Wo, C/G·F·F) matrix that fits in cache, then one
 # BLAS GEMM with the filters (that shape runs about twice as fast as its transpose). Runs of
 # samples go to threads (prange); BLAS itself is single-threaded (see kernels.use), so the
-# two never fight over the cores. dW sums per-thread partials in a fixed order, so results
-# do not depend on scheduling. Arrays are shaped so that every operand BLAS gets is
+# two never fight over the cores. dW sums per-run partials in a fixed order, and the number
+# of runs is the machine's core count, not the threads a call gets, so results do not depend
+# on scheduling or on how many threads run them (kernels.ThreadChooser changes that count). Arrays are shaped so that every operand BLAS gets is
 # C-contiguous (Numba copies slices it cannot prove contiguous).
 def _pad(x, pad: int):
     """Zeros around each image (np.pad is several times slower for this)."""
@@ -25,8 +27,9 @@ def _pad(x, pad: int):
 
 
 def _threads(n: int) -> int:
-    """How many runs of samples to split a batch of n into: one per thread."""
-    return max(1, min(n, get_num_threads()))
+    """How many runs of samples to split a batch of n into: one per core of the machine
+    (fewer threads, say one on a busy machine, take the same runs in turn: the same sums)."""
+    return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 @_jit()
