@@ -169,6 +169,11 @@ class Brick:
         expression), for ``gradviz export``; None: no counterpart."""
         return None if self.torch_op is None else self.torch_op.format(**ins, **self.config)
 
+    #: for an activation: its name in the fused MLP forward (kernels' MLP_ACTS), or None
+    fused_act: ClassVar[str | None] = None
+    #: a layer x W + b that the fused MLP forward can run (W, and b unless bias is off)
+    fused_layer: ClassVar[bool] = False
+
     #: the NumPy study script's forward expression and, per input port, dL/d(input) as an
     #: expression of {g} (dL/d(output)), {out} and the inputs ({x}, {a}, …); None: no form yet
     numpy_op: ClassVar[tuple[str, dict[str, str]] | None] = None

@@ -52,11 +52,46 @@ def predict_scores(program: Program, splits, dtype, head, X: np.ndarray, prepare
     if not prepared:
         X = splits.preprocessor.transform(np.asarray(X, dtype=np.float64))
     nodes = program.upto(head[1])
+    chain = mlp_chain(program, nodes)
+    if chain is not None:  # a small MLP (the 2D lessons' boundary grids): one fused pass
+        from gradviz_core import kernels
+        return kernels.active().mlp_forward(np.ascontiguousarray(X, dtype=dtype), *chain)
     outs = []
     for start in range(0, len(X), PREDICT_BATCH):
         program.feed(X[start:start + PREDICT_BATCH], None, dtype)
         outs.append(program.forward(False, nodes=nodes)[head[1]])
     return np.concatenate(outs) if outs else np.zeros((0,))
+
+
+def mlp_chain(program: Program, nodes: list[str]):
+    """(weights, biases, activation codes, leaky slopes) when ``nodes`` (from the Input to the
+    scores) are a plain chain of Linear layers, each followed by at most one activation that
+    the fused forward knows; else None."""
+    from gradviz_core.kernels.reference import MLP_ACTS
+    bricks = program.bricks
+    ws, bs, acts, alphas = [], [], [], []
+    prev = None
+    for name in nodes:
+        b = bricks[name]
+        ins = program.inputs[name]
+        if b.feeds == "X":
+            if prev is not None:
+                return None
+        elif len(ins) != 1 or ins[0][1] != prev:
+            return None
+        elif b.fused_layer:
+            w = b.weights["W"]
+            ws.append(w)
+            bs.append(b.weights.get("b", np.zeros(w.shape[1], dtype=w.dtype)))
+            acts.append(0)
+            alphas.append(0.0)
+        elif b.fused_act in MLP_ACTS and ws and acts[-1] == 0:
+            acts[-1] = MLP_ACTS[b.fused_act]
+            alphas[-1] = float(b.config.get("alpha", 0.0))
+        else:
+            return None
+        prev = name
+    return (ws, bs, acts, alphas) if ws else None
 
 
 def grid_points(bounds: tuple[float, float, float, float], res: int) -> np.ndarray:

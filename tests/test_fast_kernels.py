@@ -185,3 +185,36 @@ def test_the_thread_chooser_keeps_the_faster_count_and_measures_again(monkeypatc
         n = c.before()
         c.after(cost[n], 1)
     assert c.choice == 2 and c.before() == 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_fused_mlp_forward_agrees_with_the_layers_one_by_one(dtype):
+    rng = np.random.default_rng(7)
+    for _ in range(6):
+        depth = int(rng.integers(1, 5))
+        widths = [int(rng.integers(1, 40)) for _ in range(depth + 1)]
+        n = int(rng.choice([0, 1, 7, 2047, 2049, 5000]))
+        x = rng.standard_normal((n, widths[0])).astype(dtype)
+        ws = [rng.standard_normal((a, b)).astype(dtype) for a, b in zip(widths, widths[1:])]
+        bs = [rng.standard_normal(b).astype(dtype) for b in widths[1:]]
+        acts = [int(a) for a in rng.integers(0, 5, depth)]
+        alphas = [float(a) for a in rng.uniform(0, 0.3, depth)]
+        got = F.mlp_forward(x, ws, bs, acts, alphas)
+        want = R.mlp_forward(x, ws, bs, acts, alphas)
+        assert got.dtype == dtype and got.shape == (n, widths[-1])
+        if n:
+            close(got, want, dtype)
+
+
+def test_predictions_of_a_small_mlp_take_the_fused_path_and_equal_the_graphs(examples_dir):
+    from gradviz_core import fileformat, probe
+    from gradviz_core.train import Trainer
+    for name, fused in (("spiral_mlp.json", True), ("lesson_batchnorm.json", False), ("lesson_width.json", True)):
+        t = Trainer(fileformat.load(examples_dir / name))
+        nodes = t.program.upto(t.head[1])
+        assert (probe.mlp_chain(t.program, nodes) is not None) == fused, name
+        X = np.random.default_rng(0).uniform(-1, 1, (3000, 2))
+        got = t.predict(X)
+        t.program.feed(t.splits.preprocessor.transform(X).astype(t.dtype), None, t.dtype)
+        want = t.program.forward(False, nodes=nodes)[t.head[1]]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

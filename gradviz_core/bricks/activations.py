@@ -29,6 +29,7 @@ class _Activation(Brick):
 @register
 class Sigmoid(_Activation):
     type_name = "Sigmoid"
+    fused_act = "sigmoid"
     numpy_op = ('1.0 / (1.0 + np.exp(-{x}))', {'x': '{g} * {out} * (1 - {out})'})
     torch_op = "torch.sigmoid({x})"
     saturates = (0.0, 1.0)
@@ -50,6 +51,7 @@ class Sigmoid(_Activation):
 @register
 class Tanh(_Activation):
     type_name = "Tanh"
+    fused_act = "tanh"
     numpy_op = ('np.tanh({x})', {'x': '{g} * (1 - {out} ** 2)'})
     torch_op = "torch.tanh({x})"
     saturates = (-1.0, 1.0)
@@ -71,6 +73,7 @@ class Tanh(_Activation):
 @register
 class ReLU(_Activation):
     type_name = "ReLU"
+    fused_act = "relu"
     numpy_op = ('np.maximum(0.0, {x})', {'x': '{g} * ({x} > 0)'})
     torch_op = "torch.relu({x})"
     symbol = '⌐'
@@ -100,6 +103,7 @@ class ReLU(_Activation):
 @register
 class LeakyReLU(ReLU):
     type_name = "LeakyReLU"
+    fused_act = "leaky_relu"
     numpy_op = ('np.where({x} > 0, {x}, {alpha!r} * {x})', {'x': '{g} * np.where({x} > 0, 1.0, {alpha!r})'})
     torch_op = "F.leaky_relu({x}, {alpha!r})"
     can_die = False  # the negative side keeps a slope α, so a unit always gets some gradient

@@ -22,6 +22,7 @@ class Linear(Brick):
     #: the axes of W that make up one unit's incoming weights (for max-norm)
     fan_in_axes = {"W": (0,)}
     torch_transposed = ("W",)
+    fused_layer = True
 
     def numpy_code(self, ins, out, g, w, shapes):
         x = ins["x"]

@@ -179,6 +179,28 @@ def linear_forward(x, w, b):
     return out
 
 
+#: the activations a fused MLP forward knows, by code
+MLP_ACTS = {"identity": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4}
+
+
+def mlp_forward(x, ws, bs, acts, alphas):
+    """A chain of Linear layers, each followed by an activation (codes: MLP_ACTS), in test mode:
+    x (N, D) -> (N, K). ws[i] (D_i, K_i), bs[i] (K_i,), alphas[i] the leaky slope."""
+    h = x
+    for w, b, a, alpha in zip(ws, bs, acts, alphas):
+        h = h @ w + b
+        if a == 1:
+            h = np.maximum(h, 0)
+        elif a == 2:
+            h = np.where(h > 0, h, alpha * h)
+        elif a == 3:
+            h = np.tanh(h)
+        elif a == 4:
+            with np.errstate(over="ignore"):  # e^(−h) overflows to inf for very negative h: σ = 0
+                h = 1 / (1 + np.exp(-h))
+    return h.astype(x.dtype, copy=False)
+
+
 def linear_backward(dout, x, w, with_bias: bool = True, need_dx: bool = True):
     """dout (N, K) -> dx (N, D) = dout Wᵀ or None, dw (D, K) = xᵀ dout, db (K,) = Σₙ dout or None"""
     return (dout @ w.T if need_dx else None), x.T @ dout, (dout.sum(axis=0) if with_bias else None)
