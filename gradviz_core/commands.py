@@ -186,7 +186,7 @@ class SetPlayground(Command):
         self.text = f"playground.{key} = {value}"
 
     def do(self, graph):
-        from gradviz_core.playground import check
+        from gradviz_core.settings import check_playground as check
         self.old = graph.playground
         new = dict(graph.playground or {})
         head, _, rule = self.key.partition(".")

@@ -23,8 +23,8 @@ import jsonschema
 import numpy as np
 
 from gradviz_core.errors import GradvizError, GraphFileError
-from gradviz_core import playground
 from gradviz_core.graph import DEFAULT_TRAINING, Graph
+from gradviz_core.settings import check_playground
 
 FORMAT = "gradviz-graph"
 VERSION = 1
@@ -110,7 +110,7 @@ def from_dict(doc: Any, where: str = "<graph>", base_dir: str | None = None) -> 
     g.runs = list(doc.get("runs", []))
     if doc.get("playground") is not None:
         try:
-            g.playground = playground.check(doc["playground"])
+            g.playground = check_playground(doc["playground"])
         except GradvizError as exc:
             raise GraphFileError(f"{where}: {exc}") from None
     for i, node in enumerate(doc["nodes"]):

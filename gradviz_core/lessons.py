@@ -86,7 +86,7 @@ def command(graph: Graph, url: str) -> tuple[str, Command | None]:
         elif where == "data":
             data[name] = value
         elif where == "playground":
-            from gradviz_core.playground import check
+            from gradviz_core.settings import check_playground as check
             check({**(graph.playground or {}), **_nested(name, value)})  # a bad value is named here
             steps.append(SetPlayground(name, value))
         elif where == "*":

@@ -19,61 +19,19 @@ use them.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
 from gradviz_core.optim import make_optimizer
 from gradviz_core.run import Run
+from gradviz_core.settings import PLAYGROUND_KEYS as KEYS  # noqa: F401  (the file's section)
+from gradviz_core.settings import PLAYGROUND_RULES as RULES
+from gradviz_core.settings import PlaygroundError
+from gradviz_core.settings import check_playground as check
 
-RULES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-#: the keys of a graph file's ``playground`` section
-KEYS = ("start", "x", "y", "steps", "lr")
 #: a path that leaves this far is stopped as diverged
 ESCAPE = 1e6
-
-
-class PlaygroundError(GradvizError):
-    """The graph is not a loss surface of two numbers, or its playground settings are wrong."""
-
-
-def _pair(value, key: str) -> tuple[float, float]:
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
-        raise PlaygroundError(f"playground.{key} must be two numbers, like [-4, 1]; got {value!r}")
-    return float(value[0]), float(value[1])
-
-
-def check(section: dict | None) -> dict:
-    """The ``playground`` section, checked key by key; each message names the key."""
-    if section is None:
-        return {}
-    if not isinstance(section, dict):
-        raise PlaygroundError(f"playground must be an object of settings, not {type(section).__name__}")
-    for key in section:
-        if key not in KEYS:
-            raise PlaygroundError(f"playground.{key} is not a setting; use {', '.join(KEYS)}")
-    out = dict(section)
-    for key in ("start", "x", "y"):
-        if key in out:
-            out[key] = _pair(out[key], key)
-    for key in ("x", "y"):
-        if key in out and not out[key][0] < out[key][1]:
-            raise PlaygroundError(f"playground.{key}: the range must go from low to high, got {list(out[key])}")
-    steps = out.get("steps", 200)
-    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 100_000:
-        raise PlaygroundError(f"playground.steps must be a whole number from 1 to 100000, got {steps!r}")
-    lr = out.get("lr", {})
-    if not isinstance(lr, dict):
-        raise PlaygroundError("playground.lr must map rules to learning rates, like {\"sgd\": 0.1}")
-    for rule, value in lr.items():
-        if rule not in RULES:
-            raise PlaygroundError(f"playground.lr.{rule}: not an update rule; use {', '.join(RULES)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1e6:
-            raise PlaygroundError(f"playground.lr.{rule} must be a number > 0, got {value!r}")
-    return out
 
 
 class Surface:

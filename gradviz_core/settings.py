@@ -8,9 +8,10 @@ lectures turn mid-run); changing any other setting makes a live run stale.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 
-from gradviz_core.errors import ParamError
+from gradviz_core.errors import GradvizError, ParamError
 from gradviz_core.optim import OPTIMIZERS
 from gradviz_core.params import ParamSpec
 from gradviz_core.schedules import SCHEDULES
@@ -123,3 +124,50 @@ class Settings:
     @classmethod
     def from_dict(cls, d: dict, where: str = "training") -> "Settings":
         return cls(**check_training(d, where))
+
+
+# ---- the optimizer playground's section of a graph file (gradviz_core.playground) -----------
+PLAYGROUND_RULES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+#: the optimizer playground's update rules, and the keys of a graph file's ``playground`` section
+PLAYGROUND_KEYS = ("start", "x", "y", "steps", "lr")
+
+
+class PlaygroundError(GradvizError):
+    """The graph is not a loss surface of two numbers, or its playground settings are wrong."""
+
+
+def _pair(value, key: str) -> tuple[float, float]:
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+        raise PlaygroundError(f"playground.{key} must be two numbers, like [-4, 1]; got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def check_playground(section: dict | None) -> dict:
+    """The ``playground`` section, checked key by key; each message names the key."""
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise PlaygroundError(f"playground must be an object of settings, not {type(section).__name__}")
+    for key in section:
+        if key not in PLAYGROUND_KEYS:
+            raise PlaygroundError(f"playground.{key} is not a setting; use {', '.join(PLAYGROUND_KEYS)}")
+    out = dict(section)
+    for key in ("start", "x", "y"):
+        if key in out:
+            out[key] = _pair(out[key], key)
+    for key in ("x", "y"):
+        if key in out and not out[key][0] < out[key][1]:
+            raise PlaygroundError(f"playground.{key}: the range must go from low to high, got {list(out[key])}")
+    steps = out.get("steps", 200)
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 100_000:
+        raise PlaygroundError(f"playground.steps must be a whole number from 1 to 100000, got {steps!r}")
+    lr = out.get("lr", {})
+    if not isinstance(lr, dict):
+        raise PlaygroundError("playground.lr must map rules to learning rates, like {\"sgd\": 0.1}")
+    for rule, value in lr.items():
+        if rule not in PLAYGROUND_RULES:
+            raise PlaygroundError(f"playground.lr.{rule}: not an update rule; use {', '.join(PLAYGROUND_RULES)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1e6:
+            raise PlaygroundError(f"playground.lr.{rule} must be a number > 0, got {value!r}")
+    return out
