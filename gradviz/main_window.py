@@ -147,6 +147,8 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(board, self.playground, Qt.Vertical)  # a column: dashboard, playground, stepper
         self.window_menu.addAction(self.playground.toggleViewAction())
         self.playground.hide()  # shown when the graph is a loss of two numbers
+        self.playground.visibilityChanged.connect(self._bottom_changed)
+        board.visibilityChanged.connect(self._bottom_changed)
         board.hide()  # until the Training panel is brought forward, or training starts
         # (Window > Dashboard brings it too); laid out then, so that Start costs no layout
         self.docks["Training"].visibilityChanged.connect(
@@ -197,8 +199,6 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         act(f, "&Save", self.save, QKeySequence.Save)
         act(f, "Save &As…", self.save_as, QKeySequence.SaveAs)
-        f.addSeparator()
-        act(f, "&Quit", self.close, QKeySequence("Ctrl+Q"))
         ex = self.menuBar().addMenu("E&xamples")
         self.lesson_list = lessons.catalogue(EXAMPLES)  # the lessons in the lectures' order, then the rest
         for title, p, prose in self.lesson_list:
@@ -218,6 +218,8 @@ class MainWindow(QMainWindow):
         act(f, "&Export image…", self.export_dialog)
         act(f, "Export to &PyTorch…", lambda: self.export_code("pytorch"))
         act(f, "Export a &NumPy study script…", lambda: self.export_code("numpy"))
+        f.addSeparator()
+        act(f, "&Quit", self.close, QKeySequence("Ctrl+Q"))
         v = self.menuBar().addMenu("&View")
         act(v, "&Fit to window", self.view.fit)
         act(v, "&Actual size", self.view.actual_size, QKeySequence("Ctrl+0"))
@@ -436,6 +438,22 @@ class MainWindow(QMainWindow):
     def _undo_moved(self, _index: int) -> None:
         self.training_panel.refresh()  # kept weights come and go with undo and redo
 
+    def _bottom_changed(self, _shown: bool = False) -> None:
+        """A dock below the canvas came or went: the canvas gets the room back (a hidden dock's
+        height otherwise stays with its neighbours: an empty band, or a dashboard of 80%)."""
+        QTimer.singleShot(0, self, self._fit_bottom)  # cancelled with the window
+
+    def _fit_bottom(self) -> None:
+        if not isValid(self):
+            return
+        shown = [d for d in (self.docks["Dashboard"], self.playground) if d.isVisible()]
+        strip = self.docks["Stepper"]
+        if shown:
+            share = int(self.height() * (0.42 if len(shown) == 1 else 0.3))
+            self.resizeDocks(shown + [strip], [share] * len(shown) + [strip.sizeHint().height()], Qt.Vertical)
+        else:
+            self.resizeDocks([strip], [strip.sizeHint().height()], Qt.Vertical)
+
     def _show_dashboard(self) -> None:
         dock = self.docks["Dashboard"]
         if not dock.isVisible():
@@ -566,13 +584,17 @@ class MainWindow(QMainWindow):
         from gradviz_core.export import to_pytorch
         from gradviz_core.export_numpy import to_numpy
         what = "PyTorch" if to == "pytorch" else "NumPy study script"
+        try:  # first, so that a graph that cannot be written says so before a file is asked for
+            text = to_pytorch(self.graph) if to == "pytorch" else to_numpy(self.graph)
+        except GradvizError as exc:
+            QMessageBox.warning(self, f"Cannot export to {what}", str(exc))
+            return False
         if name is None:
             stem = self.path.stem if self.path else Path(getattr(self, "example", None) or "model").stem
             name, _ = QFileDialog.getSaveFileName(self, f"Export to {what}", f"{stem}.py", "Python file (*.py)")
         if not name:
             return False
         try:
-            text = to_pytorch(self.graph) if to == "pytorch" else to_numpy(self.graph)
             fileformat.atomic_write(Path(name), text.encode("utf-8"))
         except (GradvizError, OSError) as exc:
             QMessageBox.warning(self, f"Cannot export to {what}", str(exc))

@@ -39,7 +39,7 @@ class TrainSession(QObject):
         self.result = None
         self._probes, self._probe_for = {}, None  # copies of the run's graph, one per reader
         self._probes_lock = threading.Lock()
-        #: finished runs, for comparison (compare.record dicts), kept until the window closes
+        #: finished runs, for comparison (compare.record dicts), kept until another graph is opened
         self.runs: list[dict] = []
         self.threads = APP_THREADS
 

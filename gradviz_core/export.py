@@ -361,8 +361,14 @@ def train(epochs={s["epochs"]}, batch_size={s["batch_size"] or "None"}, seed={s[
         getattr(model, name).requires_grad_(False)
     params = [q for q in model.parameters() if q.requires_grad]
     if not params:  # nothing trainable (a circuit of constants): its value, and its gradients
-        v = model()
-        print(f"objective {{model.objective(v).item():.6g}} (nothing in this graph is trainable)")
+        values = {{name: m.value for name, m in model.named_modules() if isinstance(m, Value)}}
+        for t in values.values():
+            t.requires_grad_(True)
+        objective = model.objective(model())
+        objective.backward()
+        print(f"objective {{objective.item():.6g}} (nothing in this graph is trainable)")
+        for name, t in values.items():
+            print(f"d objective / d {{name}} = {{t.grad.numpy()}}")
         return model
     optimizer = {opt.format(**{k: repr(v) for k, v in s.items()})}
     if "X_train" not in data:  # a circuit of numbers: one step per epoch

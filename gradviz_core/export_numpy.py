@@ -202,7 +202,7 @@ def plan(graph: Graph) -> dict:
         code = b.numpy_code(ins, f'v["{n}"]', f'd["{n}"]', weights, shapes)
         if code is None:
             raise GraphError(f"{n} ({b.type_name}): no NumPy form for it in the study script yet "
-                             "(convolutions and pooling: export --to pytorch)", node=n)
+                             "(convolutions and pooling: export it to PyTorch instead)", node=n)
         fwd, port_grads, weight_grads = code
         forward.append((n, b.type_name, fwd))
         if n in back:
@@ -219,8 +219,10 @@ def plan(graph: Graph) -> dict:
         value = " + ".join(pen.format(w=f"P[{k}]", **b.config) for k in keys) or "0.0"
         forward.append((n, b.type_name, value))
         reg_lines.append((n, b.type_name, [(k, dpen.format(w=f"P[{k}]", **b.config)) for k in keys]))
-    return {"run": run, "forward": forward, "backward": backward, "regs": reg_lines,
-            "objective": list(run.program.objective)}
+    numbers = [n for n in graph.order if not graph.inputs_of(n) and bricks[n].feeds is None
+                and not bricks[n].acts_on_weights]
+    return {"run": run, "forward": forward, "backward": backward, "regs": reg_lines, "numbers": numbers,
+            "stochastic": any(b.stochastic for b in bricks.values()), "objective": list(run.program.objective)}
 
 
 def to_numpy(graph: Graph) -> str:
@@ -228,8 +230,13 @@ def to_numpy(graph: Graph) -> str:
     run = p["run"]
     weights = {k: np.asarray(v, np.float64) for k, v in run.graph.weights().items()}
     data = {}
+    scores = None
     if run.splits is not None:
         data = {"X": run.splits.train.X.astype(np.float64), "y": _labels(run.splits.train.y)}
+        if run.splits.train.classes:
+            head = next((n for n in graph.order if run.bricks[n].family == "Losses"
+                         and run.bricks[n].scores_port), None)
+            scores = graph.inputs_of(head).get("x") if head else None
     s = dataclasses.asdict(run.settings)
     fwd = "\n".join(f'    v["{n}"] = {code}  # {kind}' for n, kind, code in p["forward"])
     seeds = "\n".join(f'    d["{n}"] = np.ones_like(v["{n}"], dtype=np.float64)' for n in p["objective"])
@@ -255,7 +262,7 @@ chain rule node by node in reverse order: each node's local gradient times the g
 that reached its output (d[node]), added into its inputs' gradients and its weights'.
 P holds the weights (gradviz's layout: a Linear's W is (D, K)); X, y the training data,
 preprocessed as gradviz does. ``check()`` compares backward with finite differences;
-``train()`` runs plain gradient descent (η = {s["lr"]}).
+``train()`` runs stochastic gradient descent with the graph's η, batch size and momentum.
 """
 import base64
 import io
@@ -273,6 +280,14 @@ P = _unpack("{_pack(weights)}")
 DATA = _unpack("{_pack(data)}")
 #: the weights gradient descent changes (frozen layers and BatchNorm's running averages left out)
 TRAINED = {trained!r}
+#: the numbers typed into the graph (Constants, Variables): their gradients are the lesson
+NUMBERS = {p["numbers"]!r}
+#: the node whose output holds the class scores (for the accuracy), or None
+SCORES = {scores!r}
+#: Dropout draws masks: finite differences then compare at test time
+STOCHASTIC = {p["stochastic"]!r}
+BATCH_SIZE, MOMENTUM = {s["batch_size"] or None!r}, {float(s["momentum"]) if s["optimizer"] in ("sgd", "momentum", "nesterov") else 0.0!r}
+EPOCHS, LR = {max(1, s["epochs"])!r}, {s["lr"]!r}
 
 {LIBRARY}
 
@@ -307,41 +322,87 @@ def batch():
 
 
 def check(h=1e-6, count=5):
-    """Each trained weight: a few entries of backward's gradient against centred differences."""
+    """Each trained weight: a few entries of backward's gradient against centred finite
+    differences, in training mode (BatchNorm with the batch's statistics) unless Dropout makes
+    the forward pass random. The relative error counts gradients above 1e-6 of the largest;
+    smaller ones are rounding noise, and their absolute error is reported instead. Where an
+    input sits exactly on a kink (a ReLU at 0, a max of equals) the two differ for real: the
+    one-sided slopes differ there, and backward takes one of them."""
     x, y = batch()
+    training = not STOCHASTIC
+    kept = {{k: v.copy() for k, v in P.items()}}  # training mode moves BatchNorm's running averages
     C = {{}}
-    v = forward(P, x, y, False, C)
+    v = forward(P, x, y, training, C)
     _, grads = backward(P, v, C)
-    worst = 0.0
+    scale = max([float(np.abs(g).max()) for g in grads.values()] + [1e-300])
+    rel = absolute = 0.0
     for key in TRAINED:
         flat = P[key].reshape(-1)
         for i in RNG.choice(flat.size, min(count, flat.size), replace=False):
             old = flat[i]
             flat[i] = old + h
-            up = objective(forward(P, x, y, False))
+            up = objective(forward(P, x, y, training))
             flat[i] = old - h
-            down = objective(forward(P, x, y, False))
+            down = objective(forward(P, x, y, training))
             flat[i] = old
             numeric = (up - down) / (2 * h)
             ours = grads[key].reshape(-1)[i] if key in grads else 0.0
-            worst = max(worst, abs(numeric - ours) / max(1e-6, abs(numeric) + abs(ours)))  # tiny ones: absolute
-    print(f"backward against finite differences: largest relative error {{worst:.2e}}")
-    return worst
+            if max(abs(numeric), abs(ours)) > 1e-6 * scale:
+                rel = max(rel, abs(numeric - ours) / (abs(numeric) + abs(ours)))
+            else:
+                absolute = max(absolute, abs(numeric - ours))
+    P.update(kept)
+    print(f"backward against finite differences: largest relative error {{rel:.2e}} "
+          f"(and {{absolute:.1e}} absolute on gradients too small to compare)")
+    return rel
 
 
-def train(steps={max(1, s["epochs"])}, lr={s["lr"]!r}):
+def gradients():
+    """The objective and its gradient with respect to each number typed into the graph."""
     x, y = batch()
-    for step in range(1, steps + 1):
-        C = {{}}
-        v = forward(P, x, y, True, C)
-        _, grads = backward(P, v, C)
-        for key in TRAINED:
-            if key in grads:
-                P[key] = P[key] - lr * grads[key]
-        print(f"step {{step}}: objective {{float(objective(v)):.6g}}")
+    C = {{}}
+    v = forward(P, x, y, False, C)
+    d, _ = backward(P, v, C)
+    print(f"objective {{float(objective(v)):.6g}}")
+    for name in NUMBERS:
+        print(f"d objective / d {{name}} = {{d.get(name, 0.0)}}")
+
+
+def accuracy(x, y):
+    if SCORES is None or x is None:
+        return None
+    s = forward(P, x, y, False)[SCORES]
+    guess = s.argmax(axis=1) if s.ndim == 2 and s.shape[1] > 1 else (s.reshape(len(s), -1)[:, 0] > 0)
+    return float((guess == (y if y.ndim == 1 else y[:, 0])).mean())
+
+
+def train(epochs=EPOCHS, lr=LR, batch_size=BATCH_SIZE, momentum=MOMENTUM):
+    """Stochastic gradient descent with the graph's η, batch size and momentum μ:
+    v ← μ·v − η·g;  w ← w + v."""
+    x, y = batch()
+    velocity = {{}}
+    n = 1 if x is None else len(x)
+    bs = batch_size or n
+    for epoch in range(1, epochs + 1):
+        order = RNG.permutation(n)
+        for start in range(0, n, bs):
+            idx = order[start:start + bs]
+            C = {{}}
+            v = forward(P, None if x is None else x[idx], None if y is None else y[idx], True, C)
+            _, grads = backward(P, v, C)
+            for key in TRAINED:
+                if key in grads:
+                    velocity[key] = momentum * velocity.get(key, 0.0) - lr * grads[key]
+                    P[key] = P[key] + velocity[key]
+        line = f"epoch {{epoch}}: objective {{float(objective(forward(P, x, y, False))):.6g}}"
+        acc = accuracy(x, y)
+        print(line + ("" if acc is None else f", training accuracy {{100 * acc:.1f}}%"))
 
 
 if __name__ == "__main__":
-    check()
-    train()
+    if TRAINED:
+        check()
+        train()
+    else:
+        gradients()
 '''

@@ -37,7 +37,8 @@ def catalogue(folder) -> list[tuple[str, object, str]]:
         except GradvizError:
             continue
         title = g.title or path.stem
-        prose = next((line.strip() for line in g.note.splitlines() if line.strip() and not line.startswith("#")), "")
+        paragraphs = [" ".join(p.split()) for p in g.note.split("\n\n")]
+        prose = next((p for p in paragraphs if p and not p.startswith("#")), "")  # the first paragraph, whole
         m = re.match(r"Lesson (\d+)([a-z]?)\b", title)  # "Lesson 9b": the second part of lesson 9
         out.append(((0, int(m.group(1)), m.group(2)) if m else (1, title), title, path, prose))
     return [(t, p, prose) for _, t, p, prose in sorted(out, key=lambda e: e[0])]

@@ -30,8 +30,8 @@ from gradviz_core.settings import PLAYGROUND_RULES as RULES
 from gradviz_core.settings import PlaygroundError
 from gradviz_core.settings import check_playground as check
 
-#: a path that leaves this far is stopped as diverged
-ESCAPE = 1e6
+#: a path farther from the view's centre than this many view sizes is stopped as diverging
+ESCAPE = 10.0
 
 
 class Surface:
@@ -113,6 +113,20 @@ class Surface:
         Z = np.where(np.isfinite(Z), Z, np.nan)
         return xs, ys, Z
 
+    def lowest(self, xs, ys, Z) -> float:
+        """The lowest f in the view: from the grid's lowest point, refined by L-BFGS on the
+        graph's own gradient (the minimum usually lies between grid points)."""
+        from scipy.optimize import minimize
+        if not np.isfinite(Z).any():
+            return 0.0
+        i, j = np.unravel_index(np.nanargmin(Z), Z.shape)
+        (x0, x1), (y0, y1) = self.view()
+        with np.errstate(all="ignore"):
+            got = minimize(lambda p: self.value_and_grad(p), [xs[i], ys[j]], jac=True, method="L-BFGS-B",
+                           bounds=[(x0, x1), (y0, y1)])
+        self._set(*self.start)
+        return float(min(np.nanmin(Z), got.fun)) if np.isfinite(got.fun) else float(np.nanmin(Z))
+
 
 class Race:
     """The update rules, each stepping its own copy of (a, b) from the same start."""
@@ -137,6 +151,9 @@ class Race:
         #: rule -> why it stopped ("diverged at step 12"), for the rules that did
         self.stopped: dict[str, str] = {}
         self.steps = 0
+        (x0, x1), (y0, y1) = surface.view()
+        self._centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        self._limit = ESCAPE * max(x1 - x0, y1 - y0)
 
     def advance(self, k: int = 1) -> None:
         """k more steps of every rule still going."""
@@ -157,8 +174,10 @@ class Race:
                 f = self.surface.value(p)
                 self.paths[r].append(p)
                 self.losses[r].append(f)
-                if not (np.all(np.isfinite(p)) and np.isfinite(f)) or np.max(np.abs(p)) > ESCAPE:
+                if not (np.all(np.isfinite(p)) and np.isfinite(f)):
                     self.stopped[r] = f"diverged at step {self.steps}"
+                elif np.max(np.abs(p - self._centre)) > self._limit:
+                    self.stopped[r] = f"diverging: far off the plot at step {self.steps}"
 
     def path(self, rule: str) -> np.ndarray:
         return np.array(self.paths[rule])

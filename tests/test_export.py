@@ -98,6 +98,7 @@ def test_what_cannot_be_exported_is_refused_with_the_node_and_why(examples_dir, 
 
 
 @pytest.mark.parametrize("example, says", [("sigmoid_neuron.json", "step 3: objective"),
+                                           ("circuit_xyz.json", "d objective / d z = 3.0"),
                                            ("lesson_batchnorm.json", "training accuracy"),
                                            ("lesson_multitask.json", "epoch 2: loss")])
 def test_exported_circuits_batchnorm_and_multitask_graphs_train(example, says, examples_dir, tmp_path):

@@ -58,7 +58,7 @@ def test_the_study_script_computes_gradviz_values_and_gradients(example, example
 
 def test_a_graph_without_a_numpy_form_is_refused_by_name(examples_dir, tmp_path):
     code, _, err = cli("export", examples_dir / "digits_convnet.json", "--to", "numpy", "-o", tmp_path / "s.py")
-    assert code == 2 and "conv1 (Conv2D): no NumPy form" in err and "--to pytorch" in err
+    assert code == 2 and "conv1 (Conv2D): no NumPy form" in err and "to PyTorch instead" in err
     assert not list(tmp_path.iterdir())
 
 
@@ -67,10 +67,20 @@ def test_the_study_script_needs_only_numpy_checks_itself_and_trains(examples_dir
     assert cli("export", examples_dir / "spiral_mlp.json", "--to", "numpy", "-o", out)[0] == 0
     imports = [line for line in out.read_text().splitlines() if line.startswith(("import ", "from "))]
     assert imports == ["import base64", "import io", "import numpy as np"]
-    p = subprocess.run([sys.executable, "-c", "import study; e = study.check(); study.train(steps=30); print(e)"],
+    p = subprocess.run([sys.executable, "-c", "import study; e = study.check(); study.train(epochs=30); print(e)"],
                        capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     assert float(lines[-1]) < 1e-5                              # backward agrees with finite differences
-    first, last = (float(l.split()[-1]) for l in (lines[1], lines[-2]))
-    assert lines[1].startswith("step 1:") and last < first       # and gradient descent lowers the loss
+    objective = [float(l.split("objective ")[1].split(",")[0]) for l in lines if l.startswith("epoch ")]
+    assert len(objective) == 30 and objective[-1] < 0.7 * objective[0]   # and SGD lowers the loss
+    assert "training accuracy" in lines[-2]
+
+
+def test_a_circuits_study_script_prints_the_gradient_of_each_number(examples_dir, tmp_path):
+    out = tmp_path / "study.py"
+    assert cli("export", examples_dir / "circuit_xyz.json", "--to", "numpy", "-o", out)[0] == 0
+    p = subprocess.run([sys.executable, str(out)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["objective -12", "d objective / d x = -4.0", "d objective / d y = -4.0",
+                                     "d objective / d z = 3.0"]

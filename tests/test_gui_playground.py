@@ -53,8 +53,8 @@ def test_a_typed_learning_rate_is_the_graphs_and_a_bad_one_is_named(window, qtbo
     assert window.graph.playground["lr"]["sgd"] == 1.05
     qtbot.waitUntil(lambda: view.race.lr["sgd"] == 1.05, timeout=2000)
     view.advance(150)
-    assert view.race.stopped["sgd"].startswith("diverged")
-    assert "diverged" in view.state["sgd"].text()
+    assert view.race.stopped["sgd"].startswith("diverg")
+    assert "diverging" in view.state["sgd"].text()
     view.lr_field["sgd"].setText("-3")
     view.lr_field["sgd"].editingFinished.emit()
     assert "playground.lr.sgd must be a number > 0" in window.statusBar().currentMessage()
@@ -63,8 +63,12 @@ def test_a_typed_learning_rate_is_the_graphs_and_a_bad_one_is_named(window, qtbo
     assert "must be a number" in view.message.text()
     window.undo.undo()
     assert window.graph.playground["lr"]["sgd"] == 0.9
-    view.show_rule["adagrad"].setChecked(False)
-    assert "adagrad" not in view.race.rules and not view.state["adagrad"].text()
+    steps = view.race.steps
+    view.show_rule["adagrad"].setChecked(False)  # hidden, not raced again
+    assert view.race.steps == steps and not view.state["adagrad"].text()
+    assert len(view.paths["adagrad"].getData()[0] or []) == 0 and len(view.paths["adam"].getData()[0]) > 1
+    view.show_rule["adagrad"].setChecked(True)
+    assert len(view.paths["adagrad"].getData()[0]) == steps + 1
 
 
 def test_editing_the_surface_redraws_it_and_other_graphs_hide_the_playground(window, qtbot, examples_dir):

@@ -185,7 +185,7 @@ class CompareView(QWidget):
         self.save = QPushButton("Keep runs in the graph")
         self.save.setToolTip("save these runs with the graph file, so they are there when it opens again")
         self.save.clicked.connect(self.save_requested.emit)
-        self.note = QLabel("Every run you train is kept here until the window closes. Each is "
+        self.note = QLabel("Every run you train on this graph is kept here until you open another graph. Each is "
                            "labelled with what differs in its settings: change η, or a layer's "
                            "init, and train again.")
         self.note.setWordWrap(True)

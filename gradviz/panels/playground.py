@@ -86,8 +86,8 @@ class PlaygroundView(QWidget):
             box = QCheckBox(rule)
             box.setChecked(True)
             box.setStyleSheet(f"QCheckBox {{ color: {colour}; font-weight: bold; }}")
-            box.setToolTip(f"race {rule} (unticked: left out)")
-            box.toggled.connect(lambda _=False: self.reset())
+            box.setToolTip(f"show {rule}'s path (every rule races; unticked ones are hidden)")
+            box.toggled.connect(lambda _=False: self.draw(force=True))
             field = QLineEdit()
             field.setFixedWidth(72)
             field.setToolTip(f"{rule}'s learning rate η (saved with the graph; Ctrl+Z undoes it)")
@@ -137,28 +137,37 @@ class PlaygroundView(QWidget):
         """Draw ``graph``'s surface and make a fresh race on it; False (with the reason shown)
         when the graph is not a loss of two numbers."""
         self.timer.stop()
+        self._clear_contours()
         try:
             surface = playground.Surface(graph)
             xs, ys, Z = surface.grid(GRID)
         except GradvizError as exc:
             self.surface, self.race = None, None
-            self.message.setText(f"The playground: {exc}.")
+            self.message.setText(f"No optimizer playground for this graph: {exc}.")
+            self.image.clear()
+            for item in (*self.paths.values(), *self.curves.values()):
+                item.setData([], [])
+            self.heads.setData([], [])
+            self.start_mark.setData([], [])
+            for label in self.state.values():
+                label.setText("")
+            self.progress.setText("")
             self._enable(False)
             return False
         self.surface, self.training = surface, dict(graph.training)
-        #: the lowest f on the grid, and the span of f over it: the loss plot's floor (a log axis
-        #: has no room for f ≤ 0) starts there and follows any rule that goes lower
+        #: the loss plot's floor (a log axis has no room for f ≤ 0): the lowest f in the view,
+        #: found once, so the curves keep their shape as the race goes on
         finite = Z[np.isfinite(Z)]
-        self.grid_low = float(finite.min()) if finite.size else 0.0
-        self.grid_span = float(np.ptp(finite)) if finite.size else 1.0
+        span = float(np.ptp(finite)) if finite.size else 1.0
+        self.floor = surface.lowest(xs, ys, Z) - 1e-12 * max(span, 1e-300)
+        self.losses.setToolTip(f"each rule's f minus {self.floor:.6g}, the lowest f in the view, on a log "
+                               "scale: how fast each rule closes in on the minimum")
+        self.losses.setXRange(0, max(surface.settings.get("steps", 200), 1), padding=0.02)
         self.message.setText(f"f({surface.names[0]}, {surface.names[1]}): the graph's loss over its two "
                              "trainable numbers, with contours in log steps above the minimum.")
         self.image.setImage(surface_image(Z), levels=(0, 255))
         dx, dy = xs[1] - xs[0], ys[1] - ys[0]
         self.image.setRect(xs[0] - dx / 2, ys[0] - dy / 2, xs[-1] - xs[0] + dx, ys[-1] - ys[0] + dy)
-        for c in self.contours:
-            self.plot.removeItem(c)
-        self.contours = []
         for level in levels_of(Z):
             c = pg.IsocurveItem(data=Z, level=level, pen=pg.mkPen("#868e96", width=1), axisOrder="col-major")
             c.setParentItem(self.image)  # the image's placement and scale
@@ -174,6 +183,14 @@ class PlaygroundView(QWidget):
         self.reset()
         return True
 
+    def _clear_contours(self) -> None:
+        """The previous surface's contours go (they are the image's children, not the plot's)."""
+        for c in self.contours:
+            c.setParentItem(None)
+            if c.scene() is not None:
+                c.scene().removeItem(c)
+        self.contours = []
+
     def _enable(self, on: bool) -> None:
         for w in (self.plot, self.losses, self.play_button, self.step_button, self.reset_button,
                   *self.show_rule.values(), *self.lr_field.values()):
@@ -181,6 +198,7 @@ class PlaygroundView(QWidget):
 
     # ---- the race ------------------------------------------------------------------------------
     def rules(self) -> list[str]:
+        """The rules shown (every rule races: ticking one shows its path at once)."""
         return [r for r in playground.RULES if self.show_rule[r].isChecked()]
 
     def reset(self) -> None:
@@ -188,7 +206,7 @@ class PlaygroundView(QWidget):
         self.play_button.setText("Race")
         if self.surface is None:
             return
-        self.race = playground.Race(self.surface, self.training, rules=self.rules())
+        self.race = playground.Race(self.surface, self.training)
         self.start_mark.setData([self.race.start[0]], [self.race.start[1]])
         self.draw()
 
@@ -225,43 +243,63 @@ class PlaygroundView(QWidget):
         self.race.advance(min(k, max(self.total - self.race.steps, 1)))
         self.draw()
 
-    def draw(self) -> None:
+    def _near(self, path: np.ndarray) -> np.ndarray:
+        """The points of a path within three view sizes of the plot (a diverging zigzag drawn
+        to infinity would cover every other path)."""
+        (x0, x1), (y0, y1) = self.surface.view()
+        c, size = np.array([(x0 + x1) / 2, (y0 + y1) / 2]), 3 * max(x1 - x0, y1 - y0)
+        keep = np.all(np.abs(path - c) < size, axis=1)
+        return path[:np.argmin(keep)] if not keep.all() else path
+
+    def draw(self, force: bool = False) -> None:
         """The paths and heads at every frame; the loss plot (its axes repaint as its range
         moves) every LOSS_EVERY frames and when the race stops."""
         r = self.race
         if r is None:
             return
         self._frames += 1
-        heads = [(r.paths[rule][-1], colour) for rule, colour in zip(playground.RULES, COLORS)
-                 if rule in r.rules and np.all(np.abs(r.paths[rule][-1]) < playground.ESCAPE)]
+        shown = self.rules()
+        heads = []
+        for rule, colour in zip(playground.RULES, COLORS):
+            p = self._near(r.path(rule)[-1:]) if rule in shown else []
+            if len(p):
+                heads.append((p[0], colour))
         self.heads.setData([p[0] for p, _ in heads], [p[1] for p, _ in heads],
                            brush=[pg.mkBrush(c) for _, c in heads])
         for rule in playground.RULES:
-            if rule not in r.rules:
-                self.paths[rule].setData([], [])
-                continue
-            path = r.path(rule)
-            path = path[np.all(np.abs(path) < playground.ESCAPE, axis=1)]
+            path = self._near(r.path(rule)) if rule in shown else np.zeros((0, 2))
             self.paths[rule].setData(path[:, 0], path[:, 1])
         self.progress.setText(f"step {r.steps} of {self.total}")
-        if self.timer.isActive() and self._frames % LOSS_EVERY and r.steps < self.total:
+        if not force and self.timer.isActive() and self._frames % LOSS_EVERY and r.steps < self.total:
             return
-        seen = [v for rule in r.rules for v in r.losses[rule] if np.isfinite(v)]
-        floor = min([self.grid_low, *seen]) - 1e-12 * max(self.grid_span, 1e-300)
-        self.losses.setToolTip(f"each rule's f minus {floor:.6g}: the lowest value on the grid or on any "
-                               "path, so that the plot on a log scale shows how fast each rule closes in")
+        floor = self.floor
+        lows, highs = [], []
         for rule in playground.RULES:
-            on = rule in r.rules
+            on = rule in shown
             loss = np.asarray(r.losses[rule], float) if on else np.zeros(0)
             steps = np.arange(len(loss), dtype=float)
             keep = np.isfinite(loss)
-            self.curves[rule].setData(steps[keep], loss[keep] - floor)
+            above = np.maximum(loss[keep] - floor, 1e-12)
+            self.curves[rule].setData(steps[keep], above)
+            if on and len(above):
+                lows.append(above.min())
+                highs.append(above.max())
             if not on:
                 self.state[rule].setText("")
             elif rule in r.stopped:
                 self.state[rule].setText(f"<span style='color:#c92a2a'>{r.stopped[rule]}</span>")
             else:
-                self.state[rule].setText(f"f = {loss[-1]:.3g}")
+                self.state[rule].setText(f"f = {loss[-1]:.4g}")
+        self._loss_range(lows, highs)
+
+    def _loss_range(self, lows, highs) -> None:
+        if lows:
+            # whole decades: the axis (costly to repaint) changes only when a curve crosses one
+            lo, hi = np.floor(np.log10(min(lows))), np.ceil(np.log10(max(highs)) + 0.1)
+            if (lo, hi) != getattr(self, "_decades", None):
+                self._decades = (lo, hi)
+                self.losses.setYRange(min(lo, hi - 1), hi, padding=0)
+        self.losses.setXRange(0, max(self.total, 1), padding=0.02)
 
     # ---- the student's input ---------------------------------------------------------------------
     def _clicked(self, event) -> None:
@@ -282,7 +320,7 @@ class PlaygroundView(QWidget):
             return
         current = self.race.lr.get(rule) if self.race is not None else None
         if value != current:
-            self.lr_edited.emit(rule, value)
+            self.lr_edited.emit(rule, value)  # the graph's now: the race starts again, and plays
 
 
 class PlaygroundDock(QDockWidget):
@@ -303,7 +341,7 @@ class PlaygroundDock(QDockWidget):
         self._later.setInterval(0)  # after the edit's other events: once per edit
         self._later.timeout.connect(self.refresh)
         self.view.start_picked.connect(self._start_at)
-        self.view.lr_edited.connect(lambda rule, v: self.scene.push(SetPlayground(f"lr.{rule}", v)))
+        self.view.lr_edited.connect(self._lr_at)
 
     def set_document(self, graph) -> None:
         if self.graph is not None:
@@ -337,6 +375,11 @@ class PlaygroundDock(QDockWidget):
             window = self.parent()
             window.resizeDocks([self], [int(window.height() * 0.42)], Qt.Vertical)
         self.raise_()
+
+    def _lr_at(self, rule: str, value: float) -> None:
+        if self.scene.push(SetPlayground(f"lr.{rule}", value)):
+            self.refresh()
+            self.view.play()
 
     def _start_at(self, a: float, b: float) -> None:
         if self.scene.push(SetPlayground("start", [a, b])):
