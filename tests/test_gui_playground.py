@@ -79,6 +79,9 @@ def test_editing_the_surface_redraws_it_and_other_graphs_hide_the_playground(win
     qtbot.waitUntil(lambda: not np.allclose(view.surface.grid(9)[2], before), timeout=2000)
     window.lesson_link(QUrl("gradviz:open?file=lesson_saddle.json"))
     assert window.example == "lesson_saddle.json" and view.surface.names == ["a", "b"]
+    import pyqtgraph as pg
+    drawn = [i for i in view.plot.scene().items() if isinstance(i, pg.IsocurveItem)]
+    assert len(drawn) == len(view.contours)  # the valley's contours went with the valley
     assert view.race.start.tolist() == [-2.0, 0.001]
     window.open(examples_dir / "spiral_mlp.json")
     assert not window.playground.isVisible()
