@@ -178,8 +178,20 @@ def test_the_thread_chooser_keeps_the_faster_count_and_measures_again(monkeypatc
         n = c.before()
         c.after(cost[n] * 32, 32)
     assert c.choice == 1 and set_to[2:8] == [1, 2, 1, 2, 1, 2]
+    clock[0] = 3.2
+    cost = {1: 1.0, 2: 1.05}                     # about the same: noise, so the second thread stays
+    for _ in range(6):
+        n = c.before()
+        c.after(cost[n], 1)
+    assert c.choice == 2
+    clock[0] = 6.4
+    cost = {1: 1.0, 2: 3.0}
+    for _ in range(6):
+        n = c.before()
+        c.after(cost[n], 1)
+    assert c.choice == 1
     assert [c.before() for _ in range(5)] == [1] * 5  # kept until the next measurement
-    clock[0] = 3.5
+    clock[0] = 9.6
     cost = {1: 1.0, 2: 0.6}                      # the machine went quiet: two threads pay again
     for _ in range(6):
         n = c.before()

@@ -146,7 +146,11 @@ class ThreadChooser:
     (see fast_conv._threads), so neither does training.
     """
 
-    def __init__(self, options=(1, 2), probes: int = 3, every: float = 3.0) -> None:
+    #: fewer threads are kept only when this much faster: timings of a few steps are noisy, and
+    #: on a busy machine the second thread costs far more than that (2 to 4 times)
+    MARGIN = 0.85
+
+    def __init__(self, options=(1, 2), probes: int = 5, every: float = 3.0) -> None:
         import numba
         self.options = [n for n in options if n <= numba.config.NUMBA_NUM_THREADS] or [1]
         self.probes, self.every = probes, every
@@ -177,5 +181,7 @@ class ThreadChooser:
         self._times[self._plan.pop(0)].append(seconds / max(samples, 1))
         if not self._plan:
             medians = {n: sorted(t)[len(t) // 2] for n, t in self._times.items() if t}
-            self.choice = min(medians, key=medians.get)
+            most = max(medians)  # the most threads, unless fewer are clearly faster
+            fewer = min(medians, key=medians.get)
+            self.choice = fewer if medians[fewer] < self.MARGIN * medians[most] else most
             self._next_probe = time.perf_counter() + self.every
