@@ -8,8 +8,8 @@ compares ``backward`` with centred finite differences. It needs NumPy only, and 
 gradients are gradviz's (a test checks them node by node).
 
 Each brick declares its NumPy form (``Brick.numpy_op`` or ``numpy_code``; a regularizer's
-``numpy_penalty``). Convolutions and pooling have none yet: they are refused by name
-(their PyTorch export, ``--to pytorch``, covers them).
+``numpy_penalty``); convolutions and pooling are written with NumPy's sliding windows and
+einsum. A node without a NumPy form is refused by name.
 """
 from __future__ import annotations
 
@@ -180,6 +180,83 @@ def batchnorm_grad(g, gamma, C, name):
     dx = inv_std[:, None] / m * (m * dxhat - dxhat.sum(axis=(0, 2), keepdims=True)
                                  - xhat * (dxhat * xhat).sum(axis=(0, 2), keepdims=True))
     return dx.reshape(g.shape), dgamma, dbeta
+
+
+def _pad(x, p, value=0.0):
+    return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=value) if p else x
+
+
+def _windows(xp, F, S, Ho, Wo):
+    """Every F×F window of each padded image, (N, C, Ho, Wo, F, F): a view, nothing copied."""
+    return np.lib.stride_tricks.sliding_window_view(xp, (F, F), axis=(2, 3))[:, :, ::S, ::S][:, :, :Ho, :Wo]
+
+
+def _add_back(parts, shape, F, S, P):
+    """Add each window's gradient (N, C, Ho, Wo, F, F) back where the window came from."""
+    N, C, H, W = shape
+    Ho, Wo = parts.shape[2:4]
+    dxp = np.zeros((N, C, H + 2 * P, W + 2 * P))
+    for i in range(F):
+        for j in range(F):
+            dxp[:, :, i:i + S * Ho:S, j:j + S * Wo:S] += parts[..., i, j]
+    return dxp[:, :, P:P + H, P:P + W]
+
+
+def _out_size(n, F, S, P):
+    return (n + 2 * P - F) // S + 1
+
+
+def conv2d(x, W, b, S, P, G):
+    """out[n,k,h,w] = Σ_c Σ_ij W[k,c,i,j] · xpad[n,c,S·h+i,S·w+j] + b[k], the channels in G groups."""
+    N, C, H, Wd = x.shape
+    K, Cg, F, _ = W.shape
+    Ho, Wo = _out_size(H, F, S, P), _out_size(Wd, F, S, P)
+    win = _windows(_pad(x, P), F, S, Ho, Wo).reshape(N, G, Cg, Ho, Wo, F, F)
+    out = np.einsum("ngchwij,gkcij->ngkhw", win, W.reshape(G, K // G, Cg, F, F)).reshape(N, K, Ho, Wo)
+    return out if b is None else out + b[None, :, None, None]
+
+
+def conv2d_grads(g, x, W, S, P, G, C, name):
+    """(dL/dx, dL/dW, dL/db), computed once per backward (kept in C): dW sums each window times
+    its output's gradient; dx adds each output's gradient, weighted by W, back onto its window."""
+    if name in C:
+        return C[name]
+    N, Ch, H, Wd = x.shape
+    K, Cg, F, _ = W.shape
+    Ho, Wo = g.shape[2:]
+    win = _windows(_pad(x, P), F, S, Ho, Wo).reshape(N, G, Cg, Ho, Wo, F, F)
+    gg, Wg = g.reshape(N, G, K // G, Ho, Wo), W.reshape(G, K // G, Cg, F, F)
+    dW = np.einsum("ngkhw,ngchwij->gkcij", gg, win).reshape(W.shape)
+    parts = np.einsum("ngkhw,gkcij->ngchwij", gg, Wg).reshape(N, Ch, Ho, Wo, F, F)
+    C[name] = (_add_back(parts, x.shape, F, S, P), dW, g.sum(axis=(0, 2, 3)))
+    return C[name]
+
+
+def max_pool(x, F, S, P):
+    """The largest element of each F×F window (padding counts as −∞)."""
+    N, C, H, W = x.shape
+    return _windows(_pad(x, P, -np.inf), F, S, _out_size(H, F, S, P), _out_size(W, F, S, P)).max(axis=(4, 5))
+
+
+def max_pool_grad(g, x, F, S, P):
+    """The gradient goes to the element that won each window (the first, on a tie)."""
+    N, C, H, W = x.shape
+    Ho, Wo = g.shape[2:]
+    win = _windows(_pad(x, P, -np.inf), F, S, Ho, Wo).reshape(N, C, Ho, Wo, F * F)
+    parts = (np.arange(F * F) == win.argmax(axis=-1)[..., None]) * g[..., None]
+    return _add_back(parts.reshape(N, C, Ho, Wo, F, F), x.shape, F, S, P)
+
+
+def avg_pool(x, F, S, P):
+    """The mean of each F×F window (padding counts as zeros)."""
+    N, C, H, W = x.shape
+    return _windows(_pad(x, P), F, S, _out_size(H, F, S, P), _out_size(W, F, S, P)).mean(axis=(4, 5))
+
+
+def avg_pool_grad(g, x, F, S, P):
+    """Each element of a window gets its output's gradient / F²."""
+    parts = np.broadcast_to((g / (F * F))[..., None, None], g.shape + (F, F))
+    return _add_back(parts, x.shape, F, S, P)
 '''
 
 
@@ -202,7 +279,7 @@ def plan(graph: Graph) -> dict:
         code = b.numpy_code(ins, f'v["{n}"]', f'd["{n}"]', weights, shapes)
         if code is None:
             raise GraphError(f"{n} ({b.type_name}): no NumPy form for it in the study script yet "
-                             "(convolutions and pooling: export it to PyTorch instead)", node=n)
+                             "(export it to PyTorch instead)", node=n)
         fwd, port_grads, weight_grads = code
         forward.append((n, b.type_name, fwd))
         if n in back:
@@ -262,7 +339,7 @@ chain rule node by node in reverse order: each node's local gradient times the g
 that reached its output (d[node]), added into its inputs' gradients and its weights'.
 P holds the weights (gradviz's layout: a Linear's W is (D, K)); X, y the training data,
 preprocessed as gradviz does. ``check()`` compares backward with finite differences;
-``train()`` runs stochastic gradient descent with the graph's η, batch size and momentum.
+``train()`` trains with the graph's update rule, η, batch size and epochs.
 """
 import base64
 import io
@@ -286,7 +363,8 @@ NUMBERS = {p["numbers"]!r}
 SCORES = {scores!r}
 #: Dropout draws masks: finite differences then compare at test time
 STOCHASTIC = {p["stochastic"]!r}
-BATCH_SIZE, MOMENTUM = {s["batch_size"] or None!r}, {float(s["momentum"]) if s["optimizer"] in ("sgd", "momentum", "nesterov") else 0.0!r}
+OPTIMIZER, BATCH_SIZE, MOMENTUM = {s["optimizer"]!r}, {s["batch_size"] or None!r}, {float(s["momentum"] or (0.9 if s["optimizer"] in ("momentum", "nesterov") else 0.0))!r}
+BETA1, BETA2, DECAY, EPS = {float(s["beta1"])!r}, {float(s["beta2"])!r}, {float(s["decay"])!r}, {float(s["eps"])!r}
 EPOCHS, LR = {max(1, s["epochs"])!r}, {s["lr"]!r}
 
 {LIBRARY}
@@ -376,13 +454,33 @@ def accuracy(x, y):
     return float((guess == (y if y.ndim == 1 else y[:, 0])).mean())
 
 
-def train(epochs=EPOCHS, lr=LR, batch_size=BATCH_SIZE, momentum=MOMENTUM):
-    """Stochastic gradient descent with the graph's η, batch size and momentum μ:
-    v ← μ·v − η·g;  w ← w + v."""
+def step(key, grad, state, t, lr):
+    """One update of the weight P[key] by the graph's rule (state: that weight's history)."""
+    w = P[key]
+    if OPTIMIZER in ("sgd", "momentum", "nesterov") and MOMENTUM:
+        v_prev = state.get("v", 0.0)
+        v = state["v"] = MOMENTUM * v_prev - lr * grad          # v ← μ·v − η·g
+        return w + (v if OPTIMIZER != "nesterov" else (1 + MOMENTUM) * v - MOMENTUM * v_prev)
+    if OPTIMIZER == "sgd" or OPTIMIZER in ("momentum", "nesterov"):
+        return w - lr * grad                                      # w ← w − η·g
+    if OPTIMIZER == "adagrad":
+        c = state["c"] = state.get("c", 0.0) + grad * grad        # c ← c + g²
+        return w - lr * grad / (np.sqrt(c) + EPS)
+    if OPTIMIZER == "rmsprop":
+        c = state["c"] = DECAY * state.get("c", 0.0) + (1 - DECAY) * grad * grad
+        return w - lr * grad / (np.sqrt(c) + EPS)
+    m = state["m"] = BETA1 * state.get("m", 0.0) + (1 - BETA1) * grad    # Adam
+    v = state["v"] = BETA2 * state.get("v", 0.0) + (1 - BETA2) * grad * grad
+    return w - lr * (m / (1 - BETA1 ** t)) / (np.sqrt(v / (1 - BETA2 ** t)) + EPS)
+
+
+def train(epochs=EPOCHS, lr=LR, batch_size=BATCH_SIZE):
+    """The graph's update rule ({s['optimizer']}), η, batch size and epochs, on shuffled batches."""
     x, y = batch()
-    velocity = {{}}
+    state = {{key: {{}} for key in TRAINED}}
     n = 1 if x is None else len(x)
     bs = batch_size or n
+    t = 0
     for epoch in range(1, epochs + 1):
         order = RNG.permutation(n)
         for start in range(0, n, bs):
@@ -390,10 +488,10 @@ def train(epochs=EPOCHS, lr=LR, batch_size=BATCH_SIZE, momentum=MOMENTUM):
             C = {{}}
             v = forward(P, None if x is None else x[idx], None if y is None else y[idx], True, C)
             _, grads = backward(P, v, C)
+            t += 1
             for key in TRAINED:
                 if key in grads:
-                    velocity[key] = momentum * velocity.get(key, 0.0) - lr * grads[key]
-                    P[key] = P[key] + velocity[key]
+                    P[key] = step(key, grads[key], state[key], t, lr)
         line = f"epoch {{epoch}}: objective {{float(objective(forward(P, x, y, False))):.6g}}"
         acc = accuracy(x, y)
         print(line + ("" if acc is None else f", training accuracy {{100 * acc:.1f}}%"))

@@ -14,7 +14,7 @@ from gradviz_core.run import Run
 from test_cli import run as cli
 
 EXAMPLES = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "examples").glob("*.json"))
-NO_NUMPY_FORM = {"digits_convnet.json", "lesson_finetuning.json"}  # convolutions: --to pytorch
+NO_NUMPY_FORM: set = set()  # every example has a NumPy form
 
 
 def _module(path):
@@ -56,10 +56,25 @@ def test_the_study_script_computes_gradviz_values_and_gradients(example, example
     assert checked == sum(1 for b in r.bricks.values() for g in b.grads.values() if g is not None)
 
 
-def test_a_graph_without_a_numpy_form_is_refused_by_name(examples_dir, tmp_path):
-    code, _, err = cli("export", examples_dir / "digits_convnet.json", "--to", "numpy", "-o", tmp_path / "s.py")
-    assert code == 2 and "conv1 (Conv2D): no NumPy form" in err and "to PyTorch instead" in err
-    assert not list(tmp_path.iterdir())
+def test_a_node_without_a_numpy_form_is_refused_by_name(examples_dir, tmp_path, monkeypatch):
+    from gradviz_core.bricks.conv import Conv2D
+    from gradviz_core.brick import Brick
+    from gradviz_core.errors import GradvizError
+    from gradviz_core.export_numpy import to_numpy
+    monkeypatch.setattr(Conv2D, "numpy_code", Brick.numpy_code)  # as a brick without one would be
+    with pytest.raises(GradvizError, match=r"^conv1 \(Conv2D\): no NumPy form .* to PyTorch instead"):
+        to_numpy(fileformat.load(examples_dir / "digits_convnet.json"))
+
+
+def test_the_convnets_study_script_trains_with_the_graphs_rule_and_fits_its_images(examples_dir, tmp_path):
+    out = tmp_path / "study.py"
+    assert cli("export", examples_dir / "lesson_finetuning.json", "--to", "numpy", "-o", out)[0] == 0
+    p = subprocess.run([sys.executable, "-c", "import study; print(study.OPTIMIZER); study.check(); study.train()"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "adam" and float(lines[1].split("error ")[1].split()[0]) < 1e-5
+    assert lines[-1].startswith("epoch 80:") and lines[-1].endswith("training accuracy 100.0%")  # as in gradviz
 
 
 def test_the_study_script_needs_only_numpy_checks_itself_and_trains(examples_dir, tmp_path):

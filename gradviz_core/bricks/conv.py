@@ -79,6 +79,13 @@ class Conv2D(Brick):
         if c["bias"]:
             self.weights["b"] = init_array("constant", (kk,), fan_in, fan_out, c["bias_init"], rng, dtype)
 
+    def numpy_code(self, ins, out, g, w, shapes):
+        c, x = self.config, ins["x"]
+        args = f"{w['W']}, {c['stride']}, {c['padding']}, {c['groups']}"
+        grads = f"conv2d_grads({g}, {x}, {args}, C, {out[2:-1]})"
+        return (f"conv2d({x}, {w['W']}, {w.get('b', 'None')}, {c['stride']}, {c['padding']}, {c['groups']})",
+                {"x": f"{grads}[0]"}, {"W": f"{grads}[1]", **({"b": f"{grads}[2]"} if "b" in w else {})})
+
     def forward(self, inputs, training):
         x = inputs["x"]
         self.cache = {"x": x}

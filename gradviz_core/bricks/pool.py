@@ -22,6 +22,11 @@ class _Pool(Brick):
         f = self.config["size"]
         return f, self.config["stride"] or f, self.config["padding"]
 
+    def numpy_code(self, ins, out, g, w, shapes):
+        f, s, p = self._fsp()
+        fn = self.torch_fn.replace("_pool2d", "_pool")  # max_pool, avg_pool: the script's own
+        return f"{fn}({ins['x']}, {f}, {s}, {p})", {"x": f"{fn}_grad({g}, {ins['x']}, {f}, {s}, {p})"}, {}
+
     def torch_expr(self, ins, shapes):
         f, s, p = self._fsp()  # PyTorch's average pooling counts the padding, as gradviz's does
         return f"F.{self.torch_fn}({ins['x']}, {f}, {s}, {p})"
