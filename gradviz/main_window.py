@@ -95,6 +95,10 @@ class MainWindow(QMainWindow):
         self.dashboard.diagnostics.node_clicked.connect(self.select_node)
         self.train_session.warning.connect(self._node_warning)
         self.train_session.changed.connect(self._training_changed)
+        self.train_session.finished.connect(
+            lambda result: result.status == "done" and self.reach({"trained"}))
+        #: the milestones reached on this graph, which tick the lesson note's checkpoints
+        self.reached: set[str] = set()
         self.data_panel = DataPanel()
         self.data_panel.data_edited.connect(lambda spec: self.scene.push(SetData(spec)))
         docks = []
@@ -148,6 +152,7 @@ class MainWindow(QMainWindow):
         self.window_menu.addAction(self.playground.toggleViewAction())
         self.playground.hide()  # shown when the graph is a loss of two numbers
         self.playground.visibilityChanged.connect(self._bottom_changed)
+        self.playground.view.raced.connect(lambda: self.reach({"raced"}))
         board.visibilityChanged.connect(self._bottom_changed)
         board.hide()  # until the Training panel is brought forward, or training starts
         # (Window > Dashboard brings it too); laid out then, so that Start costs no layout
@@ -267,6 +272,7 @@ class MainWindow(QMainWindow):
 
     def set_document(self, graph: Graph, path: Path | None) -> None:
         self.graph, self.path = graph, path
+        self.reached = set()
         self.example = None
         self.undo.clear()
         self.scene.set_graph(graph)
@@ -281,12 +287,30 @@ class MainWindow(QMainWindow):
         self.view.fit()
         self._update_title()
 
-    def show_lesson(self) -> None:
-        """The graph's lesson note (Markdown), beside the canvas; raised when there is one."""
+    def show_lesson(self, raise_it: bool = True) -> None:
+        """The graph's lesson note (Markdown), beside the canvas, its reached checkpoints
+        ticked; raised when there is one."""
         note = self.graph.note.strip()
-        self.lesson.setMarkdown(note or "*This graph has no lesson note.*")
-        if note:
+        bar = self.lesson.verticalScrollBar()
+        at = bar.value()
+        self.lesson.setMarkdown(lessons.ticked(note, self.reached) if note else "*This graph has no lesson note.*")
+        if not raise_it:
+            bar.setValue(at)  # a tick redraws the note where the student is reading
+        elif note:
             self.docks["Lesson"].raise_()
+
+    def reach(self, milestones: set[str]) -> None:
+        """The student got somewhere (a node stepped, a run trained, a race run): the note's
+        checkpoints that wait for it are ticked."""
+        new = set(milestones) - self.reached
+        if not new:
+            return
+        self.reached |= new
+        waiting = set(lessons.checkpoints(self.graph.note)) if "gradviz:check" in self.graph.note else set()
+        if new & waiting:
+            self.show_lesson(raise_it=False)
+            done = len(waiting & self.reached)
+            self.statusBar().showMessage(f"Checkpoint reached ({done} of {len(waiting)} in this lesson)", 6000)
 
     def new(self) -> None:
         if self.confirm_discard():
@@ -421,6 +445,10 @@ class MainWindow(QMainWindow):
             self.session.run_phase("forward")
         elif action == "play":
             self.playground.play()
+        elif action == "check":
+            what = dict(lessons.parse(text)[1])["milestone"]
+            state = "reached" if what in self.reached else "not reached yet"
+            self.statusBar().showMessage(f"A checkpoint ({state}): do what it says, and it ticks itself", 8000)
         elif action == "open":
             self.open_example(EXAMPLES / dict(lessons.parse(text)[1])["file"])
 
@@ -624,6 +652,7 @@ class MainWindow(QMainWindow):
         self.checker.start(self.graph, self.session.samples, self.session.training)
 
     def _checked(self, report) -> None:
+        self.reach({"checked"})
         self.scene.show_check(report)
         self.values.show_report(report)
         self.docks["Values"].raise_()
@@ -642,6 +671,7 @@ class MainWindow(QMainWindow):
         selected = [i.name for i in self.scene.selectedItems() if hasattr(i, "name")]
         node = selected[0] if len(selected) == 1 else (s.records[-1].node if s.records else None)
         self.values.show_node(s, node)
+        self.reach(lessons.milestones_of_steps(s.records))
         if s.records:
             self.docks["Values"].raise_()  # stepping: the values panel comes to the front
 

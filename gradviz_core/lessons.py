@@ -12,6 +12,7 @@ the click changed.
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import unquote
 
 from gradviz_core.commands import Command, Group, SetData, SetParam, SetPlayground, SetTraining
@@ -19,7 +20,14 @@ from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
 from gradviz_core.settings import TRAINING, did_you_mean
 
-ACTIONS = ("set", "train", "step", "play", "open")
+ACTIONS = ("set", "train", "step", "play", "open", "check")
+
+#: what a checkpoint can wait for (``- [ ] [do this](gradviz:check?stepped=f.backward)``):
+#: the stepper computed a node's value (``stepped=NODE``) or its gradient
+#: (``stepped=NODE.backward``), applied the update (``updated``); a training run finished
+#: (``trained``); the playground's race ran to its end (``raced``); a numerical gradient
+#: check ran (``checked``)
+MILESTONES = ("stepped", "updated", "trained", "raced", "checked")
 
 
 def catalogue(folder) -> list[tuple[str, object, str]]:
@@ -45,7 +53,8 @@ def catalogue(folder) -> list[tuple[str, object, str]]:
 
 
 def parse(url: str) -> tuple[str, list[tuple[str, object]]]:
-    """(action, [(key, value)]) from a lesson link; ``open`` gives [("file", name)]."""
+    """(action, [(key, value)]) from a lesson link; ``open`` gives [("file", name)], ``check``
+    [("milestone", what it waits for)]."""
     if not url.startswith("gradviz:"):
         raise GradvizError(f"{url}: not a lesson link (they start with gradviz:)")
     action, _, query = url.removeprefix("gradviz:").partition("?")
@@ -54,6 +63,11 @@ def parse(url: str) -> tuple[str, list[tuple[str, object]]]:
     pairs = []
     for item in filter(None, query.split("&")):
         key, eq, text = unquote(item).partition("=")
+        if action == "check":
+            if key not in MILESTONES:
+                raise GradvizError(f"{url}: a checkpoint waits for one of {', '.join(MILESTONES)}")
+            pairs.append(("milestone", unquote(item)))
+            continue
         if action == "open":
             if key != "file" or not text.endswith(".json") or "/" in text or "\\" in text:
                 raise GradvizError(f"{url}: write gradviz:open?file=NAME.json (a lesson in the same folder)")
@@ -72,7 +86,7 @@ def parse(url: str) -> tuple[str, list[tuple[str, object]]]:
 def command(graph: Graph, url: str) -> tuple[str, Command | None]:
     """(action, the undoable command that makes the link's settings, or None)."""
     action, pairs = parse(url)
-    if not pairs or action == "open":
+    if not pairs or action in ("open", "check"):
         return action, None
     steps: list[Command] = []
     data = dict(graph.data or {})
@@ -104,6 +118,47 @@ def command(graph: Graph, url: str) -> tuple[str, Command | None]:
         steps.append(SetData(data))
     text = ", ".join(f"{k}={v}" for k, v in pairs)
     return action, Group(f"lesson: {text}", steps) if steps else None
+
+
+_CHECKPOINT = re.compile(r"^(\s*[-*] )\[( |x)\] (.*\(gradviz:check\?([^)]*)\).*)$")
+
+
+def checkpoints(note: str) -> list[str]:
+    """The milestones a note's checkpoints wait for, in order ("stepped=f.backward", "trained")."""
+    out = []
+    for line in note.splitlines():
+        m = _CHECKPOINT.match(line)
+        if m:
+            milestone = unquote(m.group(4))
+            if milestone.split("=")[0] not in MILESTONES:
+                raise GradvizError(f"gradviz:check?{milestone}: a checkpoint waits for one of "
+                                   f"{', '.join(MILESTONES)}")
+            out.append(milestone)
+    return out
+
+
+def ticked(note: str, reached: set[str]) -> str:
+    """The note with a tick ([x]) on each checkpoint whose milestone has been reached."""
+    lines = []
+    for line in note.splitlines():
+        m = _CHECKPOINT.match(line)
+        if m and unquote(m.group(4)) in reached:
+            line = f"{m.group(1)}[x] {m.group(3)}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def milestones_of_steps(records) -> set[str]:
+    """What a stepper's records have reached: each node's value, its gradient, the update."""
+    out = set()
+    for r in records:
+        if r.phase == "forward":
+            out.add(f"stepped={r.node}")
+        elif r.phase == "backward":
+            out.add(f"stepped={r.node}.backward")
+        else:
+            out.add("updated")
+    return out
 
 
 def _nested(key: str, value) -> dict:

@@ -104,3 +104,31 @@ def test_file_export_writes_pytorch_and_numpy_and_names_what_it_cannot(window, t
     window.open_example(examples_dir / "digits_convnet.json")
     assert not window.export_code("numpy", str(tmp_path / "conv.py"))
     assert said and "conv1 (Conv2D)" in said[0] and not (tmp_path / "conv.py").exists()
+
+
+def test_a_lessons_checkpoints_tick_themselves_as_the_student_gets_there(window, qtbot, examples_dir):
+    from PySide6.QtGui import QTextBlockFormat
+    window.open_example(examples_dir / "circuit_xyz.json")
+
+    def marks():
+        doc, out = window.lesson.document(), []
+        block = doc.begin()
+        while block.isValid():
+            state = block.blockFormat().marker()
+            if state != QTextBlockFormat.MarkerType.NoMarker:
+                out.append(state == QTextBlockFormat.MarkerType.Checked)
+            block = block.next()
+        return out
+
+    assert marks() == [False, False, False, False]
+    window.session.run_to("f")                       # the forward pass, to f
+    assert marks() == [True, False, False, False]
+    window.session.run_phase("backward")             # through the multiply and the add gates
+    assert marks() == [True, True, True, False]
+    assert "3 of 4" in window.statusBar().currentMessage()
+    window.lesson_link(QUrl("gradviz:check?checked"))  # clicking a checkpoint only says what it is
+    assert marks() == [True, True, True, False] and "not reached yet" in window.statusBar().currentMessage()
+    window.open_example(examples_dir / "lesson_optimizers.json")
+    assert marks() == [False, False]                 # a new lesson starts unticked
+    window.playground.view.advance(150)
+    assert marks() == [True, False]

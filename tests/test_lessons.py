@@ -326,3 +326,18 @@ def test_the_finetuning_features_are_the_conv_layers_of_the_net_trained_on_0_to_
         assert sorted(shipped.files) == sorted(weights)
         for k in weights:   # the file is what the tool writes (float rounding aside)
             assert np.allclose(shipped[k], weights[k], atol=1e-3), k
+
+
+def test_checkpoints_are_read_from_the_note_and_ticked_by_the_milestones_reached(examples_dir):
+    from gradviz_core.errors import GradvizError
+    from gradviz_core.stepper import Stepper
+    g = fileformat.load(examples_dir / "circuit_xyz.json")
+    assert lessons.checkpoints(g.note) == ["stepped=f", "stepped=f.backward", "stepped=q.backward", "checked"]
+    s = Stepper(g)
+    s.run_phase("backward")
+    reached = lessons.milestones_of_steps(s.records)
+    assert {"stepped=x", "stepped=f", "stepped=f.backward", "stepped=q.backward"} <= reached
+    note = lessons.ticked(g.note, reached)
+    assert note.count("- [x] ") == 3 and note.count("- [ ] ") == 1 and "[ ] [Check every gradient" in note
+    with pytest.raises(GradvizError, match="waits for one of stepped, updated"):
+        lessons.checkpoints("- [ ] [x](gradviz:check?flew=1)")

@@ -52,6 +52,7 @@ def surface_image(Z: np.ndarray) -> np.ndarray:
 
 class PlaygroundView(QWidget):
     start_picked = Signal(float, float)   # the student clicked the plot: start there
+    raced = Signal()                      # a race ran to its last step
     lr_edited = Signal(str, float)        # a rule's learning rate, typed
 
     def __init__(self) -> None:
@@ -242,6 +243,8 @@ class PlaygroundView(QWidget):
             return
         self.race.advance(min(k, max(self.total - self.race.steps, 1)))
         self.draw()
+        if self.race.steps >= self.total:
+            self.raced.emit()
 
     def _near(self, path: np.ndarray) -> np.ndarray:
         """The points of a path within three view sizes of the plot (a diverging zigzag drawn
