@@ -301,7 +301,7 @@ class PlaygroundView(QWidget):
             lo, hi = np.floor(np.log10(min(lows))), np.ceil(np.log10(max(highs)) + 0.1)
             if (lo, hi) != getattr(self, "_decades", None):
                 self._decades = (lo, hi)
-                self.losses.setYRange(min(lo, hi - 1), hi, padding=0)
+                self.losses.setYRange(min(lo, hi - 3), hi, padding=0)  # three decades at least: readable ticks
         self.losses.setXRange(0, max(self.total, 1), padding=0.02)
 
     # ---- the student's input ---------------------------------------------------------------------
