@@ -10,7 +10,7 @@ from PySide6.QtGui import (QAction, QColor, QDesktopServices, QImage, QKeySequen
                            QUndoStack)
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QTextBrowser, QWidget)
+                               QWidget)
 from shiboken6 import isValid
 
 from gradviz import safety
@@ -20,7 +20,7 @@ from gradviz.checking import GradientCheck
 from gradviz.panels.stepper import StepperPanel
 from gradviz.panels.values import ValuesPanel
 from gradviz.panels.dashboard import Dashboard
-from gradviz.panels.lessons import pick_lesson
+from gradviz.panels.lessons import LessonNote, pick_lesson
 from gradviz.panels.playground import PlaygroundDock
 from gradviz.panels.train import TrainingPanel
 from gradviz.stepping import StepSession
@@ -74,8 +74,7 @@ class MainWindow(QMainWindow):
         self.palette = Palette()
         self.inspector = Inspector()
         self.problems = ProblemsList()
-        self.lesson = QTextBrowser()
-        self.lesson.setOpenLinks(False)  # lesson links act (gradviz:set?…, gradviz:train); others open outside
+        self.lesson = LessonNote()
         self.lesson.anchorClicked.connect(self.lesson_link)
         self.bridge = Bridge(self)
         self.session = StepSession(self.bridge, self)
@@ -97,8 +96,6 @@ class MainWindow(QMainWindow):
         self.train_session.changed.connect(self._training_changed)
         self.train_session.finished.connect(
             lambda result: result.status == "done" and self.reach({"trained"}))
-        #: the milestones reached on this graph, which tick the lesson note's checkpoints
-        self.reached: set[str] = set()
         self.data_panel = DataPanel()
         self.data_panel.data_edited.connect(lambda spec: self.scene.push(SetData(spec)))
         docks = []
@@ -272,7 +269,6 @@ class MainWindow(QMainWindow):
 
     def set_document(self, graph: Graph, path: Path | None) -> None:
         self.graph, self.path = graph, path
-        self.reached = set()
         self.example = None
         self.undo.clear()
         self.scene.set_graph(graph)
@@ -287,30 +283,18 @@ class MainWindow(QMainWindow):
         self.view.fit()
         self._update_title()
 
-    def show_lesson(self, raise_it: bool = True) -> None:
-        """The graph's lesson note (Markdown), beside the canvas, its reached checkpoints
-        ticked; raised when there is one."""
-        note = self.graph.note.strip()
-        bar = self.lesson.verticalScrollBar()
-        at = bar.value()
-        self.lesson.setMarkdown(lessons.ticked(note, self.reached) if note else "*This graph has no lesson note.*")
-        if not raise_it:
-            bar.setValue(at)  # a tick redraws the note where the student is reading
-        elif note:
+    def show_lesson(self) -> None:
+        """The graph's lesson note beside the canvas; raised when there is one."""
+        self.lesson.show_note(self.graph.note)
+        if self.lesson.note:
             self.docks["Lesson"].raise_()
 
     def reach(self, milestones: set[str]) -> None:
         """The student got somewhere (a node stepped, a run trained, a race run): the note's
-        checkpoints that wait for it are ticked."""
-        new = set(milestones) - self.reached
-        if not new:
-            return
-        self.reached |= new
-        waiting = set(lessons.checkpoints(self.graph.note)) if "gradviz:check" in self.graph.note else set()
-        if new & waiting:
-            self.show_lesson(raise_it=False)
-            done = len(waiting & self.reached)
-            self.statusBar().showMessage(f"Checkpoint reached ({done} of {len(waiting)} in this lesson)", 6000)
+        checkpoints that wait for it tick, and the status bar counts them."""
+        ticked = self.lesson.reach(milestones)
+        if ticked is not None:
+            self.statusBar().showMessage(f"Checkpoint reached ({ticked[0]} of {ticked[1]} in this lesson)", 6000)
 
     def new(self) -> None:
         if self.confirm_discard():
@@ -447,7 +431,7 @@ class MainWindow(QMainWindow):
             self.playground.play()
         elif action == "check":
             what = dict(lessons.parse(text)[1])["milestone"]
-            state = "reached" if what in self.reached else "not reached yet"
+            state = "reached" if what in self.lesson.reached else "not reached yet"
             self.statusBar().showMessage(f"A checkpoint ({state}): do what it says, and it ticks itself", 8000)
         elif action == "open":
             self.open_example(EXAMPLES / dict(lessons.parse(text)[1])["file"])
