@@ -198,12 +198,10 @@ class Trainer:
         return self._loop()
 
     def _loop(self) -> Result:
-        from gradviz_core.kernels import ThreadChooser, use_threads
-        self.chooser = None
-        if self.threads:
-            use_threads(self.threads)  # Numba's thread count is per calling thread: this one
-        else:
-            self.chooser = ThreadChooser()  # the count that trains fastest now, measured
+        from gradviz_core.kernels import ThreadChooser
+        # Numba's thread count is per calling thread (this one): the count asked for, or the
+        # one that trains fastest now, measured
+        self.chooser = ThreadChooser((self.threads,)) if self.threads else ThreadChooser()
         try:
             # overflow on the way to a divergence is handled by the guard, not warned about
             with np.errstate(all="ignore"):
@@ -244,12 +242,10 @@ class Trainer:
                     run.apply_pending()
                     idx = order[start:start + bs]
                     xb, yb = run.take(idx, self.steps + 1)
-                    if self.chooser is not None:
-                        self.chooser.before()
+                    self.chooser.before()
                     t_step = time.perf_counter()
                     data_loss, reg_loss, values = self.step(xb, yb)
-                    if self.chooser is not None:
-                        self.chooser.after(time.perf_counter() - t_step, len(idx))
+                    self.chooser.after(time.perf_counter() - t_step, len(idx))
                 if values is not None:
                     self.losses.append((self.steps + 1, data_loss + reg_loss))  # the blow-up, drawn
                     message = self._diverged(values, epoch, data_loss, reg_loss)

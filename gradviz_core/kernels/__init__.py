@@ -143,7 +143,8 @@ class ThreadChooser:
     another process is slow. So the trainer times its own steps (seconds per sample) with
     1 and with 2 threads in turn for a few steps, keeps the faster, and measures again every
     ``every`` seconds, following the machine's load. Results do not depend on the count
-    (see fast_conv._threads), so neither does training.
+    (see fast_conv._threads), so neither does training. With one option (a count the caller
+    chose) it only sets that count.
     """
 
     #: fewer threads are kept only when this much faster: timings of a few steps are noisy, and
@@ -152,7 +153,7 @@ class ThreadChooser:
 
     def __init__(self, options=(1, 2), probes: int = 5, every: float = 3.0) -> None:
         import numba
-        self.options = [n for n in options if n <= numba.config.NUMBA_NUM_THREADS] or [1]
+        self.options = sorted({max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)) for n in options})
         self.probes, self.every = probes, every
         self.choice = self.options[-1]
         self._plan: list[int] = []
