@@ -145,9 +145,12 @@ class Race:
             if r == "sgd":
                 settings["momentum"] = 0.0  # plain SGD here: momentum has its own lane
             self.optimizers[r] = make_optimizer(settings)
-        f0 = surface.value(self.start)
+        f0, g0 = surface.value_and_grad(self.start)
         self.paths = {r: [self.start.copy()] for r in self.rules}
         self.losses = {r: [f0] for r in self.rules}
+        #: each rule's gradient at its last point, found with that point's f (one forward and
+        #: one backward pass per step)
+        self._grad = {r: g0 for r in self.rules}
         #: rule -> why it stopped ("diverged at step 12"), for the rules that did
         self.stopped: dict[str, str] = {}
         self.steps = 0
@@ -163,7 +166,7 @@ class Race:
                 if r in self.stopped:
                     continue
                 p = self.paths[r][-1].copy()
-                _, g = self.surface.value_and_grad(p)
+                g = self._grad[r]
                 if not np.all(np.isfinite(g)):
                     self.stopped[r] = f"the gradient is not finite at step {self.steps}"
                     continue
@@ -171,7 +174,7 @@ class Race:
                 for i, key in enumerate(self.surface.keys):
                     w = p[i:i + 1]  # a view: the rule updates it in place, as in training
                     opt.apply(key, w, g[i:i + 1])
-                f = self.surface.value(p)
+                f, self._grad[r] = self.surface.value_and_grad(p)
                 self.paths[r].append(p)
                 self.losses[r].append(f)
                 if not (np.all(np.isfinite(p)) and np.isfinite(f)):
