@@ -9,13 +9,20 @@ from numba import prange
 from gradviz_core.kernels.jit import _jit
 
 # ---- convolution -------------------------------------------------------------------------------
-# Per sample and group: im2row into a (Ho·Wo, C/G·F·F) matrix that fits in cache, then one
-# BLAS GEMM with the filters (that shape runs about twice as fast as its transpose). Runs of
-# samples go to threads (prange); BLAS itself is single-threaded (see kernels.use), so the
-# two never fight over the cores. dW sums per-run partials in a fixed order, and the number
-# of runs is the machine's core count, not the threads a call gets, so results do not depend
-# on scheduling or on how many threads run them (kernels.ThreadChooser changes that count). Arrays are shaped so that every operand BLAS gets is
-# C-contiguous (Numba copies slices it cannot prove contiguous).
+# Per sample and group, the window matrix is built in cache and multiplied by the filters in one
+# BLAS GEMM. The forward pass builds it as rows (Ho·Wo, F·F·C/G) from a channels-last copy of the
+# image, so that each row is F contiguous runs of F·C/G numbers; dW builds it as columns
+# (C/G·F·F, Ho·Wo), each a run of the image's rows, and multiplies it by doutᵀ. Those are the
+# orientations in which this BLAS (called from Numba) runs fastest: about 47 GFLOP/s on one core
+# here, against 25 for their transposes. Copies go through views, so that their indices are
+# known to be non-negative and the loops vectorize (a negative index check per element kept
+# them scalar, 4× slower).
+# Runs of samples go to threads (prange); BLAS itself is single-threaded (see kernels.use), so
+# the two never fight over the cores. dW sums per-run partials in a fixed order, and the number
+# of runs is the machine's core count, not the threads a call gets, so results do not depend on
+# scheduling or on how many threads run them (kernels.ThreadChooser changes that count).
+# Arrays are shaped so that every operand BLAS gets is contiguous (Numba copies slices it
+# cannot prove contiguous).
 def _pad(x, pad: int):
     """Zeros around each image (np.pad is several times slower for this)."""
     if pad == 0:
@@ -26,6 +33,9 @@ def _pad(x, pad: int):
     return out
 
 
+_HWC = 8  # channels per group from which windows are built from a channels-last copy
+
+
 def _threads(n: int) -> int:
     """How many runs of samples to split a batch of n into: one per core of the machine
     (fewer threads, say one on a busy machine, take the same runs in turn: the same sums)."""
@@ -33,12 +43,45 @@ def _threads(n: int) -> int:
 
 
 @_jit()
-def _im2row(xs, c0, c1, F, S, Ho, Wo, rows):
-    """xs (C, Hp, Wp) -> rows (Ho·Wo, (c1 − c0)·F·F): row h·Wo + q is the window at (h, q).
+def _channels_last(xs, c0, c1, out):
+    """xs (C, Hp, Wp), channels c0 … c1 − 1 -> out (Hp, Wp, c1 − c0)"""
+    for h in range(out.shape[0]):
+        for w in range(out.shape[1]):
+            px = out[h, w]
+            for c in range(c1 - c0):
+                px[c] = xs[c0 + c, h, w]
 
-    The common stride-1 3×3 and 5×5 cases are unrolled: with F known only at run time, the
-    three-step inner loop costs more than the copy it does.
-    """
+
+@_jit()
+def _im2row(xh, F, S, Ho, Wo, rows):
+    """xh (Hp, Wp, Cg) -> rows (Ho·Wo, F·F·Cg): row h·Wo + q is the window at (h, q), ordered
+    (i, j, c). With stride 1 a window's line i is one run of F·Cg numbers of xh."""
+    Hp, Wp, Cg = xh.shape
+    FC = F * Cg
+    xf = xh.reshape(Hp * Wp * Cg)
+    for h in range(Ho):
+        for q in range(Wo):
+            row = rows[h * Wo + q]
+            for i in range(F):
+                if S == 1:
+                    s0 = ((h + i) * Wp + q) * Cg
+                    src, dst = xf[s0:s0 + FC], row[i * FC:(i + 1) * FC]
+                    for m in range(FC):
+                        dst[m] = src[m]
+                else:
+                    for j in range(F):
+                        s0 = ((h * S + i) * Wp + q * S + j) * Cg
+                        src, dst = xf[s0:s0 + Cg], row[(i * F + j) * Cg:(i * F + j + 1) * Cg]
+                        for m in range(Cg):
+                            dst[m] = src[m]
+
+
+@_jit()
+def _im2row_cij(xs, c0, c1, F, S, Ho, Wo, rows):
+    """xs (C, Hp, Wp) -> rows (Ho·Wo, (c1 − c0)·F·F), ordered (c, i, j): for few channels,
+    whose runs in channels-last order would be too short to pay. The common stride-1 3×3 and
+    5×5 cases are unrolled: with F known only at run time, the three-step inner loop costs
+    more than the copy it does."""
     for h in range(Ho):
         for q in range(Wo):
             row = rows[h * Wo + q]
@@ -60,6 +103,27 @@ def _im2row(xs, c0, c1, F, S, Ho, Wo, rows):
 
 
 @_jit()
+def _im2col(xs, c0, c1, F, S, Ho, Wo, cols):
+    """xs (C, Hp, Wp) -> cols ((c1 − c0)·F·F, Ho·Wo): row (c·F + i)·F + j holds what filter tap
+    (i, j) of channel c sees at every output position."""
+    r = 0
+    for c in range(c0, c1):
+        for i in range(F):
+            for j in range(F):
+                col = cols[r]
+                for h in range(Ho):
+                    line, dst = xs[c, h * S + i], col[h * Wo:(h + 1) * Wo]
+                    if S == 1:
+                        src = line[j:j + Wo]
+                        for q in range(Wo):
+                            dst[q] = src[q]
+                    else:
+                        for q in range(Wo):
+                            dst[q] = line[j + q * S]
+                r += 1
+
+
+@_jit()
 def _row2im(rows, c0, c1, F, S, Ho, Wo, dxs):
     """The adjoint of _im2row: add each window back where it was read from (into dxs)."""
     for h in range(Ho):
@@ -75,42 +139,51 @@ def _row2im(rows, c0, c1, F, S, Ho, Wo, dxs):
 
 
 @_jit(parallel=True)
-def _conv_fwd(xp, w2t, b, F, S, out, T):
-    """xp (N, C, Hp, Wp), w2t (G, C/G·F·F, K/G), b (K,) -> out (N, G, K/G, Ho·Wo)"""
+def _conv_fwd(xp, w2t, b, F, S, out, T, hwc):
+    """xp (N, C, Hp, Wp), w2t (G, F·F·C/G, K/G) in (i, j, c) order if hwc else (c, i, j),
+    b (K,) -> out (N, G, K/G, Ho·Wo)"""
     N, G, Kg, L = out.shape
     R = w2t.shape[1]
     Cg = R // (F * F)
-    Ho, Wo = (xp.shape[2] - F) // S + 1, (xp.shape[3] - F) // S + 1
+    Hp, Wp = xp.shape[2], xp.shape[3]
+    Ho, Wo = (Hp - F) // S + 1, (Wp - F) // S + 1
     per = (N + T - 1) // T
     for t in prange(T):
+        xh = np.empty((Hp, Wp, Cg), dtype=xp.dtype)
         rows = np.empty((L, R), dtype=xp.dtype)
         o = np.empty((L, Kg), dtype=xp.dtype)
         for n in range(t * per, min(N, (t + 1) * per)):
             for g in range(G):
-                _im2row(xp[n], g * Cg, (g + 1) * Cg, F, S, Ho, Wo, rows)
+                if hwc:
+                    _channels_last(xp[n], g * Cg, (g + 1) * Cg, xh)
+                    _im2row(xh, F, S, Ho, Wo, rows)
+                else:
+                    _im2row_cij(xp[n], g * Cg, (g + 1) * Cg, F, S, Ho, Wo, rows)
                 np.dot(rows, w2t[g], o)
                 for k in range(Kg):
-                    bk = b[g * Kg + k]
+                    bk, dst = b[g * Kg + k], out[n, g, k]
                     for p in range(L):
-                        out[n, g, k, p] = o[p, k] + bk
+                        dst[p] = o[p, k] + bk
 
 
 @_jit(parallel=True)
 def _conv_dw(xp, d, F, S, parts):
-    """parts[t] = Σ over thread t's samples of dout · rows, per group. d (N, G, K/G, Ho·Wo),
-    parts (T, G, K/G, C/G·F·F)."""
+    """parts[t] = Σ over run t's samples of colsₙ · doutₙᵀ, per group: dWᵀ. d (N, G, K/G, Ho·Wo),
+    parts (T, G, C/G·F·F, K/G)."""
     N, G, Kg, L = d.shape
-    T, R = parts.shape[0], parts.shape[3]
+    T, R = parts.shape[0], parts.shape[2]
     Cg = R // (F * F)
     Ho, Wo = (xp.shape[2] - F) // S + 1, (xp.shape[3] - F) // S + 1
     per = (N + T - 1) // T
     for t in prange(T):
-        rows = np.empty((L, R), dtype=xp.dtype)
-        acc = np.zeros((G, Kg, R), dtype=xp.dtype)
+        cols = np.empty((R, L), dtype=xp.dtype)
+        prod = np.empty((R, Kg), dtype=xp.dtype)
+        acc = np.zeros((G, R, Kg), dtype=xp.dtype)
         for n in range(t * per, min(N, (t + 1) * per)):
             for g in range(G):
-                _im2row(xp[n], g * Cg, (g + 1) * Cg, F, S, Ho, Wo, rows)
-                acc[g] += np.dot(d[n, g], rows)
+                _im2col(xp[n], g * Cg, (g + 1) * Cg, F, S, Ho, Wo, cols)
+                np.dot(cols, d[n, g].T, prod)
+                acc[g] += prod
         parts[t] = acc
 
 
@@ -139,9 +212,13 @@ def _conv(xp, w, b, stride, groups):
     dtype = np.result_type(xp, w)
     ho, wo = (hp - f) // stride + 1, (wp - f) // stride + 1
     out = np.empty((n, groups, kg, ho * wo), dtype=dtype)
-    w2t = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f).transpose(0, 2, 1), dtype=dtype)
+    # (K, C/G, F, F) -> (G, F·F·C/G, K/G), in the order of the windows' columns
+    hwc = cg >= _HWC
+    order = (0, 3, 4, 2, 1) if hwc else (0, 2, 3, 4, 1)
+    w2t = np.ascontiguousarray(w.reshape(groups, kg, cg, f, f).transpose(order)
+                               .reshape(groups, f * f * cg, kg), dtype=dtype)
     bias = (b if b is not None else np.zeros(k)).astype(dtype, copy=False)
-    _conv_fwd(np.ascontiguousarray(xp, dtype=dtype), w2t, bias, f, stride, out, _threads(n))
+    _conv_fwd(np.ascontiguousarray(xp, dtype=dtype), w2t, bias, f, stride, out, _threads(n), hwc)
     return out.reshape(n, k, ho, wo)
 
 
@@ -163,8 +240,8 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
                     need_dx: bool = True):
     """dout (N, K, Ho, Wo) -> dx (N, C, H, W) or None, dw (K, C/G, F, F), db (K,) or None.
 
-    For stride 1, dx is the forward convolution of dout, padded by F − 1, with the flipped
-    weights: the gradient of the padded input, whose border is then cut off.
+    For stride 1, dx is the forward convolution of dout, padded by F − 1 − pad, with the
+    flipped weights (which gives the unpadded input's gradient directly).
     """
     n, c, h, wd = x.shape
     k, cg, f, _ = w.shape
@@ -172,13 +249,16 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     dout = np.ascontiguousarray(dout)
     d = dout.reshape(n, groups, kg, -1)
     xp = np.ascontiguousarray(_pad(x, pad))
-    parts = np.empty((_threads(n), groups, kg, cg * f * f), dtype=dout.dtype)
+    parts = np.empty((_threads(n), groups, cg * f * f, kg), dtype=dout.dtype)
     _conv_dw(xp, d, f, stride, parts)
-    dw = parts.sum(axis=0).reshape(w.shape).astype(w.dtype, copy=False)  # added in a fixed order
+    dw = parts.sum(axis=0).transpose(0, 2, 1).reshape(w.shape)  # the partials added in a fixed order
+    dw = np.ascontiguousarray(dw, dtype=w.dtype)
     db = dout.sum(axis=(0, 2, 3)) if with_bias else None
     if not need_dx:
         return None, dw, db
-    if stride == 1:
+    if stride == 1 and pad <= f - 1:
+        return _conv(_pad(dout, f - 1 - pad), _flipped(w, groups), None, 1, groups), dw, db
+    if stride == 1:  # a border wider than the filter: the padded input's gradient, cut
         dxp = _conv(_pad(dout, f - 1), _flipped(w, groups), None, 1, groups)
     else:
         dxp = np.zeros(xp.shape, dtype=dout.dtype)
