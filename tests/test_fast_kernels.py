@@ -117,6 +117,12 @@ def test_nan_still_propagates():
         nan = np.array([np.nan, -1.0, 2.0], np.float32)
         np.testing.assert_array_equal(np.isnan(F.relu_forward(nan, alpha)), np.isnan(R.relu_forward(nan, alpha)))
         assert np.isnan(F.relu_forward(nan, alpha)[0])
+    for size, stride, pad in ((2, 2, 0), (3, 2, 1)):  # a NaN anywhere in a window wins it
+        x = np.arange(36, dtype=np.float32).reshape(1, 1, 6, 6)
+        x[0, 0, 1, 1] = x[0, 0, 4, 2] = np.nan
+        got, want = F.maxpool_forward(x, size, stride, pad), R.maxpool_forward(x, size, stride, pad)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
     conv = F.conv2d_forward(np.full((1, 1, 3, 3), np.nan, np.float32), np.ones((4, 1, 3, 3), np.float32), None, 1, 0, 1)
     assert np.isnan(conv).all()
 
@@ -142,7 +148,8 @@ def test_warm_up_runs_every_kernel():
     from gradviz_core.kernels import fast_conv
     seconds = kernels.warm_up(("float32",))
     assert seconds >= 0
-    for fn in (fast_conv._conv_fwd, fast_conv._conv_dw, fast_conv._conv_dx_rows, F._maxpool_fwd, F._bn_bwd):
+    for fn in (fast_conv._conv_fwd, fast_conv._conv_dw, fast_conv._conv_dx_rows, F._maxpool_fwd,
+               F._maxpool2_fwd, F._maxpool2_bwd, F._bn_bwd):
         assert fn.signatures, f"{fn.py_func.__name__} was not compiled by warm_up"
 
 

@@ -97,9 +97,9 @@ def warm_up(dtypes=("float32", "float64")) -> float:
             wg = w[:, :4 // groups]
             out = k.conv2d_forward(x, wg, b, stride, 1, groups)
             k.conv2d_backward(out, x, wg, stride, 1, groups)
-        for f in (k.maxpool_forward,):
-            out, arg = f(x, 2, 2, 0)
-            k.maxpool_backward(out, arg, x.shape, 2, 2, 0)
+        for size, stride, pad in ((2, 2, 0), (3, 2, 1)):  # the common 2×2 and any other pool
+            out, arg = k.maxpool_forward(x, size, stride, pad)
+            k.maxpool_backward(out, arg, x.shape, size, stride, pad)
         k.avgpool_backward(k.avgpool_forward(x, 2, 2, 0), x.shape, 2, 2, 0)
         x3 = x.reshape(2, 4, -1)
         o = k.batchnorm_forward(x3, b + 1, b, 1e-5)

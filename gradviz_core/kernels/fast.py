@@ -263,11 +263,60 @@ def _maxpool_fwd(x, F, S, P, out, arg):
                         if xx < 0 or xx >= W:
                             continue
                         v = x[n, c, y, xx]
-                        if bi < 0 or v > best:  # the first of equal values wins, as in the reference
+                        # the first of equal values wins, and a NaN wins (argmax's rules in the reference)
+                        if bi < 0 or v > best or (v != v and best == best):
                             best = v
                             bi = i * F + j
                 out[n, c, h, q] = best
                 arg[n, c, h, q] = bi
+
+
+@_jit(parallel=True)
+def _maxpool2_fwd(x, out, arg):
+    """The common 2×2 pool of stride 2 without padding, through row views (no bounds to test)."""
+    N, C = x.shape[0], x.shape[1]
+    Ho, Wo = out.shape[2], out.shape[3]
+    for nc in prange(N * C):
+        n, c = nc // C, nc % C
+        for h in range(Ho):
+            r0, r1, o, a = x[n, c, 2 * h], x[n, c, 2 * h + 1], out[n, c, h], arg[n, c, h]
+            for q in range(Wo):
+                w0, w1, w2, w3 = r0[2 * q], r0[2 * q + 1], r1[2 * q], r1[2 * q + 1]
+                best, bi = w0, 0  # the first of equal values wins, as in the reference
+                if w1 > best:
+                    best, bi = w1, 1
+                if w2 > best:
+                    best, bi = w2, 2
+                if w3 > best:
+                    best, bi = w3, 3
+                total = w0 + w1 + w2 + w3
+                if total != total:  # rare: a NaN wins (argmax's rule); tested apart, not per compare
+                    for k, v in enumerate((w0, w1, w2, w3)):
+                        if v != v:
+                            best, bi = v, k
+                            break
+                o[q], a[q] = best, bi
+
+
+@_jit(parallel=True)
+def _maxpool2_bwd(dout, arg, dx):
+    N, C = dout.shape[0], dout.shape[1]
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    for nc in prange(N * C):
+        n, c = nc // C, nc % C
+        dx[n, c] = 0.0
+        for h in range(Ho):
+            r0, r1, d, a = dx[n, c, 2 * h], dx[n, c, 2 * h + 1], dout[n, c, h], arg[n, c, h]
+            for q in range(Wo):
+                k = a[q]
+                if k < 2:
+                    r0[2 * q + k] = d[q]
+                else:
+                    r1[2 * q + k - 2] = d[q]
+
+
+def _pool2(x_shape, size, stride, pad) -> bool:
+    return size == 2 and stride == 2 and pad == 0 and x_shape[2] % 2 == 0 and x_shape[3] % 2 == 0
 
 
 def maxpool_forward(x, size: int, stride: int, pad: int):
@@ -276,7 +325,10 @@ def maxpool_forward(x, size: int, stride: int, pad: int):
     ho, wo = (h - size + 2 * pad) // stride + 1, (w - size + 2 * pad) // stride + 1
     out = np.empty((n, c, ho, wo), dtype=x.dtype)
     arg = np.empty((n, c, ho, wo), dtype=np.int64)
-    _maxpool_fwd(np.ascontiguousarray(x), size, stride, pad, out, arg)
+    if _pool2(x.shape, size, stride, pad):
+        _maxpool2_fwd(np.ascontiguousarray(x), out, arg)
+    else:
+        _maxpool_fwd(np.ascontiguousarray(x), size, stride, pad, out, arg)
     return out, arg
 
 
@@ -294,7 +346,10 @@ def _maxpool_bwd(dout, arg, F, S, P, dx):
 
 def maxpool_backward(dout, arg, x_shape, size: int, stride: int, pad: int):
     dx = np.empty(x_shape, dtype=dout.dtype)
-    _maxpool_bwd(np.ascontiguousarray(dout), arg, size, stride, pad, dx)
+    if _pool2(x_shape, size, stride, pad):
+        _maxpool2_bwd(np.ascontiguousarray(dout), arg, dx)
+    else:
+        _maxpool_bwd(np.ascontiguousarray(dout), arg, size, stride, pad, dx)
     return dx
 
 
