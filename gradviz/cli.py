@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--busy", action="store_true",
                    help="add digits_convnet's training time while another process keeps a core busy "
                         "(with --ui: training in the app)")
+    b.add_argument("--roofline", action="store_true",
+                   help="instead: each kernel of each reference net inside training steps, its GFLOP/s "
+                        "and GB/s against this machine's measured GEMM rate and memory bandwidth")
     b.add_argument("--pinned", action="store_true", help=argparse.SUPPRESS)  # the unpinned rerun itself
     return p
 
@@ -407,6 +410,11 @@ def cmd_bench(args) -> int:
         return 0
 
     say = lambda msg: None if args.json else print(msg, file=sys.stderr)  # noqa: E731
+    if args.roofline:
+        from gradviz_core import roofline
+        result = roofline.run(progress=say)
+        print(json.dumps(result) if args.json else roofline.table(result))
+        return 0
     result = bench.run(args.seconds, progress=say)
     if not args.pinned:
         result["environment"] = bench.environment()

@@ -238,3 +238,25 @@ def test_predictions_of_a_small_mlp_take_the_fused_path_and_equal_the_graphs(exa
         t.program.feed(t.splits.preprocessor.transform(X).astype(t.dtype), None, t.dtype)
         want = t.program.forward(False, nodes=nodes)[t.head[1]]
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_the_roofline_counts_each_kernels_flops_inside_real_training_steps():
+    """gradviz bench --roofline: the arithmetic each kernel must do, counted from the arguments
+    the bricks really pass (timings are reported, never asserted)."""
+    from gradviz_core import roofline
+    prof = roofline.profile("digits", 8, steps=2)
+    # digits: conv8 3×3 p1 on 1×8×8, pool, conv16 3×3 p1 on 8×4×4: 2·N·K·Ho·Wo·C·F² each
+    conv1, conv2 = 2 * 8 * 8 * 8 * 8 * 1 * 9, 2 * 8 * 16 * 4 * 4 * 8 * 9
+    assert prof["conv2d_forward"]["calls"] == 2
+    assert prof["conv2d_forward"]["flops"] == conv1 + conv2
+    assert prof["conv2d_backward"]["flops"] == conv1 + 2 * conv2  # no dX for the layer on the data
+    assert prof["linear_forward"]["flops"] == 2 * 8 * 16 * 2 * 2 * 10
+    assert prof["relu_forward"]["bytes"] == 2 * 4 * (8 * 8 * 8 * 8 + 8 * 16 * 4 * 4)
+    rows = roofline.rows(prof, {"gemm_gflops": 100.0, "bandwidth_gbs": 50.0, "dram_gbs": 10.0})
+    by = {r["kernel"]: r for r in rows}
+    assert by["conv2d_backward"]["bound"] == "compute" and by["relu_forward"]["bound"] == "memory"
+    assert all(0 < r["of_roofline"] for r in rows if r["kernel"].startswith("conv"))
+    assert [r["ms"] for r in rows] == sorted((r["ms"] for r in rows), reverse=True)
+    assert "| digits-b8 | conv2d_forward |" in roofline.table({"peak": {"gemm_gflops": 100.0, "bandwidth_gbs": 50.0,
+                                                                     "dram_gbs": 10.0, "threads": 2},
+                                                            "nets": {"digits-b8": rows}})
