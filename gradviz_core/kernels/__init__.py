@@ -141,21 +141,24 @@ class ThreadChooser:
     A second thread pays on a quiet machine for large enough work, and costs on a busy one:
     a parallel loop waits for its slowest thread, and a thread that shares its core with
     another process is slow. So the trainer times its own steps (seconds per sample) with
-    1 and with 2 threads in turn for a few steps, keeps the faster, and measures again every
-    ``every`` seconds, following the machine's load. Results do not depend on the count
+    1 and with 2 threads in turn for a few steps and measures again every ``every`` seconds,
+    following the machine's load. The risks are unequal (a second thread gains at most 2×
+    on a quiet machine, and costs 3 to 4× on a busy one, where probes are noisy too), so it
+    starts with one thread and takes more only where they pay: clearly faster, not about
+    the same. Results do not depend on the count
     (see fast_conv._threads), so neither does training. With one option (a count the caller
     chose) it only sets that count.
     """
 
-    #: fewer threads are kept only when this much faster: timings of a few steps are noisy, and
-    #: on a busy machine the second thread costs far more than that (2 to 4 times)
+    #: more threads are taken only when their steps take less than this share of the time of
+    #: fewer: timings of a few steps are noisy
     MARGIN = 0.85
 
     def __init__(self, options=(1, 2), probes: int = 5, every: float = 3.0) -> None:
         import numba
         self.options = sorted({max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)) for n in options})
         self.probes, self.every = probes, every
-        self.choice = self.options[-1]
+        self.choice = self.options[0]
         self._plan: list[int] = []
         self._times: dict[int, list[float]] = {}
         self._next_probe = 0.0
@@ -182,7 +185,9 @@ class ThreadChooser:
         self._times[self._plan.pop(0)].append(seconds / max(samples, 1))
         if not self._plan:
             medians = {n: sorted(t)[len(t) // 2] for n, t in self._times.items() if t}
-            most = max(medians)  # the most threads, unless fewer are clearly faster
-            fewer = min(medians, key=medians.get)
-            self.choice = fewer if medians[fewer] < self.MARGIN * medians[most] else most
+            choice = min(medians)  # the fewest threads, unless more are clearly faster
+            for n in sorted(medians)[1:]:
+                if medians[n] < self.MARGIN * medians[choice]:
+                    choice = n
+            self.choice = choice
             self._next_probe = time.perf_counter() + self.every
