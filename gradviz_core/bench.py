@@ -85,11 +85,12 @@ def time_gradviz(backend: str, seconds: float) -> dict:
         nets = {}
         for net, (_, _, _, batches) in NETS.items():
             for bs in batches:
-                tr = Trainer(build(net, bs))
+                tr = Trainer(build(net, bs), threads=THREADS)  # as PyTorch: DESIGN.md's 2 threads
                 X = tr.splits.train.X[:bs].astype(np.float32)
                 y = tr.splits.train.y[:bs]
                 nets[f"{net}-b{bs}"] = bs * _rate(lambda: tr.step(X, y), seconds)
-        tr = Trainer(build("mlp", 32))
+        tr = Trainer(build("mlp", 32), threads=THREADS)
+        kernels.use_threads(THREADS)
         pts = np.random.default_rng(0).uniform(-1, 1, (GRID * GRID, 2))
         grid_ms = 1e3 / _rate(lambda: tr.predict(pts), seconds)
         return {"nets": nets, "grid_ms": grid_ms}

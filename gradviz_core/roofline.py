@@ -135,10 +135,11 @@ def profile(net: str, batch: int, steps: int = 30, grid: bool = False) -> dict:
             return out
         return call
     try:
-        tr = Trainer(build(net, batch))
+        tr = Trainer(build(net, batch), threads=THREADS)
         X = tr.splits.train.X[:batch].astype(np.float32)
         y = tr.splits.train.y[:batch]
         pts = np.random.default_rng(0).uniform(-1, 1, (GRID * GRID, 2))
+        kernels.use_threads(THREADS)
         work = (lambda: tr.predict(pts)) if grid else (lambda: tr.step(X, y))
         for _ in range(5):
             work()
