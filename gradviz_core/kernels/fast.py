@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import prange
 
-from gradviz_core.kernels.fast_conv import _pad, conv2d_backward, conv2d_forward  # noqa: F401
+from gradviz_core.kernels.fast_conv import conv2d_backward, conv2d_forward  # noqa: F401
 from gradviz_core.kernels.jit import FM, SMALL, _jit  # noqa: F401
 from gradviz_core.kernels.reference import MLP_ACTS  # noqa: F401
 

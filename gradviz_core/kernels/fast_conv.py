@@ -22,16 +22,8 @@ from gradviz_core.kernels.jit import _jit
 # of runs is the machine's core count, not the threads a call gets, so results do not depend on
 # scheduling or on how many threads run them (kernels.ThreadChooser changes that count).
 # Arrays are shaped so that every operand BLAS gets is contiguous (Numba copies slices it
-# cannot prove contiguous).
-def _pad(x, pad: int):
-    """Zeros around each image (np.pad is several times slower for this)."""
-    if pad == 0:
-        return x
-    n, c, h, w = x.shape
-    out = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype)
-    out[:, :, pad:pad + h, pad:pad + w] = x
-    return out
-
+# cannot prove contiguous). Padding happens per sample, into each thread's buffers, whose
+# zero border is written once: no padded copy of the batch.
 
 _HWC = 8  # channels per group from which windows are built from a channels-last copy
 
@@ -43,13 +35,26 @@ def _threads(n: int) -> int:
 
 
 @_jit()
-def _channels_last(xs, c0, c1, out):
-    """xs (C, Hp, Wp), channels c0 … c1 − 1 -> out (Hp, Wp, c1 − c0)"""
-    for h in range(out.shape[0]):
-        for w in range(out.shape[1]):
-            px = out[h, w]
+def _channels_last(xs, c0, c1, P, out):
+    """xs (C, H, W), channels c0 … c1 − 1 -> the inside of out (H + 2P, W + 2P, c1 − c0), whose
+    border of P stays as it is (zeros: buffers are zeroed once and reused for every sample)."""
+    for h in range(xs.shape[1]):
+        line = out[P + h]
+        for w in range(xs.shape[2]):
+            px = line[P + w]
             for c in range(c1 - c0):
                 px[c] = xs[c0 + c, h, w]
+
+
+@_jit()
+def _inside(xs, c0, c1, P, out):
+    """xs (C, H, W), channels c0 … c1 − 1 -> the inside of out (c1 − c0, H + 2P, W + 2P), as above."""
+    H, W = xs.shape[1], xs.shape[2]
+    for c in range(c1 - c0):
+        for h in range(H):
+            src, dst = xs[c0 + c, h], out[c, P + h, P:P + W]
+            for q in range(W):
+                dst[q] = src[q]
 
 
 @_jit()
@@ -139,26 +144,28 @@ def _row2im(rows, c0, c1, F, S, Ho, Wo, dxs):
 
 
 @_jit(parallel=True)
-def _conv_fwd(xp, w2t, b, F, S, out, T, hwc):
-    """xp (N, C, Hp, Wp), w2t (G, F·F·C/G, K/G) in (i, j, c) order if hwc else (c, i, j),
-    b (K,) -> out (N, G, K/G, Ho·Wo)"""
+def _conv_fwd(x, P, w2t, b, F, S, out, T, hwc):
+    """x (N, C, H, W) padded by P here, w2t (G, F·F·C/G, K/G) in (i, j, c) order if hwc else
+    (c, i, j), b (K,) -> out (N, G, K/G, Ho·Wo)"""
     N, G, Kg, L = out.shape
     R = w2t.shape[1]
     Cg = R // (F * F)
-    Hp, Wp = xp.shape[2], xp.shape[3]
+    Hp, Wp = x.shape[2] + 2 * P, x.shape[3] + 2 * P
     Ho, Wo = (Hp - F) // S + 1, (Wp - F) // S + 1
     per = (N + T - 1) // T
     for t in prange(T):
-        xh = np.empty((Hp, Wp, Cg), dtype=xp.dtype)
-        rows = np.empty((L, R), dtype=xp.dtype)
-        o = np.empty((L, Kg), dtype=xp.dtype)
+        xh = np.zeros((Hp, Wp, Cg), dtype=x.dtype)
+        xs = np.zeros((Cg, Hp, Wp), dtype=x.dtype)
+        rows = np.empty((L, R), dtype=x.dtype)
+        o = np.empty((L, Kg), dtype=x.dtype)
         for n in range(t * per, min(N, (t + 1) * per)):
             for g in range(G):
                 if hwc:
-                    _channels_last(xp[n], g * Cg, (g + 1) * Cg, xh)
+                    _channels_last(x[n], g * Cg, (g + 1) * Cg, P, xh)
                     _im2row(xh, F, S, Ho, Wo, rows)
                 else:
-                    _im2row_cij(xp[n], g * Cg, (g + 1) * Cg, F, S, Ho, Wo, rows)
+                    _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
+                    _im2row_cij(xs, 0, Cg, F, S, Ho, Wo, rows)
                 np.dot(rows, w2t[g], o)
                 for k in range(Kg):
                     bk, dst = b[g * Kg + k], out[n, g, k]
@@ -167,21 +174,24 @@ def _conv_fwd(xp, w2t, b, F, S, out, T, hwc):
 
 
 @_jit(parallel=True)
-def _conv_dw(xp, d, F, S, parts):
-    """parts[t] = Σ over run t's samples of colsₙ · doutₙᵀ, per group: dWᵀ. d (N, G, K/G, Ho·Wo),
-    parts (T, G, C/G·F·F, K/G)."""
+def _conv_dw(x, P, d, F, S, parts):
+    """parts[t] = Σ over run t's samples of colsₙ · doutₙᵀ, per group: dWᵀ. x (N, C, H, W)
+    padded by P here, d (N, G, K/G, Ho·Wo), parts (T, G, C/G·F·F, K/G)."""
     N, G, Kg, L = d.shape
     T, R = parts.shape[0], parts.shape[2]
     Cg = R // (F * F)
-    Ho, Wo = (xp.shape[2] - F) // S + 1, (xp.shape[3] - F) // S + 1
+    Hp, Wp = x.shape[2] + 2 * P, x.shape[3] + 2 * P
+    Ho, Wo = (Hp - F) // S + 1, (Wp - F) // S + 1
     per = (N + T - 1) // T
     for t in prange(T):
-        cols = np.empty((R, L), dtype=xp.dtype)
-        prod = np.empty((R, Kg), dtype=xp.dtype)
-        acc = np.zeros((G, R, Kg), dtype=xp.dtype)
+        xs = np.zeros((Cg, Hp, Wp), dtype=x.dtype)
+        cols = np.empty((R, L), dtype=x.dtype)
+        prod = np.empty((R, Kg), dtype=x.dtype)
+        acc = np.zeros((G, R, Kg), dtype=x.dtype)
         for n in range(t * per, min(N, (t + 1) * per)):
             for g in range(G):
-                _im2col(xp[n], g * Cg, (g + 1) * Cg, F, S, Ho, Wo, cols)
+                _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
+                _im2col(xs, 0, Cg, F, S, Ho, Wo, cols)
                 np.dot(cols, d[n, g].T, prod)
                 acc[g] += prod
         parts[t] = acc
@@ -204,12 +214,13 @@ def _conv_dx_rows(d, w2, F, S, dxp, T):
                 _row2im(rows, g * Cg, (g + 1) * Cg, F, S, Ho, Wo, dxp[n])
 
 
-def _conv(xp, w, b, stride, groups):
-    """The convolution of already padded input. xp (N, C, Hp, Wp), w (K, C/G, F, F)."""
-    n, _, hp, wp = xp.shape
+def _conv(x, pad, w, b, stride, groups):
+    """x (N, C, H, W) padded by pad, w (K, C/G, F, F) -> (N, K, Ho, Wo)"""
+    n, _, h, wd = x.shape
+    hp, wp = h + 2 * pad, wd + 2 * pad
     k, cg, f, _ = w.shape
     kg = k // groups
-    dtype = np.result_type(xp, w)
+    dtype = np.result_type(x, w)
     ho, wo = (hp - f) // stride + 1, (wp - f) // stride + 1
     out = np.empty((n, groups, kg, ho * wo), dtype=dtype)
     # (K, C/G, F, F) -> (G, F·F·C/G, K/G), in the order of the windows' columns
@@ -218,13 +229,13 @@ def _conv(xp, w, b, stride, groups):
     w2t = np.ascontiguousarray(w.reshape(groups, kg, cg, f, f).transpose(order)
                                .reshape(groups, f * f * cg, kg), dtype=dtype)
     bias = (b if b is not None else np.zeros(k)).astype(dtype, copy=False)
-    _conv_fwd(np.ascontiguousarray(xp, dtype=dtype), w2t, bias, f, stride, out, _threads(n), hwc)
+    _conv_fwd(np.ascontiguousarray(x, dtype=dtype), pad, w2t, bias, f, stride, out, _threads(n), hwc)
     return out.reshape(n, k, ho, wo)
 
 
 def conv2d_forward(x, w, b, stride: int, pad: int, groups: int):
     """x (N, C, H, W), w (K, C/G, F, F), b (K,) or None -> out (N, K, Ho, Wo)"""
-    return _conv(_pad(x, pad), w, b, stride, groups)
+    return _conv(x, pad, w, b, stride, groups)
 
 
 def _flipped(w, groups):
@@ -248,20 +259,19 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     kg = k // groups
     dout = np.ascontiguousarray(dout)
     d = dout.reshape(n, groups, kg, -1)
-    xp = np.ascontiguousarray(_pad(x, pad))
     parts = np.empty((_threads(n), groups, cg * f * f, kg), dtype=dout.dtype)
-    _conv_dw(xp, d, f, stride, parts)
+    _conv_dw(np.ascontiguousarray(x, dtype=dout.dtype), pad, d, f, stride, parts)
     dw = parts.sum(axis=0).transpose(0, 2, 1).reshape(w.shape)  # the partials added in a fixed order
     dw = np.ascontiguousarray(dw, dtype=w.dtype)
     db = dout.sum(axis=(0, 2, 3)) if with_bias else None
     if not need_dx:
         return None, dw, db
     if stride == 1 and pad <= f - 1:
-        return _conv(_pad(dout, f - 1 - pad), _flipped(w, groups), None, 1, groups), dw, db
+        return _conv(dout, f - 1 - pad, _flipped(w, groups), None, 1, groups), dw, db
     if stride == 1:  # a border wider than the filter: the padded input's gradient, cut
-        dxp = _conv(_pad(dout, f - 1), _flipped(w, groups), None, 1, groups)
+        dxp = _conv(dout, f - 1, _flipped(w, groups), None, 1, groups)
     else:
-        dxp = np.zeros(xp.shape, dtype=dout.dtype)
+        dxp = np.zeros((n, c, h + 2 * pad, wd + 2 * pad), dtype=dout.dtype)
         w2 = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f), dtype=dout.dtype)
         _conv_dx_rows(d, w2, f, stride, dxp, _threads(n))
     return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + wd]), dw, db
