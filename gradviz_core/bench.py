@@ -80,8 +80,7 @@ def time_gradviz(backend: str, seconds: float) -> dict:
     from gradviz_core import kernels
     from gradviz_core.train import Trainer
 
-    kernels.use(backend)
-    try:
+    with kernels.using(backend):
         nets = {}
         for net, (_, _, _, batches) in NETS.items():
             for bs in batches:
@@ -94,8 +93,6 @@ def time_gradviz(backend: str, seconds: float) -> dict:
         pts = np.random.default_rng(0).uniform(-1, 1, (GRID * GRID, 2))
         grid_ms = 1e3 / _rate(lambda: tr.predict(pts), seconds)
         return {"nets": nets, "grid_ms": grid_ms}
-    finally:
-        kernels.use("reference")
 
 
 def time_torch(seconds: float) -> dict | None:

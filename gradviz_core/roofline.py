@@ -107,12 +107,14 @@ def cost(kernel: str, a: dict) -> tuple[float, float]:
 
 def profile(net: str, batch: int, steps: int = 30, grid: bool = False) -> dict:
     """Seconds, flops and bytes per training step of each fast kernel of ``net`` (with ``grid``:
-    per prediction of the bench's 256×256 grid instead)."""
+    per prediction of the bench's 256×256 grid instead). The backend and thread count in use
+    before are restored after."""
+    import numba
+
     from gradviz_core import kernels
     from gradviz_core.kernels import fast
     from gradviz_core.train import Trainer
 
-    kernels.use("fast")
     stats = defaultdict(lambda: [0, 0.0, 0.0, 0.0])  # calls, seconds, flops, bytes
     names = [n for n in dir(fast) if not n.startswith("_") and callable(getattr(fast, n))
              and getattr(getattr(fast, n), "__module__", "").startswith("gradviz_core.kernels")]
@@ -134,23 +136,25 @@ def profile(net: str, batch: int, steps: int = 30, grid: bool = False) -> dict:
             s[3] += nbytes
             return out
         return call
-    try:
-        tr = Trainer(build(net, batch), threads=THREADS)
-        X = tr.splits.train.X[:batch].astype(np.float32)
-        y = tr.splits.train.y[:batch]
-        pts = np.random.default_rng(0).uniform(-1, 1, (GRID * GRID, 2))
-        kernels.use_threads(THREADS)
-        work = (lambda: tr.predict(pts)) if grid else (lambda: tr.step(X, y))
-        for _ in range(5):
-            work()
-        for n, f in originals.items():
-            setattr(fast, n, timed(n, f))
-        for _ in range(steps):
-            work()
-    finally:
-        for n, f in originals.items():
-            setattr(fast, n, f)
-        kernels.use("reference")
+    threads = numba.get_num_threads()
+    with kernels.using("fast"):
+        try:
+            tr = Trainer(build(net, batch), threads=THREADS)
+            X = tr.splits.train.X[:batch].astype(np.float32)
+            y = tr.splits.train.y[:batch]
+            pts = np.random.default_rng(0).uniform(-1, 1, (GRID * GRID, 2))
+            kernels.use_threads(THREADS)
+            work = (lambda: tr.predict(pts)) if grid else (lambda: tr.step(X, y))
+            for _ in range(5):
+                work()
+            for n, f in originals.items():
+                setattr(fast, n, timed(n, f))
+            for _ in range(steps):
+                work()
+        finally:
+            for n, f in originals.items():
+                setattr(fast, n, f)
+            kernels.use_threads(threads)
     return {k: {"calls": c / steps, "seconds": s / steps, "flops": fl / steps, "bytes": b / steps}
             for k, (c, s, fl, b) in stats.items()}
 

@@ -244,8 +244,10 @@ def test_predictions_of_a_small_mlp_take_the_fused_path_and_equal_the_graphs(exa
 def test_the_roofline_counts_each_kernels_flops_inside_real_training_steps():
     """gradviz bench --roofline: the arithmetic each kernel must do, counted from the arguments
     the bricks really pass (timings are reported, never asserted)."""
-    from gradviz_core import roofline
+    from gradviz_core import kernels, roofline
+    before = kernels.active()
     prof = roofline.profile("digits", 8, steps=2)
+    assert kernels.active() is before  # what runs next in the process keeps its backend
     # digits: conv8 3×3 p1 on 1×8×8, pool, conv16 3×3 p1 on 8×4×4: 2·N·K·Ho·Wo·C·F² each
     conv1, conv2 = 2 * 8 * 8 * 8 * 8 * 1 * 9, 2 * 8 * 16 * 4 * 4 * 8 * 9
     assert prof["conv2d_forward"]["calls"] == 2

@@ -7,6 +7,7 @@ compiles (or loads) all of them ahead of time.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -78,6 +79,18 @@ def use(name: str) -> ModuleType:
     else:
         raise ValueError(f"unknown kernel backend {name!r}: use 'reference' or 'fast'")
     return _active
+
+
+@contextlib.contextmanager
+def using(name: str):
+    """Run a block on backend ``name``, then return to the backend before it (a bench or a test
+    that times one backend must not leave it to whatever runs next in the process)."""
+    before = _active
+    use(name)
+    try:
+        yield _active
+    finally:
+        use(before.__name__.rsplit(".", 1)[-1] if before is not None else os.environ.get("GRADVIZ_BACKEND", "fast"))
 
 
 def warm_up(dtypes=("float32", "float64")) -> float:
