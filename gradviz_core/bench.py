@@ -80,6 +80,9 @@ def time_gradviz(backend: str, seconds: float) -> dict:
     from gradviz_core import kernels
     from gradviz_core.train import Trainer
 
+    import numba
+
+    threads = numba.get_num_threads()
     with kernels.using(backend):
         nets = {}
         for net, (_, _, _, batches) in NETS.items():
@@ -92,6 +95,7 @@ def time_gradviz(backend: str, seconds: float) -> dict:
         kernels.use_threads(THREADS)
         pts = np.random.default_rng(0).uniform(-1, 1, (GRID * GRID, 2))
         grid_ms = 1e3 / _rate(lambda: tr.predict(pts), seconds)
+        kernels.use_threads(threads)
         return {"nets": nets, "grid_ms": grid_ms}
 
 

@@ -40,6 +40,7 @@ def peaks(threads: int = THREADS) -> dict:
     counted) of a parallel copy on as many threads: of 8 MB, the size of the reference nets'
     largest activations, which stay in the last-level cache between layers (the roofline's
     bandwidth), and of 256 MB, from main memory."""
+    import numba
     from threadpoolctl import threadpool_limits
 
     from gradviz_core import kernels
@@ -48,12 +49,16 @@ def peaks(threads: int = THREADS) -> dict:
     with threadpool_limits(limits=threads, user_api="blas"):
         gflops = 2 * 2048 ** 3 / _best(lambda: a @ a) / 1e9
     copy = _jit(parallel=True)(_copy_body)
+    before = numba.get_num_threads()
     kernels.use_threads(threads)
     gbs = {}
-    for label, mb in (("cache", 8), ("dram", 256)):
-        src = np.ones(mb * 2 ** 18, np.float32)
-        dst = np.empty_like(src)
-        gbs[label] = 2 * src.nbytes / _best(lambda: copy(dst, src)) / 1e9
+    try:
+        for label, mb in (("cache", 8), ("dram", 256)):
+            src = np.ones(mb * 2 ** 18, np.float32)
+            dst = np.empty_like(src)
+            gbs[label] = 2 * src.nbytes / _best(lambda: copy(dst, src)) / 1e9
+    finally:
+        kernels.use_threads(before)
     return {"gemm_gflops": gflops, "bandwidth_gbs": gbs["cache"], "dram_gbs": gbs["dram"], "threads": threads}
 
 
@@ -68,9 +73,19 @@ def _conv_flops(x_shape, w_shape, stride, pad):
     return 2 * n * k * ho * wo * cg * f * f
 
 
-def cost(kernel: str, a: dict) -> tuple[float, float]:
-    """(flops, bytes) of one call, from its arguments by name: the arithmetic it must do and the
-    least memory it must move (inputs read once, outputs written once)."""
+def _arrays(v):
+    """The arrays in a value: itself, or those of a tuple or list of them."""
+    if isinstance(v, np.ndarray):
+        return [v]
+    if isinstance(v, (tuple, list)):
+        return [a for x in v for a in _arrays(x)]
+    return []
+
+
+def cost(kernel: str, a: dict, out=None) -> tuple[float, float]:
+    """(flops, bytes) of one call, from its arguments by name (and its result ``out``): the
+    arithmetic it must do and the least memory it must move (inputs read once, outputs written
+    once)."""
     size = lambda v: v.size * v.itemsize  # noqa: E731
     if kernel == "conv2d_forward":
         x, w = a["x"], a["w"]
@@ -79,17 +94,22 @@ def cost(kernel: str, a: dict) -> tuple[float, float]:
     if kernel == "conv2d_backward":
         x, w, need_dx = a["x"], a["w"], a["need_dx"]
         passes = 2 if need_dx else 1  # dW, and dX when asked: each as many flops as the forward pass
+        # reads dout and x, writes dW; with dX, also reads W and writes dX
         return (passes * _conv_flops(x.shape, w.shape, a["stride"], a["pad"]),
-                size(a["dout"]) + size(x) + 2 * size(w) + (size(x) if need_dx else 0))
+                size(a["dout"]) + size(x) + size(w) + (size(w) + size(x) if need_dx else 0))
     if kernel == "linear_forward":
         x, w = a["x"], a["w"]
         return 2 * x.shape[0] * w.size, size(x) + size(w) + x.shape[0] * w.shape[1] * x.itemsize
     if kernel == "linear_backward":
         x, w = a["x"], a["w"]
-        return (2 if a["need_dx"] else 1) * 2 * x.shape[0] * w.size, size(a["dout"]) + 2 * size(x) + 2 * size(w)
+        need_dx = a["need_dx"]
+        return ((2 if need_dx else 1) * 2 * x.shape[0] * w.size,
+                size(a["dout"]) + size(x) + size(w) + (size(w) + size(x) if need_dx else 0))
     if kernel == "mlp_forward":
         x, ws = a["x"], a["ws"]
-        return sum(2 * x.shape[0] * w.size for w in ws), size(x) + x.shape[0] * ws[-1].shape[1] * x.itemsize
+        weights = sum(size(v) for v in _arrays(ws) + _arrays(a["bs"]))
+        return (sum(2 * x.shape[0] * w.size for w in ws),
+                size(x) + weights + x.shape[0] * ws[-1].shape[1] * x.itemsize)
     if kernel in ("relu_forward", "sigmoid"):
         return a["x"].size, 2 * size(a["x"])
     if kernel == "relu_backward":
@@ -102,7 +122,7 @@ def cost(kernel: str, a: dict) -> tuple[float, float]:
     if kernel == "maxpool_backward":
         dout = a["dout"]
         return 0.0, size(dout) + size(a["arg"]) + int(np.prod(a["x_shape"])) * dout.itemsize
-    return 0.0, sum(size(v) for v in a.values() if isinstance(v, np.ndarray))
+    return 0.0, sum(size(v) for v in _arrays(list(a.values())) + _arrays(out))  # the rest: ins and outs
 
 
 def profile(net: str, batch: int, steps: int = 30, grid: bool = False) -> dict:
@@ -131,7 +151,7 @@ def profile(net: str, batch: int, steps: int = 30, grid: bool = False) -> dict:
             s[1] += time.perf_counter() - t
             bound = sig.bind(*args, **kw)
             bound.apply_defaults()
-            flops, nbytes = cost(name, bound.arguments)
+            flops, nbytes = cost(name, bound.arguments, out)
             s[2] += flops
             s[3] += nbytes
             return out

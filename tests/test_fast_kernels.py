@@ -255,6 +255,16 @@ def test_the_roofline_counts_each_kernels_flops_inside_real_training_steps():
     assert prof["conv2d_backward"]["flops"] == conv1 + 2 * conv2  # no dX for the layer on the data
     assert prof["linear_forward"]["flops"] == 2 * 8 * 16 * 2 * 2 * 10
     assert prof["relu_forward"]["bytes"] == 2 * 4 * (8 * 8 * 8 * 8 + 8 * 16 * 4 * 4)
+    # bytes: inputs read once, outputs written once; without dX, W is written (dW) but not read
+    x, w, d = np.zeros((64, 100), np.float32), np.zeros((100, 10), np.float32), np.zeros((64, 10), np.float32)
+    args = {"dout": d, "x": x, "w": w, "with_bias": True}
+    assert roofline.cost("linear_backward", {**args, "need_dx": False})[1] == 4 * (640 + 6400 + 1000)
+    assert roofline.cost("linear_backward", {**args, "need_dx": True})[1] == 4 * (640 + 2 * 6400 + 2 * 1000)
+    ws, bs = [np.zeros((2, 100), np.float32), np.zeros((100, 1), np.float32)], [np.zeros(100, np.float32)] * 2
+    grid = {"x": np.zeros((1000, 2), np.float32), "ws": ws, "bs": bs}
+    assert roofline.cost("mlp_forward", grid)[1] == 4 * (2000 + 200 + 100 + 200 + 1000)
+    out = (np.zeros(8, np.float32), np.zeros(8, np.float32))  # a kernel without a model of its own
+    assert roofline.cost("batchnorm_forward", {"x": np.zeros(8, np.float32)}, out)[1] == 4 * 24
     rows = roofline.rows(prof, {"gemm_gflops": 100.0, "bandwidth_gbs": 50.0, "dram_gbs": 10.0})
     by = {r["kernel"]: r for r in rows}
     assert by["conv2d_backward"]["bound"] == "compute" and by["relu_forward"]["bound"] == "memory"
