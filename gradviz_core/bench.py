@@ -80,9 +80,6 @@ def time_gradviz(backend: str, seconds: float) -> dict:
     from gradviz_core import kernels
     from gradviz_core.train import Trainer
 
-    import numba
-
-    threads = numba.get_num_threads()
     with kernels.using(backend):
         nets = {}
         for net, (_, _, _, batches) in NETS.items():
@@ -92,10 +89,9 @@ def time_gradviz(backend: str, seconds: float) -> dict:
                 y = tr.splits.train.y[:bs]
                 nets[f"{net}-b{bs}"] = bs * _rate(lambda: tr.step(X, y), seconds)
         tr = Trainer(build("mlp", 32), threads=THREADS)
-        kernels.use_threads(THREADS)
         pts = np.random.default_rng(0).uniform(-1, 1, (GRID * GRID, 2))
-        grid_ms = 1e3 / _rate(lambda: tr.predict(pts), seconds)
-        kernels.use_threads(threads)
+        with kernels.threads(THREADS):
+            grid_ms = 1e3 / _rate(lambda: tr.predict(pts), seconds)
         return {"nets": nets, "grid_ms": grid_ms}
 
 

@@ -40,7 +40,6 @@ def peaks(threads: int = THREADS) -> dict:
     counted) of a parallel copy on as many threads: of 8 MB, the size of the reference nets'
     largest activations, which stay in the last-level cache between layers (the roofline's
     bandwidth), and of 256 MB, from main memory."""
-    import numba
     from threadpoolctl import threadpool_limits
 
     from gradviz_core import kernels
@@ -49,16 +48,12 @@ def peaks(threads: int = THREADS) -> dict:
     with threadpool_limits(limits=threads, user_api="blas"):
         gflops = 2 * 2048 ** 3 / _best(lambda: a @ a) / 1e9
     copy = _jit(parallel=True)(_copy_body)
-    before = numba.get_num_threads()
-    kernels.use_threads(threads)
     gbs = {}
-    try:
+    with kernels.threads(threads):
         for label, mb in (("cache", 8), ("dram", 256)):
             src = np.ones(mb * 2 ** 18, np.float32)
             dst = np.empty_like(src)
             gbs[label] = 2 * src.nbytes / _best(lambda: copy(dst, src)) / 1e9
-    finally:
-        kernels.use_threads(before)
     return {"gemm_gflops": gflops, "bandwidth_gbs": gbs["cache"], "dram_gbs": gbs["dram"], "threads": threads}
 
 
@@ -129,8 +124,6 @@ def profile(net: str, batch: int, steps: int = 30, grid: bool = False) -> dict:
     """Seconds, flops and bytes per training step of each fast kernel of ``net`` (with ``grid``:
     per prediction of the bench's 256×256 grid instead). The backend and thread count in use
     before are restored after."""
-    import numba
-
     from gradviz_core import kernels
     from gradviz_core.kernels import fast
     from gradviz_core.train import Trainer
@@ -156,14 +149,12 @@ def profile(net: str, batch: int, steps: int = 30, grid: bool = False) -> dict:
             s[3] += nbytes
             return out
         return call
-    threads = numba.get_num_threads()
-    with kernels.using("fast"):
+    with kernels.using("fast"), kernels.threads(THREADS):
         try:
             tr = Trainer(build(net, batch), threads=THREADS)
             X = tr.splits.train.X[:batch].astype(np.float32)
             y = tr.splits.train.y[:batch]
             pts = np.random.default_rng(0).uniform(-1, 1, (GRID * GRID, 2))
-            kernels.use_threads(THREADS)
             work = (lambda: tr.predict(pts)) if grid else (lambda: tr.step(X, y))
             for _ in range(5):
                 work()
@@ -174,7 +165,6 @@ def profile(net: str, batch: int, steps: int = 30, grid: bool = False) -> dict:
         finally:
             for n, f in originals.items():
                 setattr(fast, n, f)
-            kernels.use_threads(threads)
     return {k: {"calls": c / steps, "seconds": s / steps, "flops": fl / steps, "bytes": b / steps}
             for k, (c, s, fl, b) in stats.items()}
 

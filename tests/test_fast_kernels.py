@@ -245,9 +245,11 @@ def test_the_roofline_counts_each_kernels_flops_inside_real_training_steps():
     """gradviz bench --roofline: the arithmetic each kernel must do, counted from the arguments
     the bricks really pass (timings are reported, never asserted)."""
     from gradviz_core import kernels, roofline
-    before = kernels.active()
+    import numba
+    before, threads = kernels.active(), kernels.use_threads(1)
     prof = roofline.profile("digits", 8, steps=2)
-    assert kernels.active() is before  # what runs next in the process keeps its backend
+    # what runs next in the process keeps its backend and its thread count
+    assert kernels.active() is before and numba.get_num_threads() == threads
     # digits: conv8 3×3 p1 on 1×8×8, pool, conv16 3×3 p1 on 8×4×4: 2·N·K·Ho·Wo·C·F² each
     conv1, conv2 = 2 * 8 * 8 * 8 * 8 * 1 * 9, 2 * 8 * 16 * 4 * 4 * 8 * 9
     assert prof["conv2d_forward"]["calls"] == 2

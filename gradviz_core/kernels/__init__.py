@@ -148,6 +148,19 @@ def use_threads(n: int) -> int:
     return n
 
 
+@contextlib.contextmanager
+def threads(n: int):
+    """Run a block with ``n`` compute threads for the calling thread, then give back the count
+    it had."""
+    import numba
+    before = numba.get_num_threads()
+    use_threads(n)
+    try:
+        yield
+    finally:
+        use_threads(before)
+
+
 class ThreadChooser:
     """Picks, while training runs, the number of compute threads that trains fastest now.
 
