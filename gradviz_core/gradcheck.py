@@ -110,31 +110,54 @@ class Report:
         errs = [c.error for c in self.nodes.values()]
         return float(np.max(errs)) if errs else 0.0
 
+    def verdict(self, check: NodeCheck, item: Item) -> str:
+        """Which rule passed (or failed) one array: "ok" (within the tolerance), "noise" (the
+        difference is below the method's rounding noise: a true gradient of 0, say), "kink"
+        (a kink near the node explains it) or "fail"."""
+        if item.error <= self.tol:
+            return "ok"
+        if item.ok(self.tol):
+            return "noise"
+        # a kink explains a mismatch where the analytic value is a valid subgradient (between the
+        # one-sided differences) or where only part of the gradient differs; never a gradient
+        # that is wrong altogether (relative error near 1) when the sides rule it out
+        if check.kink and np.isfinite(item.error) and (item.between_sides or item.error < KINK_PARTIAL):
+            return "kink"
+        return "fail"
+
     def failed(self) -> list[str]:
         """Nodes with a gradient over tolerance (or NaN) that neither rounding noise nor a kink
         explains."""
-        out = []
-        for n, c in self.nodes.items():
-            bad = [i for i in c.items if not i.ok(self.tol)]
-            # a kink explains a mismatch where the analytic value is a valid subgradient (between the
-            # one-sided differences) or where only part of the gradient differs; never a gradient
-            # that is wrong altogether (relative error near 1) when the sides rule it out
-            if bad and not (c.kink and all(i.between_sides or i.error < KINK_PARTIAL for i in bad)):
-                out.append(n)
-        return out
+        return [n for n, c in self.nodes.items() if any(self.verdict(c, i) == "fail" for i in c.items)]
 
     @property
     def passed(self) -> bool:
         return not self.failed()
 
     def to_json(self) -> dict:
+        """Per node and array: the error, the verdict and what decided it (the noise bound, the
+        kink), so a script can tell a true zero gradient from a tight match."""
         def finite(x):
-            return x if np.isfinite(x) else None
+            return float(x) if np.isfinite(x) else None
 
-        return {"max_rel_error": finite(self.max_rel_error),
-                "nodes": {n: finite(c.error) for n, c in self.nodes.items()},
-                "passed": self.passed,
-                "kinks": {n: c.kink for n, c in self.nodes.items() if c.kink}}
+        order = ("ok", "noise", "kink", "fail")
+        nodes = {}
+        for n, c in self.nodes.items():
+            arrays = {}
+            for i in c.items:
+                v = self.verdict(c, i)
+                a = {"error": finite(i.error), "abs_error": finite(i.abs_error), "checked": i.checked,
+                     "total": i.total, "verdict": v}
+                if v == "noise":
+                    a["noise_bound"] = float(i.noise)
+                elif v == "kink":
+                    a["kink"] = c.kink
+                arrays[i.what] = a
+            worst = max((a["verdict"] for a in arrays.values()), key=order.index, default="ok")
+            nodes[n] = {"type": c.type_name, "error": finite(c.error), "verdict": worst, "kink": c.kink,
+                        "arrays": arrays}
+        return {"max_rel_error": finite(self.max_rel_error), "passed": self.passed, "tol": self.tol, "h": self.h,
+                "nodes": nodes, "kinks": {n: c.kink for n, c in self.nodes.items() if c.kink}}
 
 
 def check_graph(graph: Graph, training: bool = True, h: float = H, tol: float = TOL,

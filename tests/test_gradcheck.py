@@ -114,3 +114,47 @@ def test_a_true_gradient_of_zero_passes_and_a_kink_does_not_excuse_a_wrong_gradi
     assert Report({"m": sub}, 1e-6, 1e-5).passed
     part = NodeCheck("m", "Max", [Item("input a (from x)", 0.2, 1, 1, 0.5, 1e-9, False)], kink="m is on its kink")
     assert Report({"m": part}, 1e-6, 1e-5).passed
+
+
+def _gradcheck_json(graph, tmp_path, capsys):
+    from gradviz.cli import main
+    path = tmp_path / "g.json"
+    fileformat.save(graph, path)
+    code = main(["gradcheck", str(path), "--json"])
+    import json
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_gradcheck_json_names_the_rule_that_passed_or_failed_each_array(tmp_path, capsys, examples_dir, monkeypatch):
+    # noise: a bias just before BatchNorm has a true gradient of exactly 0
+    g = Graph()
+    g.set_data({"source": "spiral", "n": 60})
+    for name, t in [("x", "Input"), ("fc", "Linear"), ("bn", "BatchNorm"), ("act", "Tanh"),
+                    ("out", "Linear"), ("y", "Target"), ("loss", "SoftmaxCrossEntropy")]:
+        g.add_node(t, name, {"units": 3} if name == "out" else {})
+    for a, b in [("x", "fc"), ("fc", "bn"), ("bn", "act"), ("act", "out"), ("out", "loss")]:
+        g.connect(a, b, "x")
+    g.connect("y", "loss", "target")
+    code, d = _gradcheck_json(g, tmp_path, capsys)
+    bias = d["nodes"]["fc"]["arrays"]["weight b"]
+    assert code == 0 and d["passed"] and bias["verdict"] == "noise"
+    assert bias["error"] > d["tol"] and bias["abs_error"] <= bias["noise_bound"]
+    assert d["nodes"]["out"]["arrays"]["weight W"]["verdict"] == "ok"
+    assert d["nodes"]["out"]["arrays"]["weight W"]["error"] < 1e-6
+    # kink: relu(x) at x = 0 exactly, where the rule's 0 is a valid subgradient
+    g = Graph()
+    g.add_node("Constant", "x", {"value": [0.0, 1.0]})
+    g.add_node("ReLU", "r")
+    g.add_node("Sum", "s")
+    g.connect("x", "r", "x")
+    g.connect("r", "s", "x")
+    code, d = _gradcheck_json(g, tmp_path, capsys)
+    arr = d["nodes"]["r"]["arrays"]["input x (from x)"]
+    assert code == 0 and arr["verdict"] == "kink" and "r (ReLU)" in arr["kink"] and d["nodes"]["r"]["verdict"] == "kink"
+    # fail: a multiply gate 1% off in dL/db
+    monkeypatch.setattr(Multiply, "local", lambda self, g, a, b: (g * b, g * a * 1.01))
+    code, d = _gradcheck_json(fileformat.load(examples_dir / "circuit_xyz.json"), tmp_path, capsys)
+    f = d["nodes"]["f"]
+    assert code != 0 and not d["passed"] and f["verdict"] == "fail"
+    assert f["arrays"]["input a (from q)"]["verdict"] == "ok" and f["arrays"]["input b (from z)"]["verdict"] == "fail"
+    assert d["nodes"]["q"]["verdict"] == "ok"

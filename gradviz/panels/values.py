@@ -148,8 +148,8 @@ class ValuesPanel(QWidget):
         worst = sorted(report.nodes.values(), key=lambda c: -c.error if np.isfinite(c.error) else -np.inf)
         for c in worst:
             colour = "#e03131" if c.node in failed else "#2f9e44"
-            items = "; ".join(f"{i.what}: {i.error:.1e}" + (" (rounding noise)" if i.error > report.tol and i.ok(report.tol) else "")
-                              for i in c.items)
+            said = {"ok": "", "noise": " (rounding noise)", "kink": " (at a kink)", "fail": " (wrong)"}
+            items = "; ".join(f"{i.what}: {i.error:.1e}{said[report.verdict(c, i)]}" for i in c.items)
             rows.append(f"<span style='color:{colour}'><b>{c.node}</b> ({c.type_name}) {c.error:.1e}</span>"
                         f" — {html.escape(items)}")
             if c.kink:
