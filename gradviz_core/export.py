@@ -24,7 +24,7 @@ import keyword
 
 import numpy as np
 
-from gradviz_core.errors import GradvizError, GraphError
+from gradviz_core.errors import GraphError
 from gradviz_core.graph import Graph
 from gradviz_core.run import Run
 

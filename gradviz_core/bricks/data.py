@@ -6,7 +6,6 @@ import numpy as np
 from gradviz_core.brick import Brick
 from gradviz_core.params import ParamSpec
 from gradviz_core.registry import register
-from gradviz_core.shapes import Shape
 
 
 class _Source(Brick):
