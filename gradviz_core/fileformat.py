@@ -58,6 +58,9 @@ def load(path: str | os.PathLike) -> Graph:
 
 
 def loads(text: str, where: str = "<graph>", base_dir: str | None = None) -> Graph:
+    if not text.strip():
+        raise GraphFileError(f"{where}: the file is empty (a graph file is a JSON object: "
+                             f"{{\"format\": \"{FORMAT}\", \"version\": {VERSION}, \"nodes\": […], …}})")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -66,6 +69,17 @@ def loads(text: str, where: str = "<graph>", base_dir: str | None = None) -> Gra
         raise GraphFileError(f"{where}: line {exc.lineno}, column {exc.colno}: not valid JSON: "
                              f"{exc.msg}{hint}") from None
     return from_dict(doc, where, base_dir)
+
+
+def _lists_are_lists(data: dict, where: str) -> None:
+    """A file writes a shape as a JSON list; a string ("1, 8, 8") is what a form's text field
+    takes, and in a file it is refused rather than read silently."""
+    from gradviz_core.data.spec import SOURCES
+    specs = {p.name: p for p in SOURCES.get(data.get("source"), ("", ()))[1]}
+    for key, value in data.items():
+        if key in specs and specs[key].kind == "ints" and isinstance(value, str):
+            raise GraphFileError(f"{where}: data.{key}: write it as a list of whole numbers, e.g. [1, 8, 8], "
+                                 f"not the string {value!r}")
 
 
 def migrate(doc: dict, where: str = "<graph>") -> dict:
@@ -102,6 +116,7 @@ def from_dict(doc: Any, where: str = "<graph>", base_dir: str | None = None) -> 
         value = doc.get(section)
         if value is not None and not isinstance(value, dict):
             raise GraphFileError(f"{where}: {section}: must be an object of settings, not {_json_type(value)}")
+    _lists_are_lists(doc.get("data") or {}, where)
     g = Graph()
     g.base_dir = base_dir
     g.title, g.note, g.seed = doc.get("title", ""), doc.get("note", ""), doc.get("seed", 0)

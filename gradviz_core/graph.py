@@ -16,7 +16,7 @@ import networkx as nx
 import numpy as np
 
 from gradviz_core.brick import Brick
-from gradviz_core.data import DataError, load_dataset, make_splits
+from gradviz_core.data import load_dataset, make_splits
 from gradviz_core.errors import GradvizError, GraphError, ShapeError
 from gradviz_core.events import Events
 from gradviz_core.init import node_rng
@@ -43,6 +43,8 @@ class Problem:
     node: str | None
     port: str | None
     message: str
+    #: problems of one kind are told in one line when there are several ("unconnected", "cycle")
+    kind: str = ""
 
 
 class Graph:
@@ -338,7 +340,7 @@ class Graph:
             names = [u for u, *_ in cycle]
             text = " → ".join(names + [names[0]])
             problems += [Problem(n, None, f"{n}: part of a cycle {text}; a computational graph "
-                                          "must be acyclic") for n in names]
+                                          "must be acyclic", "cycle") for n in names]
             self.order = []
         else:
             rank = {n: i for i, n in enumerate(self.g.nodes)}  # ties keep the order nodes were added
@@ -364,7 +366,7 @@ class Graph:
             missing = [p for p in ports if p not in connected]
             for p in missing:
                 problems.append(Problem(name, p, f"{name}: input '{p}' of {brick.type_name} is not "
-                                                 "connected"))
+                                                 "connected", "unconnected"))
             in_shapes = {p: shapes[connected[p]] for p in ports if p in connected}
             if missing or any(s is None for s in in_shapes.values()):
                 continue
@@ -372,9 +374,20 @@ class Graph:
                 shapes[name] = tuple(brick.infer_shape(in_shapes))
             except GradvizError as exc:
                 problems.append(Problem(name, getattr(exc, "port", None), str(exc)))
+        self.shapes = shapes
+        if not problems:
+            problems += self._memory_problem(data_info)
         self.shapes, self.problems = shapes, problems
         self.events.emit("analyzed", shapes=shapes, problems=problems)
         return problems
+
+    def _memory_problem(self, data_info: dict | None) -> list[Problem]:
+        """A graph too big for this machine's memory, refused before anything is allocated: the
+        estimate of a float32 training run at the training batch size, naming the largest array."""
+        from gradviz_core.memory import too_big
+        batch = int(self.training.get("batch_size", 32) or 0) or int((data_info or {}).get("n", 1))
+        why = too_big(self, batch, 4, "a training run")
+        return [Problem(why.partition(":")[0], None, why, "memory")] if why else []
 
     def _data_info(self) -> tuple[dict | None, str | None]:
         if self.data is None:
@@ -385,12 +398,35 @@ class Graph:
             return None, str(exc)
 
     def check(self) -> None:
-        """Raise one GraphError listing every problem (for the CLI and the runners)."""
-        if self.problems:
-            first = self.problems[0]
-            messages = list(dict.fromkeys(p.message for p in self.problems))  # each message once
-            more = "".join(f"\n  {m}" for m in messages[1:])
-            raise GraphError(first.message + more, node=first.node, port=first.port)
+        """Raise one GraphError for every problem (for the CLI and the runners): one problem in
+        one line; several under a first line that counts them, one line per distinct problem
+        (every unconnected input in one, a cycle once)."""
+        if not self.problems:
+            return
+        first = self.problems[0]
+        lines = self.problem_lines()
+        if len(lines) == 1:
+            raise GraphError(lines[0], node=first.node, port=first.port)
+        raise GraphError(f"the graph cannot run ({len(lines)} problems):" + "".join(f"\n  {m}" for m in lines),
+                         node=first.node, port=first.port)
+
+    def problem_lines(self) -> list[str]:
+        """The distinct problems, each in one line."""
+        lines: list[str] = []
+        unconnected = [p for p in self.problems if p.kind == "unconnected"]
+        for p in self.problems:
+            if p.kind == "cycle":
+                line = p.message.partition(": ")[2]  # "part of a cycle a → b → a; …", told once
+                line = line[0].upper() + line[1:]
+            elif p.kind == "unconnected" and len(unconnected) > 1:
+                ports = ", ".join(f"{q.node}.{q.port} ({self.brick(q.node).type_name})" for q in unconnected)
+                line = (f"edges is empty: no node is connected to another; inputs that need a wire: {ports}"
+                        if not self.g.number_of_edges() else f"inputs not connected: {ports}")
+            else:
+                line = p.message
+            if line not in lines:
+                lines.append(line)
+        return lines
 
     # ---- weights --------------------------------------------------------------------------
     def build(self, dtype=np.float64) -> None:

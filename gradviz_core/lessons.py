@@ -30,6 +30,15 @@ ACTIONS = ("set", "train", "step", "play", "open", "check")
 MILESTONES = ("stepped", "updated", "trained", "raced", "checked")
 
 
+def examples_dir():
+    """examples/ beside the sources, or the copy installed as gradviz_core.examples."""
+    from pathlib import Path
+    here = Path(__file__).resolve().parent.parent / "examples"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent / "examples"
+
+
 def catalogue(folder) -> list[tuple[str, object, str]]:
     """[(title, path, the note's first line of prose)] of the graph files in ``folder``: the
     lessons first, in the lectures' order ("Lesson 3: …"), then the other examples by title.
@@ -88,36 +97,43 @@ def command(graph: Graph, url: str) -> tuple[str, Command | None]:
     action, pairs = parse(url)
     if not pairs or action in ("open", "check"):
         return action, None
+    return action, settings_command(graph, pairs, url)
+
+
+def settings_command(graph: Graph, pairs: list[tuple[str, object]], where: str) -> Command | None:
+    """One undoable command that sets each (key, value): ``training.KEY``, ``data.KEY``,
+    ``playground.KEY``, ``NODE.PARAM`` or ``*.PARAM`` (every node that has it). A lesson link
+    and ``--set`` both come here; ``where`` (the link, the option) starts each message."""
     steps: list[Command] = []
     data = dict(graph.data or {})
     for key, value in pairs:
-        where, _, name = key.partition(".")
-        if where == "training":
+        where_, _, name = key.partition(".")
+        if where_ == "training":
             spec = next((s for s in TRAINING if s.name == name), None)
             if spec is None:
-                raise GradvizError(f"{url}: training.{name} is not a setting"
+                raise GradvizError(f"{where}: training.{name} is not a setting"
                                    + did_you_mean(name, [s.name for s in TRAINING]))
             steps.append(SetTraining(name, spec.coerce(value, "training", label=f"training.{name}")))
-        elif where == "data":
+        elif where_ == "data":
             data[name] = value
-        elif where == "playground":
+        elif where_ == "playground":
             from gradviz_core.settings import check_playground as check
             check({**(graph.playground or {}), **_nested(name, value)})  # a bad value is named here
             steps.append(SetPlayground(name, value))
-        elif where == "*":
+        elif where_ == "*":
             nodes = [n for n in graph.order if name in graph.brick(n).config]
             if not nodes:
-                raise GradvizError(f"{url}: no node of this graph has a parameter {name!r}")
+                raise GradvizError(f"{where}: no node of this graph has a parameter {name!r}")
             steps += [SetParam(n, name, value) for n in nodes if graph.brick(n).config[name] != value]
-        elif where in graph:
-            steps.append(SetParam(where, name, value))
+        elif where_ in graph:
+            steps.append(SetParam(where_, name, value))
         else:
-            raise GradvizError(f"{url}: there is no node named {where!r}"
-                               + did_you_mean(where, list(graph.nodes())))
+            raise GradvizError(f"{where}: there is no node named {where_!r}"
+                               + did_you_mean(where_, list(graph.nodes())))
     if data != (graph.data or {}):
         steps.append(SetData(data))
     text = ", ".join(f"{k}={v}" for k, v in pairs)
-    return action, Group(f"lesson: {text}", steps) if steps else None
+    return Group(f"lesson: {text}", steps) if steps else None
 
 
 _CHECKPOINT = re.compile(r"^(\s*[-*] )\[( |x)\] (.*\(gradviz:check\?([^)]*)\).*)$")

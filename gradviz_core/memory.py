@@ -34,6 +34,22 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.1f} PB"
 
 
+def arrays(graph, batch: int, itemsize: int) -> list[tuple[int, str, str, tuple]]:
+    """[(bytes, node, array, shape)] of every weight and every node's output at this batch size,
+    the largest first (one copy each; a run keeps more, see ``graph_bytes``)."""
+    out = []
+    for name, shape in graph.shapes.items():
+        if shape is None:
+            continue
+        full = tuple(batch if d is None else d for d in shape)
+        out.append((itemsize * math.prod(full), name, "output", full))
+        ins = graph.input_shapes(name)
+        if all(s is not None for s in ins.values()):
+            for w, wshape in graph.brick(name).weight_shapes(ins).items():
+                out.append((itemsize * math.prod(wshape), name, w, tuple(wshape)))
+    return sorted(out, key=lambda a: -a[0])
+
+
 def graph_bytes(graph, batch: int, itemsize: int) -> tuple[int, int]:
     """(weights, activations) in bytes: each weight with its gradient and two optimizer slots,
     each node's output at this batch size with its gradient and its cache."""
@@ -45,14 +61,27 @@ def graph_bytes(graph, batch: int, itemsize: int) -> tuple[int, int]:
     return weights, acts
 
 
-def check_graph_fits(graph, batch: int, itemsize: int, what: str = "this graph") -> None:
+def too_big(graph, batch: int, itemsize: int, what: str = "this graph") -> str | None:
+    """Why ``graph`` cannot run here at this batch size and precision, naming the node and the
+    array that needs the most (None when it fits)."""
     weights, acts = graph_bytes(graph, max(batch, 1), itemsize)
     need, have = weights + acts, available_bytes()
-    if need > SHARE * have:
-        raise GradvizError(f"{what} needs about {fmt_bytes(need)} (weights with their gradients "
-                           f"{fmt_bytes(weights)}, activations at a batch of {batch} {fmt_bytes(acts)}), "
-                           f"but this machine has {fmt_bytes(have)} available; use fewer units or "
-                           "filters, or a smaller batch")
+    if need <= SHARE * have:
+        return None
+    size, node, array, shape = arrays(graph, max(batch, 1), itemsize)[0]
+    kept = "with its gradient and the optimizer's two slots" if array != "output" else "with its gradient and cache"
+    dims = " × ".join(str(d) for d in shape)
+    precision = {4: "float32", 8: "float64"}.get(itemsize, f"{itemsize}-byte numbers")
+    return (f"{node}: {array} ({dims}) needs {fmt_bytes(size)} in {precision}, "
+            f"{fmt_bytes((4 if array != 'output' else 3) * size)} {kept}; {what} needs about {fmt_bytes(need)} "
+            f"in all, but this machine has {fmt_bytes(have)} available; use fewer units or filters, "
+            "or a smaller batch")
+
+
+def check_graph_fits(graph, batch: int, itemsize: int, what: str = "this graph") -> None:
+    why = too_big(graph, batch, itemsize, what)
+    if why:
+        raise GradvizError(why)
 
 
 def check_data_fits(samples: int, values_per_sample: int, what: str = "data") -> None:

@@ -43,6 +43,8 @@ class ParamSpec:
         """Return ``value`` converted to this kind, or raise ParamError naming ``where`` (or
         ``label``, e.g. "training.lr", for the settings of a graph file's sections)."""
         label = label or f"{where}: parameter '{self.name}'"
+        if value is None:  # null in a file (or --set KEY=null) means the default, as JSON users expect
+            value = self.default
         try:
             out = _COERCE[self.kind](self, value)
         except (TypeError, ValueError) as exc:
@@ -115,7 +117,7 @@ def _to_ints(spec: ParamSpec, v: Any) -> tuple[int, ...]:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         v = [v]
     if not isinstance(v, (list, tuple)):
-        raise TypeError(f"not a list of whole numbers")
+        raise TypeError("not a list of whole numbers")
     return tuple(_to_int(spec, int(x) if isinstance(x, str) else x) for x in v)
 
 

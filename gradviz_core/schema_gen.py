@@ -35,13 +35,14 @@ def spec_schema(spec: ParamSpec) -> dict:
         out = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
     elif kind == "ints":
         item = {"type": "integer", **({"minimum": spec.low} if spec.low is not None else {})}
-        out = {"anyOf": [{"type": "array", "items": item}, {"type": "string"}]}
+        out = {"type": "array", "items": item}  # a file writes a list; typed text is the forms' business
     elif kind == "floats":
         out = {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]}
     else:  # tensor
         out = {"type": ["number", "array"]}
-    out["description"] = spec.doc
-    return out
+    out["description"] = spec.doc + " (null: the default)"
+    return {"anyOf": [{k: v for k, v in out.items() if k != "description"}, {"type": "null"}],
+            "description": out["description"]}
 
 
 def training_schema() -> dict:

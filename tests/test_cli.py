@@ -54,7 +54,7 @@ def test_gradcheck_passes_on_every_example(examples_dir, name):
     assert code == 0, err
     d = json.loads(out)
     assert d["passed"] is True and d["max_rel_error"] < 1e-6
-    assert set(d["nodes"]) and all(v < 1e-6 for v in d["nodes"].values())
+    assert set(d["nodes"]) and all(v["error"] < 1e-6 and v["verdict"] == "ok" for v in d["nodes"].values())
 
 
 @pytest.mark.parametrize("content,needle", [

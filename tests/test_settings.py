@@ -41,7 +41,7 @@ def test_the_examples_pass_the_schema(examples_dir):
     ({"n": 1}, "data.n must be ≥ 2"),
     ({"n": True}, "data.n must be a whole number"),
     ({"classes": 0}, "data.classes must be ≥ 2"),
-    ({"val": None}, "data.val must be a number"),
+    ({"val": "half"}, "data.val must be a number"),  # (null means the default: test_bad_inputs)
     ({"val": 0.999}, "data.val must be ≥ 0 and ≤ 0.95"),
     ({"split_seed": 0.5}, "data.split_seed must be a whole number"),
     ({"seed": -1}, "data.seed must be ≥ 0"),
@@ -126,8 +126,11 @@ def test_an_empty_split_and_an_empty_file_are_refused(tmp_path):
     with pytest.raises(DataError, match="the split leaves no training sample"):
         make_splits({"source": "inline", "X": [[1.0], [2.0]], "y": [0, 1], "val": 0.5, "test": 0.4})
     (tmp_path / "only.csv").write_text("label\n0\n1\n")
-    with pytest.raises(DataError, match="the samples have no features"):
+    with pytest.raises(DataError, match="only.csv: its only column, 'label', is the label: there are no feature"):
         make_splits({"source": "csv", "path": str(tmp_path / "only.csv")})
+    np.savez(tmp_path / "nofeat.npz", X=np.zeros((3, 0)), y=np.zeros(3))
+    with pytest.raises(DataError, match="nofeat.npz: the samples have no features"):
+        make_splits({"source": "npz", "path": str(tmp_path / "nofeat.npz")})
     with pytest.raises(DataError, match="is a folder"):
         make_splits({"source": "csv", "path": str(tmp_path)})
 

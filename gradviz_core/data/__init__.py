@@ -34,7 +34,7 @@ class Dataset:
 
     def info(self) -> dict:
         return {"sample_shape": self.X.shape[1:], "label_shape": self.y.shape[1:],
-                "classes": self.classes}
+                "classes": self.classes, "n": len(self.X)}
 
     def __len__(self) -> int:
         return len(self.X)
@@ -152,7 +152,7 @@ def _load(key: str, stamp) -> Dataset:
             raise DataError(f"data: unknown source {source!r}; choose one of {', '.join(SOURCES)}")
     except TypeError as exc:
         raise DataError(f"data: bad setting for '{source}': {exc}") from None
-    return _dataset(X, y)
+    return _dataset(X, y, where=path if source in ("csv", "npz") else "data")
 
 
 def _check_fits(source: str, spec: dict) -> None:
@@ -171,16 +171,17 @@ def _check_fits(source: str, spec: dict) -> None:
             raise DataError(str(exc)) from None
 
 
-def _dataset(X: np.ndarray, y: np.ndarray, classes: int | None = None) -> Dataset:
+def _dataset(X: np.ndarray, y: np.ndarray, classes: int | None = None, where="data") -> Dataset:
+    """``where``: the file the samples came from, or "data", for the messages."""
     if len(X) == 0:
-        raise DataError("data: the dataset is empty (0 samples)")
+        raise DataError(f"{where}: the dataset is empty (0 samples)")
     if X.size == 0:
-        raise DataError(f"data: the samples have no features (shape {X.shape[1:]}); is the label the "
+        raise DataError(f"{where}: the samples have no features (shape {X.shape[1:]}); is the label the "
                         "only column?")
     bad = ~np.isfinite(X.reshape(len(X), -1)).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise DataError(f"data: {len(rows)} samples hold NaN or infinity, the first is sample {rows[0]}; "
+        raise DataError(f"{where}: {len(rows)} samples hold NaN or infinity, the first is sample {rows[0]}; "
                         "clean the data or leave those samples out")
     if y.dtype.kind in "iub":
         y = y.astype(np.int64)

@@ -43,6 +43,9 @@ def read_csv(path: Path, label: str | int | None = None, shape: list[int] | None
         raise DataError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
     col = _label_column(path, header, label)
+    if len(header) < 2:
+        raise DataError(f"{path}: its only column, {header[0]!r}, is the label: there are no feature columns "
+                        "(a CSV needs a header row, one column per feature and one for the label)")
     problems: list[str] = []
     X = np.zeros((len(rows) - 1, len(header) - 1))
     labels: list[float] = []
@@ -124,6 +127,11 @@ def read_npz(path: Path, shape: list[int] | None = None):
         raise DataError(f"{path}: is a folder; give the path of a .npz file") from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    for name, a in (("X", X), ("y", y)):
+        if a.ndim == 0:
+            raise DataError(f"{path}: {name} is a single number, not an array with one row per sample")
+    if len(X) == 0:
+        raise DataError(f"{path}: X is empty (0 samples, shape {X.shape}); it needs one row per sample")
     if X.dtype.kind not in "iuf" or y.dtype.kind not in "iuf":
         raise DataError(f"{path}: X and y must hold numbers (X is {X.dtype}, y is {y.dtype})")
     if len(X) != len(y):
