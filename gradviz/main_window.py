@@ -37,16 +37,7 @@ from gradviz_core.layout import layered_positions
 from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
 
-def _examples_dir() -> Path:
-    """examples/ beside the sources, or the copy installed as gradviz_core.examples."""
-    here = Path(__file__).resolve().parent.parent / "examples"
-    if here.is_dir():
-        return here
-    import gradviz_core
-    return Path(gradviz_core.__file__).resolve().parent / "examples"
-
-
-EXAMPLES = _examples_dir()
+EXAMPLES = lessons.examples_dir()
 
 
 def _scrolling(widget):

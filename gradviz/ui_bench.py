@@ -8,7 +8,9 @@ import os
 import time
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from gradviz_core.lessons import examples_dir
+
+EXAMPLES = examples_dir()
 TICK_MS = 5
 
 

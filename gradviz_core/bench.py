@@ -167,15 +167,12 @@ def _busy_process():
 def time_digits(threads: int | None, epochs: int = 40) -> float:
     """Seconds to train examples/digits_convnet for ``epochs`` with ``threads`` compute threads
     (None: the trainer's own choice), after a warm-up run."""
-    from pathlib import Path
-
     from gradviz_core import fileformat, kernels
     from gradviz_core.train import Trainer
 
     kernels.use("fast")
-    path = Path(__file__).resolve().parent / "examples" / "digits_convnet.json"
-    if not path.exists():
-        path = Path(__file__).resolve().parents[1] / "examples" / "digits_convnet.json"
+    from gradviz_core.lessons import examples_dir
+    path = examples_dir() / "digits_convnet.json"
     g = fileformat.load(path)
     g.training["epochs"] = 1
     Trainer(g, threads=threads).run()  # compiled and warm
