@@ -29,9 +29,19 @@ _HWC = 8  # channels per group from which windows are built from a channels-last
 
 
 def _threads(n: int) -> int:
-    """How many runs of samples to split a batch of n into: one per core of the machine
-    (fewer threads, say one on a busy machine, take the same runs in turn: the same sums)."""
+    """How many runs of samples to split a batch of n into where each sample's result is
+    written apart (the forward pass, dX): one per core of the machine."""
     return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+#: the runs of samples whose dW partial sums are added: a fixed number, not the machine's cores,
+#: so that dW is the same bits on every machine and with any number of threads (the threads
+#: take the runs in turn)
+DW_RUNS = 8
+
+
+def _dw_runs(n: int) -> int:
+    return max(1, min(n, DW_RUNS))
 
 
 @_jit()
@@ -259,7 +269,7 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     kg = k // groups
     dout = np.ascontiguousarray(dout)
     d = dout.reshape(n, groups, kg, -1)
-    parts = np.empty((_threads(n), groups, cg * f * f, kg), dtype=dout.dtype)
+    parts = np.empty((_dw_runs(n), groups, cg * f * f, kg), dtype=dout.dtype)
     _conv_dw(np.ascontiguousarray(x, dtype=dout.dtype), pad, d, f, stride, parts)
     dw = parts.sum(axis=0).transpose(0, 2, 1).reshape(w.shape)  # the partials added in a fixed order
     dw = np.ascontiguousarray(dw, dtype=w.dtype)
