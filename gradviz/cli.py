@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", required=True, metavar="MODEL.py", help="the Python file to write")
     b = sub.add_parser("bench", help="time the reference nets against NumPy and PyTorch")
     b.add_argument("--json", action="store_true", help="print one JSON object")
-    b.add_argument("--seconds", type=float, default=1.0, help="time per measurement (default 1)")
+    b.add_argument("--seconds", type=float, default=1.0,
+                   help="time per measurement (default 1); with --ui, a share of its 4 s and 15 epochs")
     b.add_argument("--ui", action="store_true",
                    help="time the window instead: the canvas redraw after one step, and while spiral_mlp "
                         "trains, the longest event-loop stall and the boundary's refresh rate")
@@ -400,7 +401,7 @@ def cmd_bench(args) -> int:
         quiet_qt_messages()
         from gradviz import ui_bench
         ms = step_redraw()
-        out = {"step_redraw_ms": round(ms, 2), **ui_bench.run(busy=args.busy)}
+        out = {"step_redraw_ms": round(ms, 2), **ui_bench.run(busy=args.busy, scale=args.seconds)}
         if args.json:
             print(json.dumps(out))
             return 0
@@ -408,7 +409,8 @@ def cmd_bench(args) -> int:
         print(f"while spiral_mlp trains in the window: longest event-loop stall {out['max_stall_ms']} ms "
               f"(target: under 50), decision boundary {out['boundary_fps']} refreshes/s (target: 20 or more)")
         speed = out["app_digits_s"]
-        print(f"digits_convnet, 15 epochs in the window{' with another process busy' if args.busy else ''}: "
+        print(f"digits_convnet, {out['app_digits_epochs']} epochs in the window"
+              f"{' with another process busy' if args.busy else ''}: "
               f"{speed['1']} s with 1 compute thread, {speed['2']} s with 2 (the app uses {out['app_threads']})")
         return 0
 

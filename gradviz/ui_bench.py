@@ -93,11 +93,14 @@ def app_training_speed(threads: int, epochs: int = 15) -> float:
     return seconds
 
 
-def run(busy: bool = False) -> dict:
-    out = training_smoothness()
+def run(busy: bool = False, scale: float = 1.0) -> dict:
+    """``scale``: the measuring times and the epochs trained, as a share of the full bench's."""
+    out = training_smoothness(4.0 * scale)
     hog = _busy_process() if busy else None
     try:
-        out["app_digits_s"] = {str(n): round(app_training_speed(n), 2) for n in (1, 2)}
+        epochs = max(1, round(15 * scale))
+        out["app_digits_epochs"] = epochs
+        out["app_digits_s"] = {str(n): round(app_training_speed(n, epochs), 2) for n in (1, 2)}
     finally:
         if hog is not None:
             hog.terminate()
