@@ -21,6 +21,7 @@ def test_the_valley_lesson_races_the_six_rules_live(window, qtbot, examples_dir)
     qtbot.waitUntil(lambda: 5 <= view.race.steps < 150, timeout=5000)
     xs, _ = view.paths["sgd"].getData()
     assert 5 <= len(xs) < 151           # drawn while it races, not only at the end
+    view.timer.setInterval(1)            # the rest of the race at full speed (30 ms a step live)
     qtbot.waitUntil(lambda: not view.timer.isActive(), timeout=30000)
     assert view.race.steps == 150 and view.progress.text() == "step 150 of 150"
     assert all(view.race.losses[r][-1] < 1e-3 for r in view.race.rules)

@@ -380,9 +380,10 @@ def test_the_wheel_scrolls_past_a_choice_it_has_not_been_clicked(window, qtbot, 
     assert not event.isAccepted()  # left to the scroll area
 
 
-def test_render_draws_the_compare_and_convnet_views(examples_dir, tmp_path):
-    from test_cli import run
+def test_render_draws_the_compare_and_convnet_views(examples_dir, tmp_path, qapp, capsys):
+    from gradviz.cli import main   # in this process: the command line's own test starts a new one
     for ex, view in (("spiral_mlp.json", "compare"), ("digits_convnet.json", "convnet"),
                      ("digits_convnet.json", "diagnostics")):
-        code, _, err = run("render", examples_dir / ex, "--train", "2", "--view", view, "-o", tmp_path / f"{view}.png")
+        code = main(["render", str(examples_dir / ex), "--train", "2", "--view", view, "-o", str(tmp_path / f"{view}.png")])
+        err = capsys.readouterr().err
         assert code == 0 and (tmp_path / f"{view}.png").stat().st_size > 5000, (view, err)
