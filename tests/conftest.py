@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,6 +9,19 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+
+
+def pytest_configure(config):
+    """Before the workers start (and once, in the process that starts them): fill Numba's
+    on-disk cache, the two families of kernels in two processes at once. With a cold cache
+    each worker would otherwise compile every kernel itself, about 40 s of two cores."""
+    if hasattr(config, "workerinput"):
+        return
+    from gradviz_core.kernels import FAMILIES
+    code = "import sys; from gradviz_core import kernels; kernels.warm_up(families=(sys.argv[1],))"
+    procs = [subprocess.Popen([sys.executable, "-c", code, family]) for family in FAMILIES]
+    for p in procs:
+        p.wait()  # a failure shows in the tests that use the kernels
 
 
 @pytest.fixture
