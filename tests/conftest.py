@@ -25,6 +25,13 @@ def pytest_configure(config):
 
 
 @pytest.fixture
+def cli():
+    """The command line in this process: cli("step", FILE, "--json") -> (exit code, stdout, stderr)."""
+    from clirun import run_here
+    return run_here
+
+
+@pytest.fixture
 def examples_dir() -> Path:
     return EXAMPLES
 

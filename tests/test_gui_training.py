@@ -264,9 +264,9 @@ def test_the_model_section_edits_nodes_and_warnings_reach_the_nodes(window, qtbo
     assert window.dashboard.diagnostics.warnings.count() >= 1
 
 
-def test_render_trains_offscreen_and_draws_the_dashboard(examples_dir, tmp_path):
+def test_render_trains_offscreen_and_draws_the_dashboard(examples_dir, tmp_path, qapp, cli):
     from PySide6.QtGui import QImage
-    from test_cli import run
+    run = cli
     code, out, err = run("render", examples_dir / "spiral_mlp.json", "--train", "30", "--view", "boundary",
                          "-o", tmp_path / "b.png", "--size", "900x500")
     assert code == 0, err
@@ -380,10 +380,8 @@ def test_the_wheel_scrolls_past_a_choice_it_has_not_been_clicked(window, qtbot, 
     assert not event.isAccepted()  # left to the scroll area
 
 
-def test_render_draws_the_compare_and_convnet_views(examples_dir, tmp_path, qapp, capsys):
-    from gradviz.cli import main   # in this process: the command line's own test starts a new one
+def test_render_draws_the_compare_and_convnet_views(examples_dir, tmp_path, qapp, cli):
     for ex, view in (("spiral_mlp.json", "compare"), ("digits_convnet.json", "convnet"),
                      ("digits_convnet.json", "diagnostics")):
-        code = main(["render", str(examples_dir / ex), "--train", "2", "--view", view, "-o", str(tmp_path / f"{view}.png")])
-        err = capsys.readouterr().err
+        code, _, err = cli("render", examples_dir / ex, "--train", "2", "--view", view, "-o", tmp_path / f"{view}.png")
         assert code == 0 and (tmp_path / f"{view}.png").stat().st_size > 5000, (view, err)

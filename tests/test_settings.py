@@ -11,7 +11,7 @@ from gradviz_core.data.spec import check_data
 from gradviz_core.errors import GradvizError
 from gradviz_core.settings import check_training
 from gradviz_core.stepper import Stepper
-from test_cli import run
+from clirun import run_here as run  # the settings as the command line checks them, in this process
 
 
 def example(examples_dir, name="spiral_mlp.json"):

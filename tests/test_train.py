@@ -29,10 +29,14 @@ def test_spiral_example_reaches_98_percent(examples_dir):
     assert result.status == "done" and result.train_acc >= 0.98
 
 
-def test_digits_example_reaches_95_percent_test_accuracy(examples_dir):
-    result = Trainer(fileformat.load(examples_dir / "digits_convnet.json")).run()
-    assert result.test_acc >= 0.95
-    assert np.array(result.confusion).shape == (10, 10) and np.array(result.confusion).sum() == 359
+def test_the_digits_example_reports_its_test_confusion_matrix(examples_dir):
+    # (its 98% after 40 epochs is lesson 13's claim, tests/test_lessons.py)
+    g = fileformat.load(examples_dir / "digits_convnet.json")
+    g.set_training("epochs", 3)
+    result = Trainer(g).run()
+    confusion = np.array(result.confusion)
+    assert confusion.shape == (10, 10) and confusion.sum() == 359
+    assert np.trace(confusion) == round(result.test_acc * 359) and result.test_acc > 0.5
 
 
 def test_training_is_reproducible_for_a_seed():
