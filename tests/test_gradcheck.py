@@ -91,18 +91,23 @@ def test_a_nan_error_fails():
     assert report.to_json()["max_rel_error"] is None
 
 
-def test_a_true_gradient_of_zero_passes_and_a_kink_does_not_excuse_a_wrong_gradient():
-    from gradviz_core import Graph
-    from gradviz_core.gradcheck import Item, NodeCheck, Report
+def bias_before_batchnorm(activation: str) -> Graph:
+    """x → Linear → BatchNorm → activation → Linear → softmax loss: the first Linear's bias has
+    a true gradient of exactly 0 (BatchNorm takes the mean away)."""
     g = Graph()
     g.set_data({"source": "spiral", "n": 60})
-    for name, t in [("x", "Input"), ("fc", "Linear"), ("bn", "BatchNorm"), ("relu", "ReLU"),
+    for name, t in [("x", "Input"), ("fc", "Linear"), ("bn", "BatchNorm"), ("act", activation),
                     ("out", "Linear"), ("y", "Target"), ("loss", "SoftmaxCrossEntropy")]:
         g.add_node(t, name, {"units": 3} if name == "out" else {})
-    for a, b in [("x", "fc"), ("fc", "bn"), ("bn", "relu"), ("relu", "out"), ("out", "loss")]:
+    for a, b in [("x", "fc"), ("fc", "bn"), ("bn", "act"), ("act", "out"), ("out", "loss")]:
         g.connect(a, b, "x")
     g.connect("y", "loss", "target")
-    report = check_graph(g)
+    return g
+
+
+def test_a_true_gradient_of_zero_passes_and_a_kink_does_not_excuse_a_wrong_gradient():
+    from gradviz_core.gradcheck import Item, NodeCheck, Report
+    report = check_graph(bias_before_batchnorm("ReLU"))
     # the bias before BatchNorm has a true gradient of exactly 0: rounding noise, not an error
     assert "fc" not in report.failed(), report.nodes["fc"]
     assert report.passed
@@ -127,15 +132,7 @@ def _gradcheck_json(graph, tmp_path, capsys):
 
 def test_gradcheck_json_names_the_rule_that_passed_or_failed_each_array(tmp_path, capsys, examples_dir, monkeypatch):
     # noise: a bias just before BatchNorm has a true gradient of exactly 0
-    g = Graph()
-    g.set_data({"source": "spiral", "n": 60})
-    for name, t in [("x", "Input"), ("fc", "Linear"), ("bn", "BatchNorm"), ("act", "Tanh"),
-                    ("out", "Linear"), ("y", "Target"), ("loss", "SoftmaxCrossEntropy")]:
-        g.add_node(t, name, {"units": 3} if name == "out" else {})
-    for a, b in [("x", "fc"), ("fc", "bn"), ("bn", "act"), ("act", "out"), ("out", "loss")]:
-        g.connect(a, b, "x")
-    g.connect("y", "loss", "target")
-    code, d = _gradcheck_json(g, tmp_path, capsys)
+    code, d = _gradcheck_json(bias_before_batchnorm("Tanh"), tmp_path, capsys)
     bias = d["nodes"]["fc"]["arrays"]["weight b"]
     assert code == 0 and d["passed"] and bias["verdict"] == "noise"
     assert bias["error"] > d["tol"] and bias["abs_error"] <= bias["noise_bound"]
