@@ -71,10 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print one JSON object")
     e = sub.add_parser("export", help="write the graph as a self-contained PyTorch file, or a NumPy study script")
     e.add_argument("file", help="a graph file (.json)")
-    e.add_argument("--to", choices=("pytorch", "numpy"), default="pytorch",
+    e.add_argument("--to", choices=("pytorch", "numpy", "onnx"), default="pytorch",
                    help="pytorch: an nn.Module, the weights, the data and a training loop; numpy: a study "
-                        "script with explicit forward and backward functions (default pytorch)")
-    e.add_argument("-o", "--output", required=True, metavar="MODEL.py", help="the Python file to write")
+                        "script with explicit forward and backward functions; onnx: the forward pass at "
+                        "test time as an ONNX model (needs pip install 'gradviz[onnx]') (default pytorch)")
+    e.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write (.py, or .onnx)")
+    m = sub.add_parser("import", help="an ONNX model as a graph file with its weights, ready to step")
+    m.add_argument("file", help="an ONNX model (.onnx)")
+    m.add_argument("-o", "--output", required=True, metavar="GRAPH.json", help="the graph file to write")
     b = sub.add_parser("bench", help="time the reference nets against NumPy and PyTorch")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--seconds", type=float, default=1.0,
@@ -93,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 VIEWS = ("window", "dashboard", "boundary", "loss", "convnet", "diagnostics", "compare")
-VERBS = ("step", "gradcheck", "train", "info", "render", "export", "bench")
+VERBS = ("step", "gradcheck", "train", "info", "render", "export", "import", "bench")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about
             verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "info": cmd_info,
                      "render": cmd_render,
-                     "export": cmd_export, "bench": cmd_bench}
+                     "export": cmd_export, "import": cmd_import, "bench": cmd_bench}
             return verbs[args.verb](args)
     except GradvizError as exc:
         message = str(exc)
@@ -163,8 +167,9 @@ def cmd_step(args) -> int:
     from gradviz_core import fileformat
 
     graph = _load_checked(args.file, args.set)
-    stepper = Stepper(graph, training=not args.test_mode,
-                      dtype=np.float32 if args.float32 else np.float64)
+    stepper = Stepper(graph, training=not args.test_mode,  # its own weights, if it has them (imported)
+                      dtype=np.float32 if args.float32 else np.float64,
+                      weights="document" if graph.weights() else "fresh")
     records = stepper.run_phase("backward") if not args.update else stepper.run_all()
     if not any(r.phase == "forward" for r in records):
         records = stepper.run_forward()
@@ -376,19 +381,31 @@ class ProgressBar:
 
 
 def cmd_export(args) -> int:
-    from gradviz_core.errors import GradvizError
-    from gradviz_core.export import to_pytorch
-    from gradviz_core.export_numpy import to_numpy
-    if not args.output.endswith(".py"):
-        raise GradvizError(f"-o {args.output}: the {'PyTorch' if args.to == 'pytorch' else 'NumPy'} file "
-                           "must end in .py")
-    graph = _load_checked(args.file)
-    text = to_pytorch(graph) if args.to == "pytorch" else to_numpy(graph)
     from pathlib import Path
 
+    from gradviz_core.errors import GradvizError
+    from gradviz_core.export import export_bytes
     from gradviz_core.fileformat import atomic_write
-    atomic_write(Path(args.output), text.encode("utf-8"))
+    suffix = ".onnx" if args.to == "onnx" else ".py"
+    if not args.output.endswith(suffix):
+        what = {"pytorch": "PyTorch file", "numpy": "NumPy script", "onnx": "ONNX model"}[args.to]
+        raise GradvizError(f"-o {args.output}: the {what} must end in {suffix}")
+    graph = _load_checked(args.file)
+    atomic_write(Path(args.output), export_bytes(graph, args.to))
     print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    """An ONNX model as a graph file (and its weights file beside it)."""
+    from gradviz_core import fileformat
+    from gradviz_core.errors import GradvizError
+    from gradviz_core.import_onnx import from_onnx
+    if not args.output.endswith(".json"):
+        raise GradvizError(f"-o {args.output}: the graph file must end in .json")
+    graph = from_onnx(args.file)
+    fileformat.save(graph, args.output, with_weights=True)
+    print(f"wrote {args.output}: {len(graph.nodes())} nodes, {graph.total_params():,} parameters")
     return 0
 
 

@@ -38,6 +38,9 @@ from gradviz_core.errors import GradvizError
 from gradviz_core.graph import Graph
 
 EXAMPLES = lessons.examples_dir()
+#: export target -> (its name, the file's suffix, the kind of file)
+EXPORTS = {"pytorch": ("PyTorch", ".py", "Python file"), "numpy": ("NumPy study script", ".py", "Python file"),
+           "onnx": ("ONNX", ".onnx", "ONNX model")}
 
 
 def _scrolling(widget):
@@ -211,6 +214,7 @@ class MainWindow(QMainWindow):
         act(f, "&Export image…", self.export_dialog)
         act(f, "Export to &PyTorch…", lambda: self.export_code("pytorch"))
         act(f, "Export a &NumPy study script…", lambda: self.export_code("numpy"))
+        act(f, "Export to &ONNX…", lambda: self.export_code("onnx"))
         f.addSeparator()
         act(f, "&Quit", self.close, QKeySequence("Ctrl+Q"))
         v = self.menuBar().addMenu("&View")
@@ -292,14 +296,24 @@ class MainWindow(QMainWindow):
             self.set_document(Graph(), None)
 
     def open(self, path) -> bool:
-        """Load a file; on failure the current document stays as it is and the message shows."""
+        """Load a file; on failure the current document stays as it is and the message shows. An
+        ONNX model is imported as an untitled graph (Save asks where to write it)."""
+        onnx = Path(path).suffix.lower() == ".onnx"
         try:
-            graph = fileformat.load(path)
+            if onnx:
+                from gradviz_core.import_onnx import from_onnx
+                graph = from_onnx(path)
+            else:
+                graph = fileformat.load(path)
         except GradvizError as exc:
             QMessageBox.warning(self, "Cannot open the file", str(exc))
             return False
-        self.set_document(graph, Path(path))
-        safety.remember(Path(path).resolve())
+        self.set_document(graph, None if onnx else Path(path))
+        if onnx:
+            self.statusBar().showMessage(f"Imported {Path(path).name}: {len(graph.nodes())} nodes, "
+                                         f"{graph.total_params():,} parameters; Save writes it as a graph", 10000)
+        else:
+            safety.remember(Path(path).resolve())
         return True
 
     def open_example(self, path) -> bool:
@@ -351,7 +365,8 @@ class MainWindow(QMainWindow):
 
     def open_dialog(self) -> None:
         if self.confirm_discard():
-            name, _ = QFileDialog.getOpenFileName(self, "Open graph", "", "gradviz graphs (*.json)")
+            name, _ = QFileDialog.getOpenFileName(self, "Open graph", "",
+                                                  "gradviz graphs (*.json);;ONNX models (*.onnx)")
             if name:
                 self.open(name)
 
@@ -582,27 +597,27 @@ class MainWindow(QMainWindow):
                 QMessageBox.warning(self, "Cannot export", str(exc))
 
     def export_code(self, to: str, name: str | None = None) -> bool:
-        """The graph as a PyTorch file or a NumPy study script (``gradviz export``); a graph that
-        cannot be written says which node and why."""
-        from gradviz_core.export import to_pytorch
-        from gradviz_core.export_numpy import to_numpy
-        what = "PyTorch" if to == "pytorch" else "NumPy study script"
+        """The graph as a PyTorch file, a NumPy study script or an ONNX model (``gradviz
+        export``); a graph that cannot be written says which node and why."""
+        from gradviz_core.export import export_bytes
+        what, suffix, kind = EXPORTS[to]
         try:  # first, so that a graph that cannot be written says so before a file is asked for
-            text = to_pytorch(self.graph) if to == "pytorch" else to_numpy(self.graph)
+            data = export_bytes(self.graph, to)
         except GradvizError as exc:
             QMessageBox.warning(self, f"Cannot export to {what}", str(exc))
             return False
         if name is None:
             stem = self.path.stem if self.path else Path(getattr(self, "example", None) or "model").stem
-            name, _ = QFileDialog.getSaveFileName(self, f"Export to {what}", f"{stem}.py", "Python file (*.py)")
+            name, _ = QFileDialog.getSaveFileName(self, f"Export to {what}", f"{stem}{suffix}", f"{kind} (*{suffix})")
         if not name:
             return False
         try:
-            fileformat.atomic_write(Path(name), text.encode("utf-8"))
+            fileformat.atomic_write(Path(name), data)
         except (GradvizError, OSError) as exc:
             QMessageBox.warning(self, f"Cannot export to {what}", str(exc))
             return False
-        self.statusBar().showMessage(f"Wrote {name}: run it with python {Path(name).name}", 10000)
+        after = f"run it with python {Path(name).name}" if suffix == ".py" else "load it with onnxruntime"
+        self.statusBar().showMessage(f"Wrote {name}: {after}", 10000)
         return True
 
     def select_node(self, name: str) -> None:

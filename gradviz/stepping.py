@@ -87,7 +87,9 @@ class StepSession(QObject):
         """The live stepper, started (again) from the document as it is now."""
         if self.stepper is None and self.doc is not None:
             try:
-                self.stepper = Stepper(self.doc, training=self.training, samples=self.samples)
+                # a graph with weights of its own (kept after training, imported) steps with them
+                self.stepper = Stepper(self.doc, training=self.training, samples=self.samples,
+                                       weights="document" if self.doc.weights() else "fresh")
             except GradvizError as exc:
                 self.message.emit(str(exc))
                 return None

@@ -189,6 +189,21 @@ class Brick:
         names = {**ins, **self.config, "out": out, "g": g}
         return fwd.format(**names), {p: e.format(**names) for p, e in back.items()}, {}
 
+    #: the ONNX operator this brick is, its inputs in port order ("Relu"); None when it has none
+    #: or writes itself (``onnx``)
+    onnx_op: ClassVar[str | None] = None
+    #: a node that only training uses (a target, a loss, a regularizer): an exported model
+    #: leaves it out
+    onnx_training_only: ClassVar[bool] = False
+
+    def onnx(self, m, ins: list[str], out: str, shapes: dict[str, Shape]) -> bool:
+        """Write this node into the ONNX model ``m`` (``export_onnx.Model``): its inputs' tensor
+        names in port order, its output's name. False when it has no ONNX form."""
+        if self.onnx_op is None:
+            return False
+        m.node(self.onnx_op, ins, out)
+        return True
+
     def torch_module(self, shapes: dict[str, Shape]) -> tuple[str, dict] | None:
         """For the export: the module that holds this node's weights or state, as (class, keyword
         arguments); the class is ``nn.X`` or one the exported file defines. None: an expression."""

@@ -409,3 +409,14 @@ def train(epochs={s["epochs"]}, batch_size={s["batch_size"] or "None"}, seed={s[
 if __name__ == "__main__":
     train()
 '''
+
+
+def export_bytes(graph: Graph, to: str) -> bytes:
+    """The file ``gradviz export --to TO`` writes: pytorch, numpy or onnx."""
+    if to == "onnx":
+        from gradviz_core.export_onnx import to_onnx
+        return to_onnx(graph).SerializeToString()
+    if to == "numpy":
+        from gradviz_core.export_numpy import to_numpy
+        return to_numpy(graph).encode("utf-8")
+    return to_pytorch(graph).encode("utf-8")

@@ -29,6 +29,7 @@ class _Activation(Brick):
 @register
 class Sigmoid(_Activation):
     type_name = "Sigmoid"
+    onnx_op = "Sigmoid"
     fused_act = "sigmoid"
     numpy_op = ('1.0 / (1.0 + np.exp(-{x}))', {'x': '{g} * {out} * (1 - {out})'})
     torch_op = "torch.sigmoid({x})"
@@ -51,6 +52,7 @@ class Sigmoid(_Activation):
 @register
 class Tanh(_Activation):
     type_name = "Tanh"
+    onnx_op = "Tanh"
     fused_act = "tanh"
     numpy_op = ('np.tanh({x})', {'x': '{g} * (1 - {out} ** 2)'})
     torch_op = "torch.tanh({x})"
@@ -73,6 +75,7 @@ class Tanh(_Activation):
 @register
 class ReLU(_Activation):
     type_name = "ReLU"
+    onnx_op = "Relu"
     fused_act = "relu"
     numpy_op = ('np.maximum(0.0, {x})', {'x': '{g} * ({x} > 0)'})
     torch_op = "torch.relu({x})"
@@ -119,6 +122,10 @@ class LeakyReLU(ReLU):
     def torch_layer(self, shapes):
         return "LeakyReLU", {"negative_slope": self.config["alpha"]}
 
+    def onnx(self, m, ins, out, shapes):
+        m.node("LeakyRelu", ins, out, alpha=float(self.config["alpha"]))
+        return True
+
 
 @register
 class Ramp(_Activation):
@@ -139,6 +146,10 @@ class Ramp(_Activation):
 
     def kink_distance(self):
         return float(np.min(np.abs(np.abs(self.cache["x"]) - 1.0)))
+
+    def onnx(self, m, ins, out, shapes):
+        m.node("Clip", [ins[0], m.const(np.array(-1.0), f"{self.name}.min"), m.const(np.array(1.0), f"{self.name}.max")], out)
+        return True
 
 
 @register
@@ -163,6 +174,10 @@ class ELU(_Activation):
     def kink_distance(self):
         return None if self.config["alpha"] == 1.0 else float(np.min(np.abs(self.cache["x"])))
 
+    def onnx(self, m, ins, out, shapes):
+        m.node("Elu", ins, out, alpha=float(self.config["alpha"]))
+        return True
+
 
 @register
 class Softmax(_Activation):
@@ -185,3 +200,7 @@ class Softmax(_Activation):
 
     def df(self, g, x, p):
         return p * (g - (g * p).sum(axis=-1, keepdims=True))
+
+    def onnx(self, m, ins, out, shapes):
+        m.node("Softmax", ins, out, axis=-1)
+        return True

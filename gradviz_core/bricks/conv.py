@@ -103,6 +103,12 @@ class Conv2D(Brick):
             self.add_grad("b", db)
         return {"x": dx}
 
+    def onnx(self, m, ins, out, shapes):
+        c = self.config
+        m.node("Conv", [ins[0], *m.weights(self, "W", "b")], out, kernel_shape=[c["size"]] * 2,
+               strides=[c["stride"]] * 2, pads=[c["padding"]] * 4, group=c["groups"])
+        return True
+
     def torch_layer(self, shapes):
         c = self.config
         return "Conv2d", {"in_channels": shapes["x"][1], "out_channels": c["filters"],

@@ -55,6 +55,10 @@ class Input(_Source):
     def torch_expr(self, ins, shapes):
         return "x"
 
+    def onnx(self, m, ins, out, shapes):
+        m.input(out)
+        return True
+
     def numpy_code(self, ins, out, g, w, shapes):
         return "x", {}, {}
 
@@ -64,6 +68,7 @@ class Input(_Source):
 
 @register
 class Target(_Source):
+    onnx_training_only = True
     type_name = "Target"
     symbol = "y"
     feeds = "y"
@@ -183,6 +188,10 @@ class Constant(Brick):
     def torch_module(self, shapes):
         return "Value", {"value": np.asarray(self.config["value"], float).tolist(),
                          "trainable": bool(self.config["trainable"])}
+
+    def onnx(self, m, ins, out, shapes):
+        m.const(self.weights["value"] if "value" in self.weights else np.asarray(self.config["value"]), out)
+        return True
 
     def init_weights(self, shapes, rng, dtype):
         self.weights = ({"value": np.array(self.config["value"], dtype=dtype)}

@@ -67,3 +67,8 @@ class Linear(Brick):
     def torch_layer(self, shapes):
         return "Linear", {"in_features": shapes["x"][-1], "out_features": self.config["units"],
                           "bias": self.config["bias"]}
+
+    def onnx(self, m, ins, out, shapes):
+        # Gemm: x·W + b, with gradviz's W (D, K) as it is (transB = 0)
+        m.node("Gemm", [ins[0], *m.weights(self, "W", "b")], out)
+        return True

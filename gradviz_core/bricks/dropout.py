@@ -47,6 +47,14 @@ class Dropout(Brick):
     def torch_module(self, shapes):
         return "Dropout", {"p": self.config["p"], "mode": self.config["mode"]}
 
+    def onnx(self, m, ins, out, shapes):
+        p = float(self.config["p"])
+        if self.config["mode"] == "inverted":  # at test time the identity; ONNX's Dropout keeps p
+            m.node("Dropout", [ins[0], m.const(np.array(p), f"{self.name}.ratio")], out)
+        else:  # test-time scaling: x·(1 − p)
+            m.node("Mul", [ins[0], m.const(np.array(1.0 - p), f"{self.name}.keep")], out)
+        return True
+
     def infer_shape(self, shapes):
         return shapes["x"]
 

@@ -23,6 +23,7 @@ def batch_size(x: np.ndarray) -> int:
 
 class _Loss(Brick):
     family = "Losses"
+    onnx_training_only = True
     inputs = ("x", "target")
     scores_port = "x"
     #: the exported file's class predictions from the scores {s} (as ``predict_classes``), or None
@@ -350,6 +351,7 @@ class MaxMarginLoss(_ClassLoss):
 @register
 class WeightedSum(Brick):
     type_name = "WeightedSum"
+    onnx_training_only = True
     symbol = 'Σw'
     family = "Losses"
     doc = "Combines several losses into one, Σ wᵢ·Lᵢ (multi-task learning). One port per weight."

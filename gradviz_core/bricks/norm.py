@@ -45,6 +45,12 @@ class BatchNorm(Brick):
         return "BatchNorm", {"num_features": shapes["x"][1], "momentum": self.config["momentum"],
                              "eps": self.config["eps"]}
 
+    def onnx(self, m, ins, out, shapes):
+        # at test time: the running averages (ONNX's momentum is gradviz's: on the old value)
+        m.node("BatchNormalization", [ins[0], *m.weights(self, "gamma", "beta", "running_mean", "running_var")],
+               out, epsilon=float(self.config["eps"]), momentum=float(self.config["momentum"]))
+        return True
+
     def weight_shapes(self, shapes):
         d = shapes["x"][1]
         return {"gamma": (d,), "beta": (d,)}

@@ -36,6 +36,7 @@ class _Binary(Brick):
 @register
 class Add(_Binary):
     type_name = "Add"
+    onnx_op = "Add"
     numpy_op = ('{a} + {b}', {'a': '{g}', 'b': '{g}'})
     torch_op = "{a} + {b}"
     symbol = '+'
@@ -51,6 +52,7 @@ class Add(_Binary):
 @register
 class Subtract(_Binary):
     type_name = "Subtract"
+    onnx_op = "Sub"
     numpy_op = ('{a} - {b}', {'a': '{g}', 'b': '-{g}'})
     torch_op = "{a} - {b}"
     symbol = '−'
@@ -66,6 +68,7 @@ class Subtract(_Binary):
 @register
 class Multiply(_Binary):
     type_name = "Multiply"
+    onnx_op = "Mul"
     numpy_op = ('{a} * {b}', {'a': '{g} * {b}', 'b': '{g} * {a}'})
     torch_op = "{a} * {b}"
     symbol = '×'
@@ -81,6 +84,7 @@ class Multiply(_Binary):
 @register
 class Divide(_Binary):
     type_name = "Divide"
+    onnx_op = "Div"
     numpy_op = ('{a} / {b}', {'a': '{g} / {b}', 'b': '-{g} * {a} / ({b} * {b})'})
     torch_op = "{a} / {b}"
     symbol = '÷'
@@ -96,6 +100,7 @@ class Divide(_Binary):
 @register
 class Max(_Binary):
     type_name = "Max"
+    onnx_op = "Max"
     numpy_op = ('np.maximum({a}, {b})', {'a': '{g} * ({a} >= {b})', 'b': '{g} * ({a} < {b})'})
     torch_op = "torch.maximum({a}, {b})"
     symbol = 'max'
@@ -116,6 +121,7 @@ class Max(_Binary):
 @register
 class Min(Max):
     type_name = "Min"
+    onnx_op = "Min"
     numpy_op = ('np.minimum({a}, {b})', {'a': '{g} * ({a} <= {b})', 'b': '{g} * ({a} > {b})'})
     torch_op = "torch.minimum({a}, {b})"
     symbol = 'min'
@@ -132,6 +138,7 @@ class Min(Max):
 @register
 class MatMul(Brick):
     type_name = "MatMul"
+    onnx_op = "MatMul"
     numpy_op = ('{a} @ {b}', {'a': '{g} @ {b}.T', 'b': '{a}.T @ {g}'})
     torch_op = "{a} @ {b}"
     symbol = '@'
@@ -182,6 +189,7 @@ class _Unary(Brick):
 @register
 class Exp(_Unary):
     type_name = "Exp"
+    onnx_op = "Exp"
     numpy_op = ('np.exp({x})', {'x': '{g} * {out}'})
     torch_op = "torch.exp({x})"
     symbol = 'eˣ'
@@ -197,6 +205,7 @@ class Exp(_Unary):
 @register
 class Log(_Unary):
     type_name = "Log"
+    onnx_op = "Log"
     numpy_op = ('np.log({x})', {'x': '{g} / {x}'})
     torch_op = "torch.log({x})"
     symbol = 'ln'
@@ -212,6 +221,7 @@ class Log(_Unary):
 @register
 class Reciprocal(_Unary):
     type_name = "Reciprocal"
+    onnx_op = "Reciprocal"
     numpy_op = ('1.0 / {x}', {'x': '-{g} * {out} * {out}'})
     torch_op = "1 / {x}"
     symbol = '1/x'
@@ -233,6 +243,7 @@ class Reciprocal(_Unary):
 @register
 class Negate(_Unary):
     type_name = "Negate"
+    onnx_op = "Neg"
     numpy_op = ('-{x}', {'x': '-{g}'})
     torch_op = "-{x}"
     symbol = '−x'
@@ -262,6 +273,10 @@ class Power(_Unary):
     def local(self, x, out):
         p = self.config["p"]
         return p * np.power(x, p - 1)
+
+    def onnx(self, m, ins, out, shapes):
+        m.node("Pow", [ins[0], m.const(np.array(self.config.get("p", 2.0)), f"{self.name}.p")], out)
+        return True
 
 
 @register
@@ -299,6 +314,10 @@ class AddConstant(_Unary):
     def local(self, x, out):
         return np.ones_like(x)
 
+    def onnx(self, m, ins, out, shapes):
+        m.node("Add", [ins[0], m.const(np.array(self.config["c"]), f"{self.name}.c")], out)
+        return True
+
 
 @register
 class Scale(_Unary):
@@ -316,6 +335,10 @@ class Scale(_Unary):
 
     def local(self, x, out):
         return np.full_like(x, self.config["c"])
+
+    def onnx(self, m, ins, out, shapes):
+        m.node("Mul", [m.const(np.array(self.config["c"]), f"{self.name}.c"), ins[0]], out)
+        return True
 
 
 _AXIS = ParamSpec("over", "choice", "all",
@@ -352,6 +375,16 @@ class _Reduce(Brick):
     def torch_expr(self, ins, shapes):
         axes = self._axes(len(shapes["x"]))
         return f"{ins['x']}.{self.torch_reduce}({tuple(axes)!r})" if axes else ins["x"]
+
+    def onnx(self, m, ins, out, shapes):
+        axes = list(self._axes(len(shapes["x"])))
+        if not axes:
+            m.node("Identity", ins, out)
+        elif self.torch_reduce == "sum":  # (opset 17: ReduceSum's axes are an input, ReduceMean's an attribute)
+            m.node("ReduceSum", [ins[0], m.const(np.array(axes, np.int64), f"{self.name}.axes")], out, keepdims=0)
+        else:
+            m.node("ReduceMean", ins, out, axes=axes, keepdims=0)
+        return True
 
     def _count(self, x) -> int:
         return int(np.prod([x.shape[a] for a in self._axes(x.ndim)]))

@@ -42,9 +42,16 @@ class _Pool(Brick):
     def param_count_text(self, shapes):
         return "0 (pooling has no weights)"
 
+    def onnx(self, m, ins, out, shapes):
+        f, s, p = self._fsp()
+        extra = {"count_include_pad": 1} if self.onnx_pool == "AveragePool" else {}  # padding counts as 0
+        m.node(self.onnx_pool, ins, out, kernel_shape=[f, f], strides=[s, s], pads=[p] * 4, **extra)
+        return True
+
 
 @register
 class MaxPool2D(_Pool):
+    onnx_pool = "MaxPool"
     torch_fn = "max_pool2d"
     type_name = "MaxPool2D"
     symbol = '⌈⌉'
@@ -84,6 +91,7 @@ class MaxPool2D(_Pool):
 @register
 class AvgPool2D(_Pool):
     torch_fn = "avg_pool2d"
+    onnx_pool = "AveragePool"
     type_name = "AvgPool2D"
     symbol = 'avg'
     doc = "Averages each window; the gradient is shared equally by the window's elements."

@@ -21,6 +21,7 @@ _TARGETS = (
 
 
 class _Regularizer(Brick):
+    onnx_training_only = True
     family = "Regularizers"
     inputs = ()
     acts_on_weights = True

@@ -35,3 +35,7 @@ class Flatten(Brick):
 
     def torch_layer(self, shapes):
         return "Flatten", {}
+
+    def onnx(self, m, ins, out, shapes):
+        m.node("Flatten", ins, out, axis=1)
+        return True
