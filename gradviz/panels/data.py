@@ -20,6 +20,13 @@ CLASS_COLORS = ("#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f59f00", "#0c8599"
 NO_DATA = "(no data)"
 
 
+#: the sources read from a file or folder: what the dialog asks for, and its file pattern (None:
+#: a folder)
+BROWSE = {"csv": ("a CSV file", "CSV files (*.csv)"), "npz": ("an NPZ file", "NumPy archives (*.npz)"),
+          "idx": ("the images' IDX file", "IDX files (*-ubyte *-ubyte.gz *.idx *.idx.gz);;All files (*)"),
+          "cifar": ("a CIFAR batch file", "CIFAR batches (data_batch_* test_batch);;All files (*)"),
+          "folder": ("the folder of class folders", None)}
+
 class DataPanel(QWidget):
     data_edited = Signal(object)  # the new data section (a dict or None)
 
@@ -82,8 +89,8 @@ class DataPanel(QWidget):
                     form.addRow(ps.name, editor)
                 self.editors[ps.name] = editor
         else:
-            self.doc.setText("<i>Choose a source: a toy 2D set, the digits, images, or your own CSV or "
-                             "NPZ file.</i>")
+            self.doc.setText("<i>Choose a source: a toy 2D set, the digits, synthetic images, your own CSV "
+                             "or NPZ file, MNIST's IDX files, CIFAR's batches or a folder of images.</i>")
         problems = [p.message for p in graph.problems if p.message.startswith(("data", "/")) or
                     (p.node and graph.brick(p.node).is_source and "data" in p.message)]
         self.error.setText(problems[0] if problems else "")
@@ -103,14 +110,17 @@ class DataPanel(QWidget):
             return
         if name == NO_DATA:
             self.data_edited.emit(None)
-        elif name in ("csv", "npz"):
+        elif name in BROWSE:
             self._browse(name)
         else:
             self.data_edited.emit({"source": name})
 
     def _browse(self, source: str) -> None:
-        pattern = "CSV files (*.csv)" if source == "csv" else "NumPy archives (*.npz)"
-        path, _ = QFileDialog.getOpenFileName(self, f"Choose a {source.upper()} file", "", pattern)
+        what, pattern = BROWSE[source]
+        if pattern is None:
+            path = QFileDialog.getExistingDirectory(self, f"Choose {what}", "")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, f"Choose {what}", "", pattern)
         if path:
             same = isinstance(self.graph.data, dict) and self.graph.data.get("source") == source
             keep = dict(self.graph.data) if same else {"source": source}

@@ -2,7 +2,9 @@
 
 Sources: the toy 2D sets (``{"source": "spiral", "n": 300, "classes": 3, "noise": 0.2,
 "seed": 0}``), ``digits``, ``shapes``, ``csv`` and ``npz`` files (``"path"`` relative to
-the graph file, ``"label"`` column, ``"shape"`` of a sample), or ``inline`` arrays
+the graph file, ``"label"`` column, ``"shape"`` of a sample), the image sets as distributed
+(``idx``: MNIST's files, ``cifar``: CIFAR's Python batches, ``folder``: one subfolder of
+images per class; ``imagefiles``), or ``inline`` arrays
 ``"X"`` and ``"y"``. The pipeline keys ``val`` and ``test`` (fractions held out),
 ``preprocess`` and ``augment`` ({"flip", "shift", "jitter"}) apply to any source.
 """
@@ -16,11 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from gradviz_core.data import files, images, toy2d
+from gradviz_core.data import files, imagefiles, images, toy2d
 from gradviz_core.data.files import DataError
 from gradviz_core.data.preprocess import Preprocessor
 
 PIPELINE_KEYS = ("val", "test", "preprocess", "augment", "split_seed", "n_train")
+#: the sources read from files: their "path" (and "labels") start from the graph file's folder
+READERS = {"csv": files.read_csv, "npz": files.read_npz, "idx": imagefiles.read_idx,
+           "cifar": imagefiles.read_cifar, "folder": imagefiles.read_folder}
+FILE_SOURCES = tuple(READERS)
 SOURCES = ("inline", "digits", "shapes", "random", "csv", "npz") + tuple(toy2d.GENERATORS)
 
 __all__ = ["DataError", "Dataset", "Splits", "load_dataset", "make_splits", "SOURCES"]
@@ -76,10 +82,12 @@ def load_dataset(spec: dict, base_dir: str | os.PathLike | None = None) -> Datas
     keep = spec.get("classes") if isinstance(spec.get("classes"), list) else None
     source_spec = {k: v for k, v in spec.items() if k not in PIPELINE_KEYS and not (k == "classes" and keep)}
     stamp = None
-    if source_spec.get("source") in ("csv", "npz") and "path" in source_spec:
+    if source_spec.get("source") in FILE_SOURCES and "path" in source_spec:
         path = _resolve(source_spec["path"], base_dir)
         stamp = path.stat().st_mtime_ns if path.exists() else None
         source_spec["path"] = str(path)
+        if source_spec.get("labels"):
+            source_spec["labels"] = str(_resolve(source_spec["labels"], base_dir))
     ds = _load(json.dumps(source_spec, sort_keys=True), stamp)
     return ds if keep is None else _keep_classes(ds, keep)
 
@@ -143,16 +151,16 @@ def _load(key: str, stamp) -> Dataset:
             X, y = images.shapes(**spec)
         elif source == "random":
             X, y = images.random(**spec)
-        elif source in ("csv", "npz"):
+        elif source in FILE_SOURCES:
             if "path" not in spec:
                 raise DataError(f"data: a {source} source needs a \"path\"")
             path = Path(spec.pop("path"))
-            X, y = files.read_csv(path, **spec) if source == "csv" else files.read_npz(path, **spec)
+            X, y = READERS[source](path, **spec)
         else:
             raise DataError(f"data: unknown source {source!r}; choose one of {', '.join(SOURCES)}")
     except TypeError as exc:
         raise DataError(f"data: bad setting for '{source}': {exc}") from None
-    return _dataset(X, y, where=path if source in ("csv", "npz") else "data")
+    return _dataset(X, y, where=path if source in FILE_SOURCES else "data")
 
 
 def _check_fits(source: str, spec: dict) -> None:

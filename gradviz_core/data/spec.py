@@ -30,6 +30,7 @@ def _classes(default: int) -> ParamSpec:
 
 _SEED = ParamSpec("seed", "int", 0, "seed of the samples", low=0, high=2**31 - 1)
 _PATH = ParamSpec("path", "str", "", "the file, relative to the graph file's folder")
+_FIRST = ParamSpec("n", "int", 0, "keep the first n images (0: all of them)", low=0, high=MAX_SAMPLES)
 _SHAPE = ParamSpec("shape", "ints", (), "the shape of one sample, e.g. 1, 8, 8 (empty: as stored)",
                    low=1)
 
@@ -59,6 +60,19 @@ SOURCES: dict[str, tuple[str, tuple[ParamSpec, ...], tuple[str, ...]]] = {
         _PATH, ParamSpec("label", "str", "", "the label column: a name or a 0-based index (empty: the "
                          "last column)"), _SHAPE), ("path",)),
     "npz": ("your own .npz file with arrays X and y", (_PATH, _SHAPE), ("path",)),
+    "idx": ("MNIST or Fashion-MNIST as distributed: IDX files of images and labels (gzip or not)",
+            (ParamSpec("path", "str", "", "the images file, e.g. train-images-idx3-ubyte.gz"),
+             ParamSpec("labels", "str", "", "the labels file (empty: the images file's name with labels "
+                       "and idx1, as MNIST names them)"), _FIRST), ("path",)),
+    "cifar": ("CIFAR-10 (or -100) as distributed for Python: one batch file, or the folder of "
+              "data_batch_1 … 5", (ParamSpec("path", "str", "", "a batch file, or the cifar-10-batches-py "
+                                            "folder"), _FIRST), ("path",)),
+    "folder": ("a folder of images (PNG, JPEG…) with one subfolder per class, as torchvision's ImageFolder",
+               (ParamSpec("path", "str", "", "the folder that holds one subfolder per class"),
+                ParamSpec("size", "int", 0, "resize every image to size×size (0: keep their size, which "
+                          "must then be the same for all)", low=0, high=512),
+                ParamSpec("grey", "bool", False, "read the images in grey (1 channel) instead of colour (3)")),
+               ("path",)),
     "inline": ("arrays written into the graph file", (
         ParamSpec("X", "tensor", 0.0, "the samples, one row each"),
         ParamSpec("y", "tensor", 0.0, "the labels, one per sample"),
