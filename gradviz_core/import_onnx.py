@@ -35,16 +35,25 @@ class OnnxImportError(GradvizError):
     pass
 
 
-def _safe(name: str, taken: set[str]) -> str:
-    """A node name from a tensor name ("/fc1/Gemm_output_0" -> "fc1_Gemm_output_0")."""
-    base = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_")[-56:].strip("_") or "t"
-    if base[0].isdigit():
-        base = "t" + base
-    out, i = base, 2
-    while out in taken:
-        out, i = f"{base}_{i}", i + 1
-    taken.add(out)
-    return out
+#: a short name for a node whose tensor has an exporter's generated name ("/0/Conv_output_0")
+SHORT = {"Conv2D": "conv", "Linear": "fc", "ReLU": "relu", "LeakyReLU": "lrelu", "MaxPool2D": "pool",
+         "AvgPool2D": "avgpool", "Flatten": "flat", "BatchNorm": "bn", "Dropout": "drop", "Constant": "c",
+         "Softmax": "softmax", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+
+
+def _name(tensor: str, type_name: str, taken: set[str]) -> str:
+    """The tensor's own name where it is a plain one ("scores", "h1"); otherwise the brick's
+    short name, numbered (conv1, relu1, pool1, …)."""
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,47}", tensor) and "output" not in tensor.lower() \
+            and tensor not in taken:
+        taken.add(tensor)
+        return tensor
+    base = SHORT.get(type_name, type_name.lower())
+    i = 1
+    while f"{base}{i}" in taken:
+        i += 1
+    taken.add(f"{base}{i}")
+    return f"{base}{i}"
 
 
 class _Reader:
@@ -67,7 +76,7 @@ class _Reader:
         return OnnxImportError(f"{self.where}: node {node.name or node.output[0]!r} ({node.op_type}): {why}")
 
     def add(self, type_name: str, tensor: str, params: dict | None = None) -> str:
-        name = _safe(tensor, self.taken)
+        name = _name(tensor, type_name, self.taken)
         self.g.add_node(type_name, name, params or {})
         self.tensor[tensor] = name
         return name
@@ -362,7 +371,7 @@ def _add_loss(g: Graph, r: _Reader, model, outputs: list[str], data: dict) -> No
     if g.brick(out).type_name == "Softmax":  # the loss takes the scores before the softmax
         scores = g.inputs_of(out)["x"]
     g.set_data({**data, "classes": int(shape[1])})
-    y = g.add_node("Target", "y" if "y" not in g else g.unique_name("y"), {})
-    loss = g.add_node("SoftmaxCrossEntropy", "loss" if "loss" not in g else g.unique_name("loss"), {})
+    y = g.add_node("Target", _name("y", "Target", r.taken), {})
+    loss = g.add_node("SoftmaxCrossEntropy", _name("loss", "SoftmaxCrossEntropy", r.taken), {})
     g.connect(scores, loss, "x")
     g.connect(y, loss, "target")

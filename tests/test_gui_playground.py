@@ -107,6 +107,17 @@ def test_file_export_writes_pytorch_and_numpy_and_names_what_it_cannot(window, t
     assert said and "conv1 (Conv2D)" in said[0] and not (tmp_path / "conv.py").exists()
 
 
+def test_file_export_to_onnx_and_open_of_an_onnx_model(window, tmp_path, examples_dir):
+    pytest.importorskip("onnx")
+    window.open_example(examples_dir / "digits_convnet.json")
+    assert window.export_code("onnx", str(tmp_path / "digits.onnx"))
+    assert (tmp_path / "digits.onnx").read_bytes()[:2] and "Wrote" in window.statusBar().currentMessage()
+    assert window.open(tmp_path / "digits.onnx")           # imported as an untitled graph
+    assert window.path is None and window.graph.brick("conv1").type_name == "Conv2D"
+    assert "Imported digits.onnx: 11 nodes, 1,898 parameters" in window.statusBar().currentMessage()
+    assert set(window.scene.nodes) == set(window.graph.nodes()) and not window.graph.problems
+
+
 def test_a_lessons_checkpoints_tick_themselves_as_the_student_gets_there(window, qtbot, examples_dir):
     from PySide6.QtGui import QTextBlockFormat
     window.open_example(examples_dir / "circuit_xyz.json")
