@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
+from pathlib import Path
 
 XCB_PACKAGES = "libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0"
 
@@ -36,6 +37,15 @@ def quiet_qt_messages() -> None:
     qInstallMessageHandler(handler)
 
 
+ICON = Path(__file__).resolve().parent / "assets" / "gradviz.svg"
+
+
+def app_icon():
+    """The app's icon (gradviz/assets/gradviz.svg, shipped in the wheel)."""
+    from PySide6.QtGui import QIcon
+    return QIcon(str(ICON))
+
+
 def run(path: str | None = None) -> int:
     problem = display_problem()
     if problem:
@@ -46,6 +56,8 @@ def run(path: str | None = None) -> int:
     from gradviz.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("gradviz")
+    app.setWindowIcon(app_icon())
     window = MainWindow(path)
     window.show()
     return app.exec()

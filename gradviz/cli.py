@@ -16,8 +16,10 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
+    from gradviz_core import __version__
     p = argparse.ArgumentParser(prog="gradviz", description="Build, step through and train neural "
                                 "networks as computational graphs.")
+    p.add_argument("--version", action="version", version=f"gradviz {__version__}")
     sub = p.add_subparsers(dest="verb", metavar="VERB")
     s = sub.add_parser("step", help="print the forward values and backward gradients node by node")
     s.add_argument("file", help="a graph file (.json)")
@@ -140,8 +142,8 @@ SET_HELP = ("override a setting, checked like the file: training.KEY=V, data.KEY
 def _load_checked(path: str, sets: list[str] | None = None, too_big_ok: bool = False):
     """The graph file with the --set overrides, refused (naming the file) if it cannot run;
     ``too_big_ok``: a graph too big for this machine is still described (``info``)."""
-    from gradviz_core import fileformat
-    graph = fileformat.load(path)
+    from gradviz_core import fileformat, lessons
+    graph = fileformat.load(lessons.find(path))
     from gradviz_core.overrides import apply_set
     for item in sets or ():
         apply_set(graph, item)
@@ -252,7 +254,8 @@ def cmd_render(args) -> int:
         from gradviz_core.playground import Surface
         Surface(graph)  # not a loss of two numbers: the reason, before any window opens
     from gradviz.render import render
-    render(args.file, args.output, steps, (width, height), args.select, args.set, args.train, args.view,
+    from gradviz_core.lessons import find
+    render(str(find(args.file)), args.output, steps, (width, height), args.select, args.set, args.train, args.view,
            race=args.race)
     print(f"wrote {args.output}")
     return 0

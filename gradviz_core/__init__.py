@@ -10,4 +10,4 @@ from gradviz_core.graph import Graph
 
 __all__ = ["Graph", "GradvizError", "GraphFileError", "ShapeError", "GraphError",
            "brick_types", "get_brick_class"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -39,6 +39,16 @@ def examples_dir():
     return Path(__file__).resolve().parent / "examples"
 
 
+def find(path):
+    """``path`` as given, or, when no such file exists and it is a bare name
+    ("circuit_xyz.json"), the example of that name shipped with gradviz."""
+    from pathlib import Path
+    p = Path(path)
+    if not p.exists() and p.name == str(path) and (examples_dir() / p.name).is_file():
+        return examples_dir() / p.name
+    return p
+
+
 def catalogue(folder) -> list[tuple[str, object, str]]:
     """[(title, path, the note's first line of prose)] of the graph files in ``folder``: the
     lessons first, in the lectures' order ("Lesson 3: …"), then the other examples by title.
