@@ -9,7 +9,7 @@ import time
 
 
 def build(n: int):
-    from gradviz_core.graph import Graph
+    from gradviz_core.model.graph import Graph
 
     g = Graph()
     g.add_node("Constant", "c0", {"value": [1.0, 2.0, 3.0]}, pos=(0, 0))

@@ -22,7 +22,7 @@ class GradientCheck(QObject):
         if self.running:
             self.failed.emit("a gradient check is already running")
             return False
-        from gradviz_core.gradcheck import check_graph
+        from gradviz_core.runs.gradcheck import check_graph
         doc = graph.clone()  # the check reads its own copy: editing meanwhile is safe
         self.running = True
         self.started.emit()

@@ -142,9 +142,9 @@ SET_HELP = ("override a setting, checked like the file: training.KEY=V, data.KEY
 def _load_checked(path: str, sets: list[str] | None = None, too_big_ok: bool = False):
     """The graph file with the --set overrides, refused (naming the file) if it cannot run;
     ``too_big_ok``: a graph too big for this machine is still described (``info``)."""
-    from gradviz_core import fileformat, lessons
-    graph = fileformat.load(lessons.find(path))
-    from gradviz_core.overrides import apply_set
+    from gradviz_core.model import fileformat
+    graph = fileformat.load(fileformat.find(path))
+    from gradviz_core.model.overrides import apply_set
     for item in sets or ():
         apply_set(graph, item)
     if not (too_big_ok and all(p.kind == "memory" for p in graph.problems)):
@@ -163,10 +163,10 @@ def to_jsonable(a):
 
 
 def cmd_step(args) -> int:
-    from gradviz_core.stepper import Stepper
-    from gradviz_core import trace
+    from gradviz_core.runs.stepper import Stepper
+    from gradviz_core.teach import trace
 
-    from gradviz_core import fileformat
+    from gradviz_core.model import fileformat
 
     graph = _load_checked(args.file, args.set)
     stepper = Stepper(graph, training=not args.test_mode,  # its own weights, if it has them (imported)
@@ -205,7 +205,7 @@ def cmd_step(args) -> int:
 
 
 def cmd_gradcheck(args) -> int:
-    from gradviz_core.gradcheck import check_graph
+    from gradviz_core.runs.gradcheck import check_graph
 
     graph = _load_checked(args.file, args.set)
     report = check_graph(graph, training=not args.test_mode, tol=args.tol,
@@ -251,10 +251,10 @@ def cmd_render(args) -> int:
     if args.train is not None and graph.data is None:
         raise GradvizError(f"{args.file}: --train needs data: the graph has no data section")
     if args.race:
-        from gradviz_core.playground import Surface
+        from gradviz_core.runs.playground import Surface
         Surface(graph)  # not a loss of two numbers: the reason, before any window opens
     from gradviz.render import render
-    from gradviz_core.lessons import find
+    from gradviz_core.model.fileformat import find
     render(str(find(args.file)), args.output, steps, (width, height), args.select, args.set, args.train, args.view,
            race=args.race)
     print(f"wrote {args.output}")
@@ -263,7 +263,7 @@ def cmd_render(args) -> int:
 
 def cmd_info(args) -> int:
     from gradviz_core.memory import fmt_bytes, graph_bytes
-    from gradviz_core.settings import Settings
+    from gradviz_core.model.settings import Settings
 
     graph = _load_checked(args.file, args.set, too_big_ok=True)
     settings = Settings.from_dict(graph.training)
@@ -302,9 +302,9 @@ def _shape_text(shape) -> str:
 
 
 def cmd_train(args) -> int:
-    from gradviz_core import fileformat
+    from gradviz_core.model import fileformat
     from gradviz_core.errors import GradvizError
-    from gradviz_core.train import Trainer
+    from gradviz_core.runs.trainer import Trainer
 
     graph = _load_checked(args.file, args.set)
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed), ("lr", args.lr))
@@ -387,8 +387,8 @@ def cmd_export(args) -> int:
     from pathlib import Path
 
     from gradviz_core.errors import GradvizError
-    from gradviz_core.export import export_bytes
-    from gradviz_core.fileformat import atomic_write
+    from gradviz_core.formats import export_bytes
+    from gradviz_core.model.fileformat import atomic_write
     suffix = ".onnx" if args.to == "onnx" else ".py"
     if not args.output.endswith(suffix):
         what = {"pytorch": "PyTorch file", "numpy": "NumPy script", "onnx": "ONNX model"}[args.to]
@@ -401,9 +401,9 @@ def cmd_export(args) -> int:
 
 def cmd_import(args) -> int:
     """An ONNX model as a graph file (and its weights file beside it)."""
-    from gradviz_core import fileformat
+    from gradviz_core.model import fileformat
     from gradviz_core.errors import GradvizError
-    from gradviz_core.import_onnx import from_onnx
+    from gradviz_core.formats.onnx_import import from_onnx
     if not args.output.endswith(".json"):
         raise GradvizError(f"-o {args.output}: the graph file must end in .json")
     graph = from_onnx(args.file)
@@ -413,7 +413,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from gradviz_core import bench
+    from gradviz_core.perf import bench
 
     if args.ui:
         from gradviz.app import quiet_qt_messages
@@ -436,7 +436,7 @@ def cmd_bench(args) -> int:
 
     say = lambda msg: None if args.json else print(msg, file=sys.stderr)  # noqa: E731
     if args.roofline:
-        from gradviz_core import roofline
+        from gradviz_core.perf import roofline
         result = roofline.run(progress=say)
         print(json.dumps(result) if args.json else roofline.table(result))
         return 0

@@ -30,14 +30,15 @@ from gradviz.panels.inspector import Inspector
 from gradviz.panels.palette import Palette
 from gradviz.panels.problems import ProblemsList
 from gradviz.worker import KernelWarmUp
-from gradviz_core import fileformat, lessons
-from gradviz_core.commands import (AddNode, Group, MoveNodes, SetData, SetParam, SetRuns, SetTraining, copy_nodes,
+from gradviz_core.model import fileformat
+from gradviz_core.teach import lessons
+from gradviz_core.model.commands import (AddNode, Group, MoveNodes, SetData, SetParam, SetRuns, SetTraining, copy_nodes,
                                    paste_command)
-from gradviz_core.layout import layered_positions
+from gradviz_core.model.layout import layered_positions
 from gradviz_core.errors import GradvizError
-from gradviz_core.graph import Graph
+from gradviz_core.model.graph import Graph
 
-EXAMPLES = lessons.examples_dir()
+EXAMPLES = fileformat.examples_dir()
 #: export target -> (its name, the file's suffix, the kind of file)
 EXPORTS = {"pytorch": ("PyTorch", ".py", "Python file"), "numpy": ("NumPy study script", ".py", "Python file"),
            "onnx": ("ONNX", ".onnx", "ONNX model")}
@@ -301,7 +302,7 @@ class MainWindow(QMainWindow):
         onnx = Path(path).suffix.lower() == ".onnx"
         try:
             if onnx:
-                from gradviz_core.import_onnx import from_onnx
+                from gradviz_core.formats.onnx_import import from_onnx
                 graph = from_onnx(path)
             else:
                 graph = fileformat.load(path)
@@ -599,7 +600,7 @@ class MainWindow(QMainWindow):
     def export_code(self, to: str, name: str | None = None) -> bool:
         """The graph as a PyTorch file, a NumPy study script or an ONNX model (``gradviz
         export``); a graph that cannot be written says which node and why."""
-        from gradviz_core.export import export_bytes
+        from gradviz_core.formats import export_bytes
         what, suffix, kind = EXPORTS[to]
         try:  # first, so that a graph that cannot be written says so before a file is asked for
             data = export_bytes(self.graph, to)

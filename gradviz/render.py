@@ -12,7 +12,7 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
 
     from gradviz.app import quiet_qt_messages
     from gradviz.main_window import MainWindow
-    from gradviz_core.overrides import apply_set
+    from gradviz_core.model.overrides import apply_set
 
     quiet_qt_messages()
     app = QApplication.instance() or QApplication([])

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
-from gradviz_core import fileformat
+from gradviz_core.model import fileformat
 from gradviz_core.errors import GradvizError
-from gradviz_core.graph import Graph
+from gradviz_core.model.graph import Graph
 
 RECENT_MAX = 8
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from gradviz.panels.heat import num
 from gradviz_core.errors import GradvizError
-from gradviz_core.stepper import Stepper
+from gradviz_core.runs.stepper import Stepper
 
 
 def parse_samples(text: str) -> list[int] | None:

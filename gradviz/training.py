@@ -10,9 +10,10 @@ import threading
 from PySide6.QtCore import QObject, Signal
 
 from gradviz.bridge import Bridge
-from gradviz_core import compare, kernels
+from gradviz_core import kernels
+from gradviz_core.teach import compare
 from gradviz_core.errors import GradvizError
-from gradviz_core.train import Trainer
+from gradviz_core.runs.trainer import Trainer
 
 #: compute threads of the window's training runs. Measured in the app on a 2-core machine
 #: (README, "Sharing two cores"): with the window painting the dashboard, one compute thread

@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from gradviz_core.lessons import examples_dir
+from gradviz_core.model.fileformat import examples_dir
 
 EXAMPLES = examples_dir()
 TICK_MS = 5

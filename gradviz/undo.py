@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from gradviz_core.commands import Command
-from gradviz_core.graph import Graph
+from gradviz_core.model.commands import Command
+from gradviz_core.model.graph import Graph
 
 
 class CoreCommand(QUndoCommand):

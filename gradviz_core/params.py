@@ -4,6 +4,7 @@ The inspector builds its form from these, and the file loader checks values with
 """
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -186,3 +187,17 @@ def to_json_value(spec: ParamSpec, value: Any) -> Any:
     if spec.kind in ("floats", "ints", "names"):
         return list(value)
     return value
+
+
+#: names people reach for, and the setting they mean
+ALIASES = {"learning_rate": "lr", "rate": "lr", "batch": "batch_size", "batchsize": "batch_size",
+           "epoch": "epochs", "mu": "momentum", "weight_decay": "an L2 node (Regularizers)",
+           "dropout": "a Dropout node", "number": "n", "samples": "n", "size": "n"}
+
+
+def did_you_mean(key: str, known) -> str:
+    alias = ALIASES.get(key.lower())
+    if alias and (alias in known or " " in alias):
+        return f"; did you mean {alias!r}?" if alias in known else f"; for that, use {alias}"
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"

@@ -53,7 +53,7 @@ def test_a_graph_too_big_for_memory_is_refused_naming_the_node_and_the_array(tmp
     assert code == 2 and err.count("\n") == 1
     assert f"{path}: fc2: W (100000 × 100000) needs 37.3 GB in float32" in err and "available" in err
     # the window's Problems show the same, on the node
-    from gradviz_core import fileformat
+    from gradviz_core.model import fileformat
     g = fileformat.load(path)
     assert [(p.node, p.kind) for p in g.problems] == [("fc2", "memory")]
     code, out, _ = gradviz(capsys, "info", path)   # described all the same
@@ -90,8 +90,8 @@ def test_null_means_the_default(tmp_path, examples_dir, capsys):
         doc["data"].update(val=None, n=None)
         next(n for n in doc["nodes"] if n["name"] == "fc1")["params"]["units"] = None
     path = graph_file(tmp_path, examples_dir, change=nulls)
-    from gradviz_core import fileformat
-    from gradviz_core.settings import Settings
+    from gradviz_core.model import fileformat
+    from gradviz_core.model.settings import Settings
     g = fileformat.load(path)
     assert not g.problems and g.brick("fc1").config["units"] == 16 and g.splits().train.X.shape == (300, 2)
     s = Settings.from_dict(g.training)
@@ -129,8 +129,8 @@ def test_set_takes_every_key_a_lesson_link_takes(examples_dir, capsys):
     assert code == 0, err
     code, _, err = gradviz(capsys, "info", examples_dir / "lesson_init.json", "--set", "*.nope=1")
     assert code == 2 and "--set *.nope=1: no node of this graph has a parameter 'nope'" in err
-    from gradviz_core import fileformat
-    from gradviz_core.overrides import apply_set
+    from gradviz_core.model import fileformat
+    from gradviz_core.model.overrides import apply_set
     g = fileformat.load(examples_dir / "lesson_init.json")
     apply_set(g, "*.init=xavier")
     assert {g.brick(n).config["init"] for n in g.order if "init" in g.brick(n).config} == {"xavier"}

@@ -4,8 +4,8 @@ import pytest
 
 from brick_cases import CASES, SPECIAL
 from gradviz_core import brick_types, get_brick_class, kernels
-from gradviz_core.gradcheck import check_brick
-from gradviz_core.init import weight_param_specs  # noqa: F401  (the registry is loaded)
+from gradviz_core.runs.gradcheck import check_brick
+from gradviz_core.model.init import weight_param_specs  # noqa: F401  (the registry is loaded)
 
 TOL = 1e-7
 

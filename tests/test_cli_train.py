@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from gradviz_core import fileformat
+from gradviz_core.model import fileformat
 
 from test_cli import run
 

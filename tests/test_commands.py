@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from gradviz_core import GraphError, fileformat
-from gradviz_core.commands import AddNode, Connect, Disconnect, Group, MoveNodes, RemoveNodes, SetParam
+from gradviz_core import GraphError
+from gradviz_core.model import fileformat
+from gradviz_core.model.commands import AddNode, Connect, Disconnect, Group, MoveNodes, RemoveNodes, SetParam
 
 
 def snapshot(g):

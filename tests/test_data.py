@@ -5,7 +5,7 @@ import pytest
 from gradviz_core import Graph
 from gradviz_core.errors import GradvizError
 from gradviz_core.data import DataError, load_dataset
-from gradviz_core.run import Run
+from gradviz_core.runs.run import Run
 
 
 def target_graph(data, encoding):

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradviz_core import export, fileformat
+from gradviz_core.formats import pytorch as export
+from gradviz_core.model import fileformat
 from gradviz_core.errors import GradvizError
-from gradviz_core.run import Run
+from gradviz_core.runs.run import Run
 from test_cli import run as cli
 
 
@@ -78,8 +79,8 @@ def test_the_exported_module_reproduces_every_node_and_gradient_of_gradviz(examp
 
 def test_every_brick_says_how_it_is_written_in_pytorch():
     """A new brick without an export declaration fails here, not in a user's hands."""
-    from gradviz_core import registry
-    from gradviz_core.brick import Brick
+    from gradviz_core.model import registry
+    from gradviz_core.model.brick import Brick
     missing = [t for t in registry.brick_types()
                if not (getattr(registry.get_brick_class(t), "acts_on_weights", False)
                        or any(getattr(registry.get_brick_class(t), m) is not getattr(Brick, m)

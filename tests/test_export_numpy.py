@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradviz_core import fileformat
-from gradviz_core.run import Run
+from gradviz_core.model import fileformat
+from gradviz_core.runs.run import Run
 from test_cli import run as cli
 
 EXAMPLES = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "examples").glob("*.json"))
@@ -58,9 +58,9 @@ def test_the_study_script_computes_gradviz_values_and_gradients(example, example
 
 def test_a_node_without_a_numpy_form_is_refused_by_name(examples_dir, tmp_path, monkeypatch):
     from gradviz_core.bricks.conv import Conv2D
-    from gradviz_core.brick import Brick
+    from gradviz_core.model.brick import Brick
     from gradviz_core.errors import GradvizError
-    from gradviz_core.export_numpy import to_numpy
+    from gradviz_core.formats.numpy_script import to_numpy
     monkeypatch.setattr(Conv2D, "numpy_code", Brick.numpy_code)  # as a brick without one would be
     with pytest.raises(GradvizError, match=r"^conv1 \(Conv2D\): no NumPy form .* to PyTorch instead"):
         to_numpy(fileformat.load(examples_dir / "digits_convnet.json"))

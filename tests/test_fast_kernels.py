@@ -235,8 +235,9 @@ def test_the_fused_mlp_forward_agrees_with_the_layers_one_by_one(dtype):
 
 
 def test_predictions_of_a_small_mlp_take_the_fused_path_and_equal_the_graphs(examples_dir):
-    from gradviz_core import fileformat, probe
-    from gradviz_core.train import Trainer
+    from gradviz_core.model import fileformat
+    from gradviz_core.runs import probe
+    from gradviz_core.runs.trainer import Trainer
     for name, fused in (("spiral_mlp.json", True), ("lesson_batchnorm.json", False), ("lesson_width.json", True)):
         t = Trainer(fileformat.load(examples_dir / name))
         nodes = t.program.upto(t.head[1])
@@ -251,7 +252,8 @@ def test_predictions_of_a_small_mlp_take_the_fused_path_and_equal_the_graphs(exa
 def test_the_roofline_counts_each_kernels_flops_inside_real_training_steps():
     """gradviz bench --roofline: the arithmetic each kernel must do, counted from the arguments
     the bricks really pass (timings are reported, never asserted)."""
-    from gradviz_core import kernels, roofline
+    from gradviz_core import kernels
+    from gradviz_core.perf import roofline
     import numba
     before, threads = kernels.active(), kernels.use_threads(1)
     prof = roofline.profile("digits", 8, steps=2)

@@ -5,7 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from gradviz_core import GraphFileError, fileformat
+from gradviz_core import GraphFileError
+from gradviz_core.model import fileformat
 
 
 def doc(**over):

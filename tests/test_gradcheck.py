@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from gradviz_core import Graph, GraphError, fileformat
+from gradviz_core import Graph, GraphError
+from gradviz_core.model import fileformat
 from gradviz_core.bricks.ops import Multiply
-from gradviz_core.gradcheck import check_graph
+from gradviz_core.runs.gradcheck import check_graph
 
 
 def test_examples_pass(examples_dir):
@@ -85,7 +86,7 @@ def test_convnet_with_batchnorm_and_dropout_checks_in_both_modes():
 
 
 def test_a_nan_error_fails():
-    from gradviz_core.gradcheck import Item, NodeCheck, Report
+    from gradviz_core.runs.gradcheck import Item, NodeCheck, Report
     report = Report({"n": NodeCheck("n", "Log", [Item("input x", float("nan"), 1, 1)])}, 1e-6, 1e-5)
     assert not report.passed and report.failed() == ["n"]
     assert report.to_json()["max_rel_error"] is None
@@ -106,7 +107,7 @@ def bias_before_batchnorm(activation: str) -> Graph:
 
 
 def test_a_true_gradient_of_zero_passes_and_a_kink_does_not_excuse_a_wrong_gradient():
-    from gradviz_core.gradcheck import Item, NodeCheck, Report
+    from gradviz_core.runs.gradcheck import Item, NodeCheck, Report
     report = check_graph(bias_before_batchnorm("ReLU"))
     # the bias before BatchNorm has a true gradient of exactly 0: rounding noise, not an error
     assert "fc" not in report.failed(), report.nodes["fc"]

@@ -9,7 +9,7 @@ from test_gui_editor import window  # noqa: E402,F401
 
 
 def test_the_data_panel_gives_a_new_graph_its_data_undoably(window, qtbot, tmp_path, monkeypatch):
-    from gradviz_core.commands import AddNode
+    from gradviz_core.model.commands import AddNode
     window.new()
     window.scene.push(AddNode("Input", "x"))
     assert any("no data" in p.message for p in window.graph.problems)

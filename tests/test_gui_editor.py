@@ -8,8 +8,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from gradviz.main_window import MainWindow  # noqa: E402
-from gradviz_core import fileformat  # noqa: E402
-from gradviz_core.commands import MoveNodes, AddNode  # noqa: E402
+from gradviz_core.model import fileformat  # noqa: E402
+from gradviz_core.model.commands import MoveNodes, AddNode  # noqa: E402
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ def test_file_export_writes_pytorch_and_numpy_and_names_what_it_cannot(window, t
     assert "def backward(P, v, C):" in (tmp_path / "bn_study.py").read_text()
     said = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: said.append(a[2]))
-    from gradviz_core.brick import Brick
+    from gradviz_core.model.brick import Brick
     from gradviz_core.bricks.conv import Conv2D
     monkeypatch.setattr(Conv2D, "numpy_code", Brick.numpy_code)  # a brick without a NumPy form
     window.open_example(examples_dir / "digits_convnet.json")

@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
-from gradviz_core.commands import SetParam  # noqa: E402
+from gradviz_core.model.commands import SetParam  # noqa: E402
 from test_cli import run  # noqa: E402
 from test_gui_editor import window  # noqa: E402,F401  (the window at its default 1280×800)
 
@@ -140,7 +140,7 @@ def test_bench_ui_reports_the_step_redraw_time():
 
 
 def test_a_fan_out_shows_its_gradient_ledger(window, qtbot):
-    from gradviz_core.commands import Connect, Disconnect
+    from gradviz_core.model.commands import Connect, Disconnect
     window.scene.push(Disconnect("q", "b"))
     window.scene.push(Connect("x", "q", "b"))  # q = x + x: x feeds two ports
     press(window, qtbot, Qt.Key_F5)

@@ -78,7 +78,7 @@ def test_closing_the_window_mid_run_stops_it_and_offers_the_weights(window, qtbo
 
 
 def test_every_training_setting_has_a_field_and_each_change_is_undoable(window, qtbot, examples_dir):
-    from gradviz_core.settings import LIVE, TRAINING
+    from gradviz_core.model.settings import LIVE, TRAINING
     window.open(examples_dir / "spiral_mlp.json")
     panel = window.training_panel
     assert set(panel.setting_editors) == {s.name for s in TRAINING} - {"lr"}
@@ -102,7 +102,7 @@ def _train_to_end(window, qtbot, timeout=120000):
 def test_one_epoch_of_the_digits_convnet_fills_the_convnet_views(window, qtbot, examples_dir):
     from PySide6.QtCore import QPointF
     window.open(examples_dir / "digits_convnet.json")
-    window.scene.push(__import__("gradviz_core.commands", fromlist=["SetTraining"]).SetTraining("epochs", 1))
+    window.scene.push(__import__("gradviz_core.model.commands", fromlist=["SetTraining"]).SetTraining("epochs", 1))
     board, panel = window.dashboard, window.training_panel
     assert board.isTabEnabled(board.tab_of(board.convnet))
     assert not board.isTabEnabled(board.tab_of(board.boundary))  # images, not points
@@ -151,7 +151,7 @@ def test_a_divergence_pauses_with_the_message_and_resumes_after_a_smaller_rate(w
     assert panel.keep.isEnabled()
     panel.lr.setText("1.0")
     panel.lr.editingFinished.emit()
-    from gradviz_core.commands import SetTraining
+    from gradviz_core.model.commands import SetTraining
     window.scene.push(SetTraining("epochs", 50))  # live too
     panel.pause.click()  # Resume
     r = _train_to_end(window, qtbot)
@@ -180,8 +180,8 @@ def test_one_step_one_epoch_and_reset(window, qtbot, examples_dir):
 
 def test_two_runs_are_compared_labelled_by_what_differs_and_saved_with_the_graph(window, qtbot, examples_dir,
                                                                                  tmp_path):
-    from gradviz_core import fileformat
-    from gradviz_core.commands import SetTraining
+    from gradviz_core.model import fileformat
+    from gradviz_core.model.commands import SetTraining
     window.open(examples_dir / "spiral_mlp.json")
     window.scene.push(SetTraining("epochs", 20))
     panel, board = window.training_panel, window.dashboard
@@ -208,7 +208,7 @@ def test_two_runs_are_compared_labelled_by_what_differs_and_saved_with_the_graph
 
 
 def test_kept_weights_save_with_the_graph_and_training_resumes_from_them(window, qtbot, examples_dir, tmp_path):
-    from gradviz_core.commands import SetTraining
+    from gradviz_core.model.commands import SetTraining
     window.open(examples_dir / "spiral_mlp.json")
     window.scene.push(SetTraining("epochs", 200))
     panel = window.training_panel
@@ -232,7 +232,7 @@ def test_kept_weights_save_with_the_graph_and_training_resumes_from_them(window,
 
 
 def test_the_model_section_edits_nodes_and_warnings_reach_the_nodes(window, qtbot, examples_dir):
-    from gradviz_core.commands import SetTraining
+    from gradviz_core.model.commands import SetTraining
     window.open(examples_dir / "spiral_mlp.json")
     panel = window.training_panel
     every = panel.model_editors["*init"]
@@ -301,7 +301,7 @@ def test_every_example_opens_validates_runs_briefly_and_shows_its_note(window, q
     import re
 
     from PySide6.QtCore import QUrl
-    from gradviz_core.commands import SetTraining
+    from gradviz_core.model.commands import SetTraining
     for path in sorted(examples_dir.glob("*.json")):
         window.open(path)
         assert not window.graph.problems, path.name
@@ -323,7 +323,7 @@ def test_every_example_opens_validates_runs_briefly_and_shows_its_note(window, q
             window.train_session.stop(wait=True)
         r = _train_to_end(window, qtbot)
         assert r.status in ("done", "diverged") and (r.steps > 0 or t.diverged), (path.name, r.message)
-        from gradviz_core import lessons
+        from gradviz_core.teach import lessons
         changing = [u for u in re.findall(r"\((gradviz:set[^)]*)\)", window.graph.note)
                     if lessons.command(window.graph, u)[1] is not None]
         for url in changing[:1]:  # the first variant link that changes something

@@ -2,8 +2,9 @@
 against centred finite differences in float64; the other views against plain NumPy."""
 import numpy as np
 
-from gradviz_core import fileformat, insight
-from gradviz_core.train import Trainer
+from gradviz_core.model import fileformat
+from gradviz_core.teach import insight
+from gradviz_core.runs.trainer import Trainer
 
 
 def _trained(examples_dir, name, steps, dtype=np.float64):

@@ -1,12 +1,13 @@
-"""Each lesson's claims hold with the lesson's own settings (gradviz_core.claims_practice), and
+"""Each lesson's claims hold with the lesson's own settings (gradviz_core.teach.claims_practice), and
 its links (the variants, one click each) are the undoable commands they say."""
 
 import numpy as np
 import pytest
 
-from gradviz_core import fileformat, lessons
-from gradviz_core.claims_practice import LESSONS, measure
-from gradviz_core.claims_practice import lesson as lesson_claims
+from gradviz_core.model import fileformat
+from gradviz_core.teach import lessons
+from gradviz_core.teach.claims_practice import LESSONS, measure
+from gradviz_core.teach.claims_practice import lesson as lesson_claims
 
 
 def links_of(g):
@@ -78,11 +79,11 @@ def test_the_catalogue_lists_lessons_in_the_lectures_order_then_the_rest(example
 def test_the_backprop_page_is_generated_from_the_bricks_and_current():
     from pathlib import Path
 
-    from gradviz_core import backprop_doc
-    from gradviz_core.registry import brick_types
+    from gradviz_core.teach import backprop_doc
+    from gradviz_core.model.registry import brick_types
     repo_page = Path(__file__).resolve().parents[1] / "docs" / "backprop.md"
     text = backprop_doc.page()
-    assert repo_page.read_text(encoding="utf-8") == text, "run python -m gradviz_core.backprop_doc"
+    assert repo_page.read_text(encoding="utf-8") == text, "run python -m gradviz_core.teach.backprop_doc"
     assert text.count("\n### ") == len(brick_types()) and "dL/dx = dL/dout Wᵀ" in text
 
 
@@ -100,7 +101,7 @@ def test_the_finetuning_features_are_the_conv_layers_of_the_net_trained_on_0_to_
 
 def test_checkpoints_are_read_from_the_note_and_ticked_by_the_milestones_reached(examples_dir):
     from gradviz_core.errors import GradvizError
-    from gradviz_core.stepper import Stepper
+    from gradviz_core.runs.stepper import Stepper
     g = fileformat.load(examples_dir / "circuit_xyz.json")
     assert lessons.checkpoints(g.note) == ["stepped=f", "stepped=f.backward", "stepped=q.backward", "checked"]
     s = Stepper(g)

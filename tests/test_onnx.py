@@ -8,11 +8,11 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from gradviz_core import fileformat  # noqa: E402
+from gradviz_core.model import fileformat  # noqa: E402
 from gradviz_core.errors import GradvizError  # noqa: E402
-from gradviz_core.export_onnx import to_onnx  # noqa: E402
-from gradviz_core.import_onnx import from_onnx  # noqa: E402
-from gradviz_core.run import Run  # noqa: E402
+from gradviz_core.formats.onnx_export import to_onnx  # noqa: E402
+from gradviz_core.formats.onnx_import import from_onnx  # noqa: E402
+from gradviz_core.runs.run import Run  # noqa: E402
 
 
 def run_onnx(model, X=None):
@@ -61,8 +61,8 @@ def test_the_export_leaves_training_out_and_names_a_node_without_an_onnx_form(ex
 
 
 def test_every_brick_has_an_onnx_form_or_only_trains():
-    from gradviz_core.brick import Brick
-    from gradviz_core.registry import brick_types, get_brick_class
+    from gradviz_core.model.brick import Brick
+    from gradviz_core.model.registry import brick_types, get_brick_class
     for name in brick_types():
         cls = get_brick_class(name)
         assert cls.onnx_training_only or cls.onnx_op or cls.onnx is not Brick.onnx, name
@@ -141,7 +141,7 @@ def test_a_convnet_with_groups_pools_batchnorm_dropout_reshape_and_a_constant_im
     assert g.brick("bn").config["eps"] == pytest.approx(1e-3)
     assert [g.brick(n).type_name for n in ("p1", "p2", "d", "flat", "two")] == \
         ["MaxPool2D", "AvgPool2D", "Dropout", "Flatten", "Constant"]
-    from gradviz_core.stepper import Stepper
+    from gradviz_core.runs.stepper import Stepper
     s = Stepper(g, weights="document")  # ready to step: forward and backward
     s.run_phase("backward")
     assert s.loss() is not None and np.all(np.isfinite(s.grads["input"]))

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from gradviz_core.errors import GradvizError
-from gradviz_core.optim import OPTIMIZERS, Adagrad, Adam, Momentum, Nesterov, RMSProp, SGD, make_optimizer
-from gradviz_core.schedules import Schedule
+from gradviz_core.runs.optim import OPTIMIZERS, Adagrad, Adam, Momentum, Nesterov, RMSProp, SGD, make_optimizer
+from gradviz_core.runs.schedules import Schedule
 
 
 def two_steps(opt):
@@ -75,3 +75,12 @@ def test_schedules():
     lrs = [s.after_epoch(e, v) for e, v in enumerate([1.0, 0.9, 0.95, 0.95, 0.95, 0.8], 1)]
     assert lrs == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5]
     assert Schedule("constant", 0.3).after_epoch(100, 5.0) == 0.3
+
+
+def test_every_optimizer_and_schedule_the_settings_name_has_its_rule():
+    from gradviz_core.model.settings import OPTIMIZER_NAMES, SCHEDULE_NAMES
+    from gradviz_core.runs.optim import OPTIMIZERS
+    from gradviz_core.runs.schedules import SCHEDULES, Schedule
+    assert tuple(OPTIMIZERS) == OPTIMIZER_NAMES and SCHEDULES == SCHEDULE_NAMES
+    for name in SCHEDULE_NAMES:
+        assert Schedule(name, 0.1, 10, 0.5, 0.05, 3).after_epoch(1, 1.0) > 0

@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from gradviz_core import fileformat, playground
-from gradviz_core.commands import SetPlayground
-from gradviz_core.graph import Graph
-from gradviz_core.playground import PlaygroundError, Race, Surface
+from gradviz_core.model import fileformat
+from gradviz_core.runs import playground
+from gradviz_core.model.commands import SetPlayground
+from gradviz_core.model.graph import Graph
+from gradviz_core.runs.playground import PlaygroundError, Race, Surface
 
 
 def surface_graph(extra=None, reduce=False) -> Graph:
@@ -132,7 +133,7 @@ def test_the_playground_section_saves_loads_and_is_checked_on_load(tmp_path, exa
 
 
 def test_set_playground_is_undoable_and_leaves_a_stepper_fresh(examples_dir):
-    from gradviz_core.run import Run
+    from gradviz_core.runs.run import Run
     g = fileformat.load(examples_dir / "lesson_optimizers.json")
     before = dict(g.playground)
     run = Run(g)

@@ -6,12 +6,13 @@ import time
 import numpy as np
 import pytest
 
-from gradviz_core import Graph, fileformat
-from gradviz_core.commands import KeepWeights, SetParam, SetTraining
+from gradviz_core import Graph
+from gradviz_core.model import fileformat
+from gradviz_core.model.commands import KeepWeights, SetParam, SetTraining
 from gradviz_core.errors import GradvizError
-from gradviz_core.run import Run, StaleRunError
-from gradviz_core.stepper import Stepper
-from gradviz_core.train import Probe, Trainer
+from gradviz_core.runs.run import Run, StaleRunError
+from gradviz_core.runs.stepper import Stepper
+from gradviz_core.runs.trainer import Probe, Trainer
 
 
 def mlp(dropout=True, batchnorm=True, **training):
@@ -236,7 +237,7 @@ def test_the_training_seed_drives_the_dropout_masks():
 
 
 def test_the_gradient_checker_checks_the_stepped_batch_with_its_masks():
-    from gradviz_core.gradcheck import check_graph
+    from gradviz_core.runs.gradcheck import check_graph
     g = mlp(batchnorm=False)
     report = check_graph(g)
     assert report.passed, report.failed()

@@ -6,11 +6,12 @@ import os
 import numpy as np
 import pytest
 
-from gradviz_core import Graph, fileformat
+from gradviz_core import Graph
+from gradviz_core.model import fileformat
 from gradviz_core.data.spec import check_data
 from gradviz_core.errors import GradvizError
-from gradviz_core.settings import check_training
-from gradviz_core.stepper import Stepper
+from gradviz_core.model.settings import check_training
+from gradviz_core.runs.stepper import Stepper
 from clirun import run_here as run  # the settings as the command line checks them, in this process
 
 
@@ -25,8 +26,8 @@ def write(tmp_path, doc, name="g.json"):
 
 
 def test_the_schema_file_says_what_the_declarations_check():
-    from gradviz_core.schema_gen import SCHEMA_FILE, generated
-    assert json.loads(SCHEMA_FILE.read_text()) == generated(), "run python -m gradviz_core.schema_gen"
+    from gradviz_core.formats.schema_gen import SCHEMA_FILE, generated
+    assert json.loads(SCHEMA_FILE.read_text()) == generated(), "run python -m gradviz_core.formats.schema_gen"
 
 
 def test_the_examples_pass_the_schema(examples_dir):
@@ -251,8 +252,8 @@ def spiral_net(**training):
 
 
 def test_divergence_advice_follows_the_cause():
-    from gradviz_core.commands import SetParam
-    from gradviz_core.train import Trainer
+    from gradviz_core.model.commands import SetParam
+    from gradviz_core.runs.trainer import Trainer
     g = spiral_net(epochs=20)
     SetParam("reg", "lam", 1e308).do(g)
     r = Trainer(g).run()

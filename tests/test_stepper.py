@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from gradviz_core import Graph, GraphError, fileformat
-from gradviz_core.stepper import Stepper
+from gradviz_core import Graph, GraphError
+from gradviz_core.model import fileformat
+from gradviz_core.runs.stepper import Stepper
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ import time
 import numpy as np
 import pytest
 
-from gradviz_core import Graph, GraphError, fileformat
+from gradviz_core import Graph, GraphError
+from gradviz_core.model import fileformat
 from gradviz_core.errors import GradvizError
-from gradviz_core.train import Trainer
+from gradviz_core.runs.trainer import Trainer
 
 
 def spiral(hidden=32, **training):
@@ -185,7 +186,7 @@ def test_settings_are_checked():
 
 
 def test_stepper_and_trainer_gradients_agree(examples_dir):
-    from gradviz_core.stepper import Stepper
+    from gradviz_core.runs.stepper import Stepper
     g = fileformat.load(examples_dir / "mlp_softmax.json")
     s = Stepper(g, dtype=np.float64)
     s.run_backward()
@@ -315,7 +316,7 @@ def test_one_step_one_epoch_and_a_divergence_that_pauses(examples_dir):
     _until(lambda: t.state == "paused" and t.diverged)
     assert "diverged" in t.diverged and "Try a smaller learning rate" in t.diverged and seen
     assert t._all_finite()
-    from gradviz_core.commands import SetTraining
+    from gradviz_core.model.commands import SetTraining
     SetTraining("lr", 0.05).do(g)  # a live setting: the paused run takes it at its next step
     t.resume()
     t.join(30)
@@ -331,7 +332,7 @@ def _until(cond, timeout=30.0):
 
 def test_a_circuit_of_scalars_given_data_trains_and_reports_its_activations(examples_dir):
     """Found by tools/fuzz_cli.py: a scalar activation (a gate circuit) broke the diagnostics."""
-    from gradviz_core.overrides import apply_set
+    from gradviz_core.model.overrides import apply_set
     g = fileformat.load(examples_dir / "lesson_saturation.json")
     apply_set(g, "data.source=spiral")
     t = Trainer(g, max_steps=3)

@@ -35,7 +35,7 @@ BEGIN, END = "<!-- claims table: begin -->", "<!-- claims table: end -->"
 
 def worker(lesson: str, seeds: int, backend: str) -> None:
     """In a fresh process: measure one lesson at every seed and print JSON lines."""
-    from gradviz_core import claims_practice
+    from gradviz_core.teach import claims_practice
     threads = 2 if backend == "fast2" else 1 if backend == "fast1" else None
     ls = claims_practice.lesson(lesson)
     for seed in range(seeds if ls.random else 1):
@@ -67,8 +67,8 @@ def measure(lessons: list[str], seeds: int, backends: list[str], jobs: int) -> l
 
 
 def report(runs: list[dict]) -> list[dict]:
-    from gradviz_core.claims import spreads
-    from gradviz_core.claims_practice import LESSONS
+    from gradviz_core.teach.claims import spreads
+    from gradviz_core.teach.claims_practice import LESSONS
     rows = []
     for ls in LESSONS:
         mine = [r for r in runs if r["lesson"] == ls.number]
@@ -97,7 +97,7 @@ def _num(x: float) -> str:
 
 def seeds_table() -> str:
     """What seed s moves in each lesson."""
-    from gradviz_core.claims_practice import LESSONS
+    from gradviz_core.teach.claims_practice import LESSONS
     out = ["| lesson | file | seed s moves |", "|---|---|---|"]
     for ls in LESSONS:
         moves = ("nothing: no randomness (measured once per backend)" if not ls.random else
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     if a.worker:
         worker(a.worker, a.seeds, a.backends)
         return 0
-    from gradviz_core.claims_practice import LESSONS
+    from gradviz_core.teach.claims_practice import LESSONS
     numbers = [n.strip() for n in a.lessons.split(",") if n.strip()] or [ls.number for ls in LESSONS]
     unknown = set(numbers) - {ls.number for ls in LESSONS}
     if unknown:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gradviz_core import fileformat
-from gradviz_core.train import Trainer
+from gradviz_core.model import fileformat
+from gradviz_core.runs.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = ROOT / "examples" / "lesson_finetuning.json"

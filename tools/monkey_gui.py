@@ -29,7 +29,7 @@ def main() -> int:
 
     from gradviz.main_window import EXAMPLES, MainWindow
     from gradviz_core import brick_types
-    from gradviz_core.commands import Connect, Disconnect
+    from gradviz_core.model.commands import Connect, Disconnect
 
     tracebacks: list[str] = []
     sys.excepthook = lambda t, v, tb: tracebacks.append("".join(traceback.format_exception(t, v, tb)))

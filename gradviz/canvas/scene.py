@@ -11,7 +11,7 @@ import numpy as np
 from gradviz.canvas.items import EdgeItem, NodeItem
 from gradviz.panels.heat import num
 from gradviz.undo import push_command
-from gradviz_core.commands import Connect, MoveNodes, RemoveNodes
+from gradviz_core.model.commands import Connect, MoveNodes, RemoveNodes
 from gradviz_core.errors import GradvizError
 
 THEMES = {

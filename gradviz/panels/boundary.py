@@ -14,7 +14,7 @@ from gradviz.compute import Compute
 from gradviz.panels.curves import cache_axes
 from gradviz.panels.data import CLASS_COLORS
 from gradviz.panels.heat import diverging_rgb
-from gradviz_core import insight
+from gradviz_core.teach import insight
 from gradviz_core.errors import GradvizError
 
 GRID = 200

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGraphicsObject
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from gradviz.compute import Compute
-from gradviz_core import insight
+from gradviz_core.teach import insight
 from gradviz_core.errors import GradvizError
 
 GALLERY = 40  # images in the gallery at most

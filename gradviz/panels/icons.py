@@ -8,7 +8,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
 from gradviz.canvas.items import FAMILY_COLORS
-from gradviz_core.registry import get_brick_class
+from gradviz_core.model.registry import get_brick_class
 
 
 @lru_cache(maxsize=None)

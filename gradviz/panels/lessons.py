@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QListWidget, QListWidgetItem, QTextBrowser,
                                QVBoxLayout)
 
-from gradviz_core import lessons
+from gradviz_core.teach import lessons
 
 
 class LessonNote(QTextBrowser):

@@ -5,7 +5,7 @@ from PySide6.QtCore import QByteArray, QMimeData, QSize, Qt, Signal
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from gradviz.panels.icons import brick_icon
-from gradviz_core.registry import FAMILIES, brick_types, get_brick_class
+from gradviz_core.model.registry import FAMILIES, brick_types, get_brick_class
 
 
 class Palette(QWidget):

@@ -1,9 +1,10 @@
 """The optimizer playground: a graph of two trainable numbers is a loss surface, drawn as
 contours; SGD, momentum, Nesterov, Adagrad, RMSProp and Adam race over it, live.
 
-The race itself is the core's (``gradviz_core.playground``). Each timer tick takes a few
-steps of every rule (about a millisecond each: the surface is a handful of scalar gates)
-and redraws the paths, so the whole race plays in a few seconds. A click on the plot
+The race itself is the core's, run by the window's session (``gradviz.racing``); the view
+follows its events through the bridge. Each timer tick takes a few steps of every rule
+(about a millisecond each: the surface is a handful of scalar gates) and the paths are
+redrawn, so the whole race plays in a few seconds. A click on the plot
 starts the rules from that point; a learning rate typed in a rule's field is the graph's
 (``playground.lr.RULE``, undoable, saved with it)."""
 from __future__ import annotations
@@ -18,15 +19,12 @@ from PySide6.QtWidgets import (QCheckBox, QDockWidget, QGraphicsItem, QGridLayou
                                QVBoxLayout, QWidget)
 
 from gradviz.panels.curves import cache_axes
-from gradviz_core import playground
-from gradviz_core.commands import SetPlayground
+from gradviz.racing import RULES, RaceSession
 from gradviz_core.errors import GradvizError
+from gradviz_core.model.commands import SetPlayground
 
-#: one colour per rule, in playground.RULES' order
+#: one colour per rule, in RULES' order
 COLORS = ("#e03131", "#1c7ed6", "#7048e8", "#2f9e44", "#f08c00", "#0c8599")
-TICK_MS = 30
-#: a race plays in about this many ticks, whatever its number of steps
-TICKS = 150
 GRID = 120
 LOSS_EVERY = 5
 LEVELS = 14
@@ -57,9 +55,9 @@ class PlaygroundView(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.surface: playground.Surface | None = None
-        self.race: playground.Race | None = None
-        self.training: dict = {}
+        self.session = RaceSession(self)
+        self.session.bridge.event.connect(self._race_event)
+        self.session.running_changed.connect(lambda on: self.play_button.setText("Pause" if on else "Race"))
         self.plot = pg.PlotWidget()
         self.plot.setBackground(None)
         self.plot.setMinimumSize(320, 260)
@@ -80,7 +78,7 @@ class PlaygroundView(QWidget):
         table = QGridLayout()
         for col, title in enumerate(("rule", "η", "now")):
             table.addWidget(QLabel(f"<b>{title}</b>"), 0, col)
-        for i, (rule, colour) in enumerate(zip(playground.RULES, COLORS), start=1):
+        for i, (rule, colour) in enumerate(zip(RULES, COLORS), start=1):
             pen = pg.mkPen(colour, width=2)
             self.paths[rule] = self.plot.plot(pen=pen)
             self.curves[rule] = self.losses.plot(pen=pen)
@@ -129,21 +127,21 @@ class PlaygroundView(QWidget):
         lay = QHBoxLayout(self)
         lay.addLayout(left, 3)
         lay.addLayout(side, 2)
-        self.timer = QTimer(self)
-        self.timer.setInterval(TICK_MS)
-        self.timer.timeout.connect(self._tick)
+
+    # what the session runs, read by the view (and the tests)
+    surface = property(lambda self: self.session.surface)
+    race = property(lambda self: self.session.race)
+    timer = property(lambda self: self.session.timer)
+    total = property(lambda self: self.session.total)
 
     # ---- the surface ---------------------------------------------------------------------------
     def show_graph(self, graph) -> bool:
         """Draw ``graph``'s surface and make a fresh race on it; False (with the reason shown)
         when the graph is not a loss of two numbers."""
-        self.timer.stop()
         self._clear_contours()
         try:
-            surface = playground.Surface(graph)
-            xs, ys, Z = surface.grid(GRID)
+            xs, ys, Z = self.session.load(graph, GRID)
         except GradvizError as exc:
-            self.surface, self.race = None, None
             self.message.setText(f"No optimizer playground for this graph: {exc}.")
             self.image.clear()
             for item in (*self.paths.values(), *self.curves.values()):
@@ -155,7 +153,7 @@ class PlaygroundView(QWidget):
             self.progress.setText("")
             self._enable(False)
             return False
-        self.surface, self.training = surface, dict(graph.training)
+        surface, training = self.surface, self.session.training
         #: the loss plot's floor (a log axis has no room for f ≤ 0): the lowest f in the view,
         #: found once, so the curves keep their shape as the race goes on
         finite = Z[np.isfinite(Z)]
@@ -178,8 +176,8 @@ class PlaygroundView(QWidget):
         self.plot.setLabel("left", surface.names[1])
         self.plot.setRange(xRange=(xs[0], xs[-1]), yRange=(ys[0], ys[-1]), padding=0)
         lrs = {**surface.settings.get("lr", {})}
-        for rule in playground.RULES:
-            self.lr_field[rule].setText(repr(float(lrs.get(rule, self.training.get("lr", 0.1)))))
+        for rule in RULES:
+            self.lr_field[rule].setText(repr(float(lrs.get(rule, training.get("lr", 0.1)))))
         self._enable(True)
         self.reset()
         return True
@@ -200,50 +198,29 @@ class PlaygroundView(QWidget):
     # ---- the race ------------------------------------------------------------------------------
     def rules(self) -> list[str]:
         """The rules shown (every rule races: ticking one shows its path at once)."""
-        return [r for r in playground.RULES if self.show_rule[r].isChecked()]
+        return [r for r in RULES if self.show_rule[r].isChecked()]
 
     def reset(self) -> None:
-        self.timer.stop()
-        self.play_button.setText("Race")
-        if self.surface is None:
-            return
-        self.race = playground.Race(self.surface, self.training)
-        self.start_mark.setData([self.race.start[0]], [self.race.start[1]])
-        self.draw()
-
-    @property
-    def total(self) -> int:
-        return self.surface.settings.get("steps", 200) if self.surface is not None else 0
+        self.session.reset()
 
     def toggle(self) -> None:
-        if self.timer.isActive():
-            self.timer.stop()
-            self.play_button.setText("Race")
-            return
-        if self.race is None:
-            return
-        if self.race.steps >= self.total:
-            self.reset()
-        self.timer.start()
-        self.play_button.setText("Pause")
+        self.session.toggle()
 
     def play(self) -> None:
         """From the start, live (a lesson's ``gradviz:play``)."""
-        self.reset()
-        self.toggle()
-
-    def _tick(self) -> None:
-        self.advance(max(1, -(-self.total // TICKS)))
-        if self.race is None or self.race.steps >= self.total or len(self.race.stopped) == len(self.race.rules):
-            self.timer.stop()
-            self.play_button.setText("Race")
+        self.session.play()
 
     def advance(self, k: int) -> None:
-        if self.race is None:
+        self.session.advance(k)
+
+    def _race_event(self, event: str, payload: dict) -> None:
+        """The race moved (or started again): redraw; at its last step, say so."""
+        if event != "advanced" or self.race is None:
             return
-        self.race.advance(min(k, max(self.total - self.race.steps, 1)))
+        if payload["steps"] == 0:
+            self.start_mark.setData([self.race.start[0]], [self.race.start[1]])
         self.draw()
-        if self.race.steps >= self.total:
+        if payload["steps"] >= self.total:
             self.raced.emit()
 
     def _near(self, path: np.ndarray) -> np.ndarray:
@@ -263,13 +240,13 @@ class PlaygroundView(QWidget):
         self._frames += 1
         shown = self.rules()
         heads = []
-        for rule, colour in zip(playground.RULES, COLORS):
+        for rule, colour in zip(RULES, COLORS):
             p = self._near(r.path(rule)[-1:]) if rule in shown else []
             if len(p):
                 heads.append((p[0], colour))
         self.heads.setData([p[0] for p, _ in heads], [p[1] for p, _ in heads],
                            brush=[pg.mkBrush(c) for _, c in heads])
-        for rule in playground.RULES:
+        for rule in RULES:
             path = self._near(r.path(rule)) if rule in shown else np.zeros((0, 2))
             self.paths[rule].setData(path[:, 0], path[:, 1])
         self.progress.setText(f"step {r.steps} of {self.total}")
@@ -277,7 +254,7 @@ class PlaygroundView(QWidget):
             return
         floor = self.floor
         lows, highs = [], []
-        for rule in playground.RULES:
+        for rule in RULES:
             on = rule in shown
             loss = np.asarray(r.losses[rule], float) if on else np.zeros(0)
             steps = np.arange(len(loss), dtype=float)

@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGridLayout, QHBoxLayout,
 
 from gradviz.panels.forms import Choice, make_editor, replace_host
 from gradviz_core.errors import GradvizError
-from gradviz_core.registry import brick_types
-from gradviz_core.settings import LIVE, TRAINING, USED_WHEN
+from gradviz_core.model.registry import brick_types
+from gradviz_core.model.settings import LIVE, TRAINING, USED_WHEN
 
 ERROR_COLOUR = "#e03131"
 #: the regularizers the model section offers to add

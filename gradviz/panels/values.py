@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 
 from gradviz.panels.heat import diverging_rgb, num, plane, stats
 
-from gradviz_core.trace import SMALL, show as _show
+from gradviz_core.teach.trace import SMALL, show as _show
 
 
 def show(a) -> str:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradviz_core.brick import Brick
+from gradviz_core.model.brick import Brick
 from gradviz_core.params import ParamSpec
-from gradviz_core.registry import register
+from gradviz_core.model.registry import register
 
 
 class _Source(Brick):

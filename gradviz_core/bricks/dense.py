@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from gradviz_core import kernels
-from gradviz_core.brick import Brick
-from gradviz_core.init import init_array, weight_param_specs
+from gradviz_core.model.brick import Brick
+from gradviz_core.model.init import init_array, weight_param_specs
 from gradviz_core.params import ParamSpec
-from gradviz_core.registry import register
+from gradviz_core.model.registry import register
 
 
 @register

@@ -5,9 +5,9 @@ import zlib
 
 import numpy as np
 
-from gradviz_core.brick import Brick
+from gradviz_core.model.brick import Brick
 from gradviz_core.params import ParamSpec
-from gradviz_core.registry import register
+from gradviz_core.model.registry import register
 
 
 @register

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradviz_core.brick import Brick, unbroadcast
+from gradviz_core.model.brick import Brick, unbroadcast
 from gradviz_core.params import ParamSpec
-from gradviz_core.registry import register
+from gradviz_core.model.registry import register
 from gradviz_core.shapes import broadcast, fmt
 
 

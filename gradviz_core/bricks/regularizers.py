@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradviz_core.brick import Brick
+from gradviz_core.model.brick import Brick
 from gradviz_core.params import ParamSpec
-from gradviz_core.registry import register
+from gradviz_core.model.registry import register
 
 _TARGETS = (
     ParamSpec("layers", "str", "", "names of the layers it applies to, comma-separated (empty: all)"),

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from gradviz_core.brick import Brick
-from gradviz_core.registry import register
+from gradviz_core.model.brick import Brick
+from gradviz_core.model.registry import register
 from gradviz_core.shapes import fmt
 
 

@@ -8,8 +8,7 @@ its form from ``SOURCES`` and ``PIPELINE``; the JSON Schema is generated from th
 from __future__ import annotations
 
 from gradviz_core.errors import ParamError
-from gradviz_core.params import ParamSpec
-from gradviz_core.settings import did_you_mean
+from gradviz_core.params import ParamSpec, did_you_mean
 
 MAX_SAMPLES = 10**8
 

@@ -1,0 +1,377 @@
+"""``gradviz import model.onnx -o graph.json``: a small ONNX model as a gradviz graph, with its
+weights, laid out and ready to step.
+
+Each ONNX operator becomes the brick that computes the same: Gemm, and MatMul by a weight
+matrix (with the Add of a bias after it), become Linear; Conv becomes Conv2D (groups too);
+MaxPool, AveragePool, Flatten (and a Reshape to (N, D)), BatchNormalization, Dropout, Relu,
+Sigmoid, Tanh, LeakyRelu, Elu, Softmax and Clip(−1, 1) their bricks; Add, Sub, Mul, Div, Max,
+Min, MatMul, Exp, Log, Reciprocal, Neg, Pow and the reductions their gates; initializers and
+Constant nodes that a gate reads become Constant nodes. An operator gradviz has no brick for,
+or an attribute it cannot follow (a non-square kernel, asymmetric padding), is refused with
+the operator, the node and the reason.
+
+The model's input becomes an Input fed by random samples of its shape (the data section is
+yours to change: your CSV, the digits…). When the output is a batch of K scores, a Target and
+a softmax cross-entropy loss are added on the scores, so the backward pass can be stepped.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from gradviz_core.errors import GradvizError
+from gradviz_core.formats.onnx_export import need_onnx
+from gradviz_core.model.graph import Graph
+
+#: gates and activations that are one brick each, inputs in order
+SIMPLE = {"Add": "Add", "Sub": "Subtract", "Mul": "Multiply", "Div": "Divide", "Max": "Max", "Min": "Min",
+          "MatMul": "MatMul", "Exp": "Exp", "Log": "Log", "Reciprocal": "Reciprocal", "Neg": "Negate",
+          "Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh"}
+
+
+class OnnxImportError(GradvizError):
+    pass
+
+
+#: a short name for a node whose tensor has an exporter's generated name ("/0/Conv_output_0")
+SHORT = {"Conv2D": "conv", "Linear": "fc", "ReLU": "relu", "LeakyReLU": "lrelu", "MaxPool2D": "pool",
+         "AvgPool2D": "avgpool", "Flatten": "flat", "BatchNorm": "bn", "Dropout": "drop", "Constant": "c",
+         "Softmax": "softmax", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+
+
+def _name(tensor: str, type_name: str, taken: set[str]) -> str:
+    """The tensor's own name where it is a plain one ("scores", "h1"); otherwise the brick's
+    short name, numbered (conv1, relu1, pool1, …)."""
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,47}", tensor) and "output" not in tensor.lower() \
+            and tensor not in taken:
+        taken.add(tensor)
+        return tensor
+    base = SHORT.get(type_name, type_name.lower())
+    i = 1
+    while f"{base}{i}" in taken:
+        i += 1
+    taken.add(f"{base}{i}")
+    return f"{base}{i}"
+
+
+class _Reader:
+    def __init__(self, model, where: str) -> None:
+        from onnx import numpy_helper
+        self.where = where
+        self.g = Graph()
+        self.taken: set[str] = set()
+        self.tensor: dict[str, str] = {}     # ONNX tensor -> the gradviz node that computes it
+        self.values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+        self.consumers: dict[str, int] = {}
+        for node in model.graph.node:
+            for i in node.input:
+                self.consumers[i] = self.consumers.get(i, 0) + 1
+            if node.op_type == "Constant":
+                self.values[node.output[0]] = _constant(node)
+        self.folded: dict[str, str] = {}     # MatMul output -> its Linear, for the Add of a bias
+
+    def fail(self, node, why: str) -> OnnxImportError:
+        return OnnxImportError(f"{self.where}: node {node.name or node.output[0]!r} ({node.op_type}): {why}")
+
+    def add(self, type_name: str, tensor: str, params: dict | None = None) -> str:
+        name = _name(tensor, type_name, self.taken)
+        self.g.add_node(type_name, name, params or {})
+        self.tensor[tensor] = name
+        return name
+
+    def source(self, tensor: str, node) -> str:
+        """The gradviz node that gives ``tensor``: a computed one, or a Constant of a value."""
+        if tensor in self.tensor:
+            return self.tensor[tensor]
+        if tensor in self.values:
+            value = np.asarray(self.values[tensor], dtype=np.float64)
+            return self.add("Constant", tensor, {"value": value.tolist()})
+        raise self.fail(node, f"its input {tensor!r} is computed by nothing gradviz read")
+
+    def value(self, node, i: int, what: str):
+        if len(node.input) <= i or not node.input[i]:
+            return None
+        if node.input[i] not in self.values:
+            raise self.fail(node, f"its {what} must be a constant (an initializer), not a computed tensor")
+        return self.values[node.input[i]]
+
+
+def _constant(node):
+    from onnx import helper, numpy_helper
+    for a in node.attribute:
+        if a.name == "value":
+            return numpy_helper.to_array(a.t)
+        if a.name in ("value_float", "value_int", "value_floats", "value_ints"):
+            return np.asarray(helper.get_attribute_value(a))
+    raise GradvizError(f"Constant node {node.name!r}: only value, value_float(s) and value_int(s) are read")
+
+
+def _attrs(node) -> dict:
+    from onnx import helper
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _square(r: _Reader, node, values, what: str) -> int:
+    values = list(values)
+    if len(set(values)) != 1:
+        raise r.fail(node, f"gradviz's {what} is the same in both directions, not {values}")
+    return int(values[0])
+
+
+def _window(r: _Reader, node, a: dict, kernel: int) -> tuple[int, int]:
+    stride = _square(r, node, a.get("strides", [1, 1]), "stride")
+    pads = a.get("pads", [0, 0, 0, 0])
+    pad = _square(r, node, pads, "padding (on every side)")
+    if any(d != 1 for d in a.get("dilations", [1])):
+        raise r.fail(node, "dilated windows have no gradviz brick")
+    if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+        raise r.fail(node, "auto_pad SAME is not read; export with explicit pads")
+    if a.get("ceil_mode", 0):
+        raise r.fail(node, "ceil_mode is not read (gradviz's windows fit exactly)")
+    return stride, pad
+
+
+def _gemm(r: _Reader, node) -> None:
+    a = _attrs(node)
+    if a.get("transA", 0):
+        raise r.fail(node, "transA = 1 is not read")
+    W = r.value(node, 1, "weight matrix B")
+    if W is None or W.ndim != 2:
+        raise r.fail(node, "B must be a weight matrix")
+    W = (W.T if a.get("transB", 0) else W) * a.get("alpha", 1.0)
+    b = r.value(node, 2, "bias C")
+    name = r.add("Linear", node.output[0], {"units": int(W.shape[1]), "bias": b is not None})
+    r.g.connect(r.source(node.input[0], node), name, "x")
+    weights = {"W": W}
+    if b is not None:
+        weights["b"] = np.broadcast_to(np.asarray(b) * a.get("beta", 1.0), (W.shape[1],))
+    r.weights[name] = weights
+
+
+def _matmul(r: _Reader, node) -> None:
+    if node.input[1] in r.values and np.ndim(r.values[node.input[1]]) == 2 and node.input[0] not in r.values:
+        W = r.values[node.input[1]]
+        name = r.add("Linear", node.output[0], {"units": int(W.shape[1]), "bias": False})
+        r.g.connect(r.source(node.input[0], node), name, "x")
+        r.weights[name] = {"W": W}
+        if r.consumers.get(node.output[0]) == 1:
+            r.folded[node.output[0]] = name
+        return
+    _simple(r, node)
+
+
+def _add(r: _Reader, node) -> None:
+    """The bias of a MatMul by a weight matrix (PyTorch's older Linear export) folds into its
+    Linear; any other Add is the gate."""
+    lin = r.folded.get(node.input[0])
+    b = r.values.get(node.input[1])
+    if lin is not None and b is not None and np.size(b) == r.weights[lin]["W"].shape[1]:
+        r.g.set_param(lin, "bias", True)
+        r.weights[lin]["b"] = np.asarray(b).reshape(-1)
+        r.tensor[node.output[0]] = lin
+        return
+    _simple(r, node)
+
+
+def _simple(r: _Reader, node) -> None:
+    brick = SIMPLE[node.op_type]
+    ports = ("a", "b") if len(node.input) == 2 else ("x",)
+    if len(node.input) != len(ports) or (brick in ("Max", "Min") and len(node.input) != 2):
+        raise r.fail(node, f"{len(node.input)} inputs; the {brick} brick takes {len(ports)}")
+    srcs = [r.source(t, node) for t in node.input]
+    name = r.add(brick, node.output[0])
+    for port, src in zip(ports, srcs):
+        r.g.connect(src, name, port)
+
+
+def _unary(brick: str, **params):
+    def read(r: _Reader, node) -> None:
+        a = _attrs(node)
+        name = r.add(brick, node.output[0], {k: float(a.get(k, v)) for k, v in params.items()})
+        r.g.connect(r.source(node.input[0], node), name, "x")
+    return read
+
+
+def _softmax(r: _Reader, node) -> None:
+    axis = _attrs(node).get("axis", -1)
+    if axis not in (-1, 1):
+        raise r.fail(node, f"softmax over axis {axis}: gradviz's Softmax is over the last axis")
+    _unary("Softmax")(r, node)
+
+
+def _clip(r: _Reader, node) -> None:
+    lo, hi = r.value(node, 1, "min"), r.value(node, 2, "max")
+    if lo is not None and hi is not None and float(lo) == -1.0 and float(hi) == 1.0:
+        return _unary("Ramp")(r, node)
+    if lo is not None and float(lo) == 0.0 and (hi is None or np.isinf(float(hi))):
+        return _unary("ReLU")(r, node)
+    raise r.fail(node, "only Clip to [−1, 1] (Ramp) or [0, ∞) (ReLU) has a brick")
+
+
+def _pow(r: _Reader, node) -> None:
+    p = r.value(node, 1, "exponent")
+    if p is None or np.size(p) != 1:
+        raise r.fail(node, "the exponent must be one number")
+    name = r.add("Power", node.output[0], {"p": float(p)})
+    r.g.connect(r.source(node.input[0], node), name, "x")
+
+
+def _conv(r: _Reader, node) -> None:
+    a = _attrs(node)
+    W = r.value(node, 1, "weights")
+    if W is None or W.ndim != 4:
+        raise r.fail(node, "gradviz convolves images (N, C, H, W) with 4-D weights")
+    f = _square(r, node, W.shape[2:], "window")
+    stride, pad = _window(r, node, a, f)
+    b = r.value(node, 2, "bias")
+    name = r.add("Conv2D", node.output[0], {"filters": int(W.shape[0]), "size": f, "stride": stride,
+                                            "padding": pad, "groups": int(a.get("group", 1)),
+                                            "bias": b is not None})
+    r.g.connect(r.source(node.input[0], node), name, "x")
+    r.weights[name] = {"W": W, **({"b": b} if b is not None else {})}
+
+
+def _pool(brick: str):
+    def read(r: _Reader, node) -> None:
+        a = _attrs(node)
+        f = _square(r, node, a["kernel_shape"], "window")
+        stride, pad = _window(r, node, a, f)
+        if brick == "AvgPool2D" and pad and not a.get("count_include_pad", 0):
+            raise r.fail(node, "gradviz's average counts the padding (count_include_pad = 1)")
+        name = r.add(brick, node.output[0], {"size": f, "stride": stride, "padding": pad})
+        r.g.connect(r.source(node.input[0], node), name, "x")
+    return read
+
+
+def _flatten(r: _Reader, node) -> None:
+    if _attrs(node).get("axis", 1) != 1:
+        raise r.fail(node, "only Flatten from axis 1 (to (N, D)) has a brick")
+    _unary("Flatten")(r, node)
+
+
+def _reshape(r: _Reader, node) -> None:
+    shape = r.value(node, 1, "shape")
+    if shape is None or len(shape) != 2 or not (shape[1] == -1 or shape[0] in (0, -1)):
+        raise r.fail(node, f"only a Reshape to (N, D) (a Flatten) has a brick, not to {None if shape is None else list(shape)}")
+    _unary("Flatten")(r, node)
+
+
+def _batchnorm(r: _Reader, node) -> None:
+    a = _attrs(node)
+    gamma, beta, mean, var = (r.value(node, i, what) for i, what in
+                              ((1, "scale"), (2, "bias"), (3, "mean"), (4, "variance")))
+    name = r.add("BatchNorm", node.output[0], {"eps": float(a.get("epsilon", 1e-5)),
+                                               "momentum": float(a.get("momentum", 0.9))})
+    r.g.connect(r.source(node.input[0], node), name, "x")
+    r.weights[name] = {"gamma": gamma, "beta": beta, "running_mean": mean, "running_var": var}
+
+
+def _dropout(r: _Reader, node) -> None:
+    ratio = r.value(node, 1, "ratio") if len(node.input) > 1 else _attrs(node).get("ratio", 0.5)
+    name = r.add("Dropout", node.output[0], {"p": float(0.5 if ratio is None else ratio)})
+    r.g.connect(r.source(node.input[0], node), name, "x")
+
+
+def _reduce(brick: str):
+    def read(r: _Reader, node) -> None:
+        a = _attrs(node)
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1:
+            axes = r.value(node, 1, "axes")
+        if a.get("keepdims", 1):
+            raise r.fail(node, "keepdims = 1 is not read (gradviz's reductions drop the axes)")
+        over = "all" if axes is None or len(axes) == 0 else "batch" if list(axes) == [0] else "features"
+        name = r.add(brick, node.output[0], {"over": over})
+        r.g.connect(r.source(node.input[0], node), name, "x")
+    return read
+
+
+def _identity(r: _Reader, node) -> None:
+    r.tensor[node.output[0]] = r.source(node.input[0], node)
+
+
+OPS = {"Gemm": _gemm, "MatMul": _matmul, "Add": _add, "Conv": _conv, "MaxPool": _pool("MaxPool2D"),
+       "AveragePool": _pool("AvgPool2D"), "Flatten": _flatten, "Reshape": _reshape,
+       "BatchNormalization": _batchnorm, "Dropout": _dropout, "Softmax": _softmax, "Clip": _clip,
+       "LeakyRelu": _unary("LeakyReLU", alpha=0.01), "Elu": _unary("ELU", alpha=1.0), "Pow": _pow,
+       "ReduceSum": _reduce("Sum"), "ReduceMean": _reduce("Mean"), "Identity": _identity,
+       **{op: _simple for op in SIMPLE if op not in ("Add", "MatMul")}}
+
+
+def from_onnx(path) -> Graph:
+    """The graph of the ONNX model at ``path``, its weights set, laid out."""
+    onnx = need_onnx()
+    where = str(path)
+    try:
+        model = onnx.load(str(path))
+    except FileNotFoundError:
+        raise OnnxImportError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise OnnxImportError(f"{where}: is a folder, not an ONNX model") from None
+    except Exception as exc:  # noqa: BLE001 - protobuf's errors: the file is no ONNX model
+        raise OnnxImportError(f"{where}: not a readable ONNX model ({type(exc).__name__})") from None
+    r = _Reader(model, where)
+    r.weights = {}
+    inputs = [i for i in model.graph.input if i.name not in r.values]
+    if len(inputs) > 1:
+        raise OnnxImportError(f"{where}: the model has {len(inputs)} inputs ({', '.join(i.name for i in inputs)}); "
+                              "gradviz reads models with one")
+    data = None
+    if inputs:
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in inputs[0].type.tensor_type.shape.dim]
+        if len(dims) < 2 or any(d is None or d <= 0 for d in dims[1:]):
+            raise OnnxImportError(f"{where}: input {inputs[0].name!r} has shape {dims}; gradviz needs a batch "
+                                  "axis first and a fixed size for every other axis")
+        r.add("Input", inputs[0].name)
+        data = {"source": "random", "n": 64, "shape": list(dims[1:])}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            continue
+        read = OPS.get(node.op_type)
+        if read is None or node.domain not in ("", "ai.onnx"):
+            known = ", ".join(sorted(OPS))
+            raise r.fail(node, f"gradviz has no brick for the operator {node.op_type}{'' if not node.domain else f' of {node.domain}'} "
+                         f"(it reads {known})")
+        read(r, node)
+    outputs = [o.name for o in model.graph.output]
+    missing = [o for o in outputs if o not in r.tensor]
+    if missing:
+        raise OnnxImportError(f"{where}: the output {missing[0]!r} is computed by no node gradviz read")
+    g = r.g
+    if data is not None:
+        g.set_data({**data, "classes": 2})
+        _add_loss(g, r, model, outputs, data)
+    g.title = f"{model.graph.name or Path(where).stem} (from {Path(where).name})"
+    g.note = (f"# {g.title}\n\nImported from the ONNX model `{Path(where).name}`"
+              + (f" (written by {model.producer_name} {model.producer_version})" if model.producer_name else "")
+              + ". The input is fed random samples of its shape: set the data section (the Data panel) to "
+              "your own data. Step it (F10) to see every value.")
+    from gradviz_core.model.layout import layered_positions
+    g.analyze()
+    g.check()
+    g.build(np.float64)
+    g.set_weights({f"{n}/{k}": np.asarray(v, np.float64) for n, ws in r.weights.items() for k, v in ws.items()})
+    for name, pos in layered_positions(g).items():
+        g.move_node(name, pos)
+    return g
+
+
+def _add_loss(g: Graph, r: _Reader, model, outputs: list[str], data: dict) -> None:
+    """A Target and a softmax cross-entropy on the scores, when the one output is (N, K)."""
+    if len(outputs) != 1:
+        return
+    g.analyze()
+    out = r.tensor[outputs[0]]
+    shape = g.shapes.get(out)
+    if shape is None or len(shape) != 2 or not shape[1] or shape[1] < 2:
+        return
+    scores = out
+    if g.brick(out).type_name == "Softmax":  # the loss takes the scores before the softmax
+        scores = g.inputs_of(out)["x"]
+    g.set_data({**data, "classes": int(shape[1])})
+    y = g.add_node("Target", _name("y", "Target", r.taken), {})
+    loss = g.add_node("SoftmaxCrossEntropy", _name("loss", "SoftmaxCrossEntropy", r.taken), {})
+    g.connect(scores, loss, "x")
+    g.connect(y, loss, "target")
