@@ -15,14 +15,14 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from gradviz_core.model.brick import Brick
 from gradviz_core.data import load_dataset, make_splits
-from gradviz_core.errors import GradvizError, GraphError, ShapeError
+from gradviz_core.errors import GraphError
 from gradviz_core.events import Events
-from gradviz_core.model.init import node_rng
-from gradviz_core.params import to_json_value
+from gradviz_core.model import analysis, weights
+from gradviz_core.model.analysis import Problem  # noqa: F401 (part of this module's API)
+from gradviz_core.model.brick import Brick
 from gradviz_core.model.registry import get_brick_class
-from gradviz_core.model.settings import check_training
+from gradviz_core.params import to_json_value
 from gradviz_core.shapes import Shape
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
@@ -36,15 +36,6 @@ class Edge:
     src: str
     dst: str
     port: str
-
-
-@dataclass(frozen=True)
-class Problem:
-    node: str | None
-    port: str | None
-    message: str
-    #: problems of one kind are told in one line when there are several ("unconnected", "cycle")
-    kind: str = ""
 
 
 class Graph:
@@ -120,12 +111,9 @@ class Graph:
         return [p for p in self.problems if p.node == name]
 
     def node_spec(self, name: str) -> dict:
-        """The JSON form of one node (as in the graph file)."""
-        b = self.brick(name)
-        params = {s.name: to_json_value(s, b.config[s.name]) for s in b.params
-                  if not _same(b.config[s.name], s.coerce(s.default, name))}
-        x, y = self.pos(name)
-        return {"name": name, "type": b.type_name, "params": params, "pos": [x, y]}
+        """The JSON form of one node (as in the graph file): its parameters that differ from
+        their defaults."""
+        return node_spec(name, self.brick(name), self.pos(name))
 
     def unique_name(self, base: str) -> str:
         base = re.sub(r"[^A-Za-z0-9_]", "", base.lower()) or "node"
@@ -183,34 +171,8 @@ class Graph:
         self.analyze()
 
     def connection_error(self, src: str, dst: str, port: str, shapes: bool = True) -> str | None:
-        """Why ``src -> dst.port`` cannot be made, or None.
-
-        Checks that the nodes and the port exist and that no cycle would form; with
-        ``shapes`` also that src's output shape fits dst (the editor refuses such a drop).
-        """
-        for n in (src, dst):
-            if n not in self.g:
-                return f"there is no node named {n!r}"
-        ports = self.brick(dst).input_ports()
-        if port not in ports:
-            have = ", ".join(ports) or "none"
-            return f"{dst} has no input port {port!r} (its ports: {have})"
-        if src == dst:
-            return f"{dst} cannot take its own output as input"
-        if nx.has_path(self.g, dst, src):
-            path = nx.shortest_path(self.g, dst, src)
-            return (f"connecting {src} → {dst} would close a cycle "
-                    f"{' → '.join(path + [dst])}; a computational graph must be acyclic")
-        if not shapes:
-            return None
-        src_shape = self.shapes.get(src)
-        others = {p: self.shapes.get(s) for p, s in self.inputs_of(dst).items() if p != port}
-        if src_shape is not None and all(others.get(p) is not None for p in ports if p != port):
-            try:
-                self.brick(dst).infer_shape({**others, port: src_shape})
-            except ShapeError as exc:
-                return str(exc)
-        return None
+        """Why ``src -> dst.port`` cannot be made, or None (``analysis.connection_error``)."""
+        return analysis.connection_error(self, src, dst, port, shapes)
 
     def connect(self, src: str, dst: str, port: str, check_shapes: bool = False) -> None:
         """Connect src's output to dst's input ``port`` (which must be free).
@@ -252,7 +214,7 @@ class Graph:
         config = dict(old.config)
         config[key] = spec.coerce(value, name)
         new = type(old)(name, **config)
-        self._carry_weights(name, old, new)
+        weights.carry_weights(self, name, old, new)
         self.replace_brick(name, new, key)
 
     def replace_brick(self, name: str, brick: Brick, key: str | None = None) -> None:
@@ -264,21 +226,6 @@ class Graph:
                          value=None if key is None else brick.config.get(key))
         self.analyze()
 
-    def _carry_weights(self, name: str, old: Brick, new: Brick) -> None:
-        if not old.weights:
-            return
-        ins = self.input_shapes(name)
-        if any(s is None for s in ins.values()):
-            return
-        try:
-            want = new.weight_shapes(ins)
-        except Exception:  # noqa: BLE001 - the new setting does not fit: analyze() reports it
-            return
-        new.weights = {k: v for k, v in old.weights.items() if want.get(k) == v.shape}
-        if new.weights.keys() == old.weights.keys() == want.keys():
-            new.buffers = dict(old.buffers)
-        new.dtype = old.dtype
-
     def set_training(self, key: str, value: Any) -> None:
         """Change one training setting (checked by the runs that use it)."""
         if value is None:
@@ -289,31 +236,8 @@ class Graph:
         self.analyze()
 
     def put_weights(self, arrays: dict[str, np.ndarray]) -> list[str]:
-        """Make ``arrays`` ({"node/name": array}) the document's weights and buffers, keeping
-        those that fit the graph as it is now. Returns the keys taken."""
-        bricks = self.bricks()
-        for b in bricks.values():
-            b.weights, b.buffers = {}, {}
-        taken, buffers = [], []
-        for key, value in arrays.items():
-            node, _, wname = key.partition("/")
-            b = bricks.get(node)
-            if b is None or self.shapes.get(node) is None:
-                continue
-            try:
-                want = b.weight_shapes(self.input_shapes(node))
-            except Exception:  # noqa: BLE001 - a node that does not fit takes no weights
-                continue
-            if wname in want:
-                if want[wname] == np.shape(value):
-                    b.weights[wname] = np.asarray(value)
-                    taken.append(key)
-            else:
-                buffers.append((b, key, wname, np.asarray(value)))
-        for b, key, wname, value in buffers:  # running statistics, beside the weights they go with
-            if any(w.shape == value.shape for w in b.weights.values()):
-                b.buffers[wname] = value
-                taken.append(key)
+        """Make the ``{"node/name": array}`` that fit the graph its weights; -> the keys taken."""
+        taken = weights.put_weights(self, arrays)
         self.events.emit("weights_changed", keys=taken)
         return taken
 
@@ -329,143 +253,27 @@ class Graph:
 
     # ---- analysis -------------------------------------------------------------------------
     def analyze(self) -> list[Problem]:
-        """Infer every shape in topological order and collect the problems."""
-        problems: list[Problem] = []
-        shapes: dict[str, Shape | None] = {n: None for n in self.g}
-        try:
-            cycle = nx.find_cycle(self.g)
-        except nx.NetworkXNoCycle:
-            cycle = None
-        if cycle:
-            names = [u for u, *_ in cycle]
-            text = " → ".join(names + [names[0]])
-            problems += [Problem(n, None, f"{n}: part of a cycle {text}; a computational graph "
-                                          "must be acyclic", "cycle") for n in names]
-            self.order = []
-        else:
-            rank = {n: i for i, n in enumerate(self.g.nodes)}  # ties keep the order nodes were added
-            self.order = list(nx.lexicographical_topological_sort(self.g, key=rank.__getitem__))
-        try:
-            check_training(self.training)
-        except GradvizError as exc:
-            problems.append(Problem(None, None, str(exc)))
-        data_info, data_error = self._data_info()
-        for name in self.order:
-            brick = self.brick(name)
-            if brick.is_source:
-                brick.data_info = data_info
-                if data_error:  # one message for the graph, shown on each data node
-                    problems.append(Problem(name, None, data_error))
-                    continue
-            connected = self.inputs_of(name)
-            ports = brick.input_ports()
-            for port, src in connected.items():
-                if port not in ports:
-                    problems.append(Problem(name, port, f"{name}: has no input port {port!r} any more "
-                                                        f"(connected to {src}); remove that edge"))
-            missing = [p for p in ports if p not in connected]
-            for p in missing:
-                problems.append(Problem(name, p, f"{name}: input '{p}' of {brick.type_name} is not "
-                                                 "connected", "unconnected"))
-            in_shapes = {p: shapes[connected[p]] for p in ports if p in connected}
-            if missing or any(s is None for s in in_shapes.values()):
-                continue
-            try:
-                shapes[name] = tuple(brick.infer_shape(in_shapes))
-            except GradvizError as exc:
-                problems.append(Problem(name, getattr(exc, "port", None), str(exc)))
-        self.shapes = shapes
-        if not problems:
-            problems += self._memory_problem(data_info)
+        """Infer every shape in topological order and collect the problems (``analysis``)."""
+        self.order, shapes, problems = analysis.infer(self)
         self.shapes, self.problems = shapes, problems
         self.events.emit("analyzed", shapes=shapes, problems=problems)
         return problems
 
-    def _memory_problem(self, data_info: dict | None) -> list[Problem]:
-        """A graph too big for this machine's memory, refused before anything is allocated: the
-        estimate of a float32 training run at the training batch size, naming the largest array."""
-        from gradviz_core.memory import too_big
-        batch = int(self.training.get("batch_size", 32) or 0) or int((data_info or {}).get("n", 1))
-        why = too_big(self, batch, 4, "a training run")
-        return [Problem(why.partition(":")[0], None, why, "memory")] if why else []
-
-    def _data_info(self) -> tuple[dict | None, str | None]:
-        if self.data is None:
-            return None, None
-        try:
-            return self.dataset().info(), None
-        except GradvizError as exc:  # a bad setting or an unreadable file: a problem to show
-            return None, str(exc)
-
     def check(self) -> None:
-        """Raise one GraphError for every problem (for the CLI and the runners): one problem in
-        one line; several under a first line that counts them, one line per distinct problem
-        (every unconnected input in one, a cycle once)."""
-        if not self.problems:
-            return
-        first = self.problems[0]
-        lines = self.problem_lines()
-        if len(lines) == 1:
-            raise GraphError(lines[0], node=first.node, port=first.port)
-        raise GraphError(f"the graph cannot run ({len(lines)} problems):" + "".join(f"\n  {m}" for m in lines),
-                         node=first.node, port=first.port)
-
-    def problem_lines(self) -> list[str]:
-        """The distinct problems, each in one line."""
-        lines: list[str] = []
-        unconnected = [p for p in self.problems if p.kind == "unconnected"]
-        for p in self.problems:
-            if p.kind == "cycle":
-                line = p.message.partition(": ")[2]  # "part of a cycle a → b → a; …", told once
-                line = line[0].upper() + line[1:]
-            elif p.kind == "unconnected" and len(unconnected) > 1:
-                ports = ", ".join(f"{q.node}.{q.port} ({self.brick(q.node).type_name})" for q in unconnected)
-                line = (f"edges is empty: no node is connected to another; inputs that need a wire: {ports}"
-                        if not self.g.number_of_edges() else f"inputs not connected: {ports}")
-            else:
-                line = p.message
-            if line not in lines:
-                lines.append(line)
-        return lines
+        """Raise one GraphError for every problem (for the CLI and the runners)."""
+        analysis.check(self)
 
     # ---- weights --------------------------------------------------------------------------
     def build(self, dtype=np.float64) -> None:
         """Make sure every node has weights that fit its input shapes, in ``dtype``."""
-        self.check()
-        bricks = self.bricks()
-        for name in self.order:
-            b = bricks[name]
-            b.astype(dtype)
-            b.ensure_weights(self.input_shapes(name), lambda n=name: node_rng(self.seed, n), dtype)
-            b.astype(dtype)
-        for b in bricks.values():
-            if b.acts_on_weights:
-                b.bind(bricks)
+        weights.build(self, dtype)
 
     def weights(self) -> dict[str, np.ndarray]:
         """Every weight and buffer as ``{"node/name": array}`` (the .npz layout)."""
-        out = {}
-        for n, b in self.bricks().items():
-            for store in (b.weights, b.buffers):
-                for k, v in store.items():
-                    out[f"{n}/{k}"] = v
-        return out
+        return weights.weights(self)
 
     def set_weights(self, arrays: dict[str, np.ndarray], strict: bool = True) -> None:
-        bricks = self.bricks()
-        for key, value in arrays.items():
-            node, _, wname = key.partition("/")
-            b = bricks.get(node)
-            store = None if b is None else (b.weights if wname in b.weights else
-                                            b.buffers if wname in b.buffers else None)
-            if store is None:
-                if strict:
-                    raise GraphError(f"weights: no node/weight {key!r} in this graph", node=node)
-                continue
-            if store[wname].shape != np.shape(value):
-                raise GraphError(f"weights: {key} has shape {np.shape(value)} but the graph needs "
-                                 f"{store[wname].shape}", node=node)
-            store[wname] = np.asarray(value, dtype=store[wname].dtype).copy()
+        weights.set_weights(self, arrays, strict)
 
     def set_playground(self, section: dict | None) -> None:
         """The optimizer playground's setup (checked by ``playground.check``)."""
@@ -480,6 +288,12 @@ class Graph:
     def _need(self, name: str) -> None:
         if name not in self.g:
             raise GraphError(f"there is no node named {name!r}", node=name)
+
+
+def node_spec(name: str, b: Brick, pos: tuple[float, float]) -> dict:
+    params = {s.name: to_json_value(s, b.config[s.name]) for s in b.params
+              if not _same(b.config[s.name], s.coerce(s.default, name))}
+    return {"name": name, "type": b.type_name, "params": params, "pos": [pos[0], pos[1]]}
 
 
 def _same(a: Any, b: Any) -> bool:
