@@ -1,22 +1,20 @@
 """The main window: palette | canvas | a tab each for the inspector, values, data, lesson and problems; the stepper strip below; menus with undo, files, steps and panels."""
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtGui import (QAction, QColor, QDesktopServices, QImage, QKeySequence, QPainter, QPalette,
-                           QUndoStack)
-from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import (QDesktopServices, QUndoStack)
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox,
                                QWidget)
 from shiboken6 import isValid
 
-from gradviz import safety
+from gradviz import menus, safety
 from gradviz.bridge import Bridge
 from gradviz.canvas.scene import GraphScene, GraphView
 from gradviz.checking import GradientCheck
+from gradviz.editing import EditActions
+from gradviz.files import DocumentFiles
 from gradviz.panels.stepper import StepperPanel
 from gradviz.panels.values import ValuesPanel
 from gradviz.panels.dashboard import Dashboard
@@ -32,16 +30,11 @@ from gradviz.panels.problems import ProblemsList
 from gradviz.worker import KernelWarmUp
 from gradviz_core.model import fileformat
 from gradviz_core.teach import lessons
-from gradviz_core.model.commands import (AddNode, Group, MoveNodes, SetData, SetParam, SetRuns, SetTraining, copy_nodes,
-                                   paste_command)
-from gradviz_core.model.layout import layered_positions
+from gradviz_core.model.commands import (SetData, SetRuns, SetTraining)
 from gradviz_core.errors import GradvizError
 from gradviz_core.model.graph import Graph
 
 EXAMPLES = fileformat.examples_dir()
-#: export target -> (its name, the file's suffix, the kind of file)
-EXPORTS = {"pytorch": ("PyTorch", ".py", "Python file"), "numpy": ("NumPy study script", ".py", "Python file"),
-           "onnx": ("ONNX", ".onnx", "ONNX model")}
 
 
 def _scrolling(widget):
@@ -53,7 +46,7 @@ def _scrolling(widget):
 AUTOSAVE_MS = 30_000
 
 
-class MainWindow(QMainWindow):
+class MainWindow(QMainWindow, DocumentFiles, EditActions):
     def __init__(self, path: str | None = None, theme: str = "light", restore: bool = True) -> None:
         """``restore``: offer unsaved work back after a crash (off for headless renders)."""
         super().__init__()
@@ -182,82 +175,12 @@ class MainWindow(QMainWindow):
 
     # ---- menus --------------------------------------------------------------------------------
     def _menus(self) -> None:
-        def act(menu, text, slot, keys=None):
-            a = QAction(text, self)
-            if keys:
-                a.setShortcut(keys)
-            a.triggered.connect(slot)
-            menu.addAction(a)
-            return a
-        f = self.menuBar().addMenu("&File")
-        act(f, "&New", self.new, QKeySequence.New)
-        act(f, "&Open…", self.open_dialog, QKeySequence.Open)
-        self.recent_menu = f.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
-        act(f, "&Save", self.save, QKeySequence.Save)
-        act(f, "Save &As…", self.save_as, QKeySequence.SaveAs)
-        ex = self.menuBar().addMenu("E&xamples")
+        self.step_actions, self.train_actions = {}, {}
         self.lesson_list = lessons.catalogue(EXAMPLES)  # the lessons in the lectures' order, then the rest
-        for title, p, prose in self.lesson_list:
-            a = act(ex, title, lambda _=False, p=p: self.open_example(p))
-            a.setToolTip(prose)
-        e = self.menuBar().addMenu("&Edit")
-        undo, redo = self.undo.createUndoAction(self, "&Undo"), self.undo.createRedoAction(self, "&Redo")
-        undo.setShortcut(QKeySequence("Ctrl+Z"))
-        # one binding per key: QKeySequence.Redo already means Ctrl+Shift+Z on X11, and binding it
-        # twice makes Qt report an ambiguous shortcut and do nothing
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        e.addActions([undo, redo])
-        act(e, "&Delete", self.scene.delete_selected)
-        act(e, "&Copy", self.copy, QKeySequence.Copy)
-        act(e, "&Paste", self.paste, QKeySequence.Paste)
-        act(e, "Auto-&layout", self.auto_layout, QKeySequence("Ctrl+L"))
-        act(f, "&Export image…", self.export_dialog)
-        act(f, "Export to &PyTorch…", lambda: self.export_code("pytorch"))
-        act(f, "Export a &NumPy study script…", lambda: self.export_code("numpy"))
-        act(f, "Export to &ONNX…", lambda: self.export_code("onnx"))
-        f.addSeparator()
-        act(f, "&Quit", self.close, QKeySequence("Ctrl+Q"))
-        v = self.menuBar().addMenu("&View")
-        act(v, "&Fit to window", self.view.fit)
-        act(v, "&Actual size", self.view.actual_size, QKeySequence("Ctrl+0"))
-        act(v, "&Light theme", lambda: self.set_theme("light"))
-        act(v, "&Dark theme", lambda: self.set_theme("dark"))
-        st = self.menuBar().addMenu("&Step")
-        self.step_actions = {
-            "step": act(st, "&Step", lambda: self.session.step(), QKeySequence("F10")),
-            "step_back": act(st, "Step &back", lambda: self.session.step_back(), QKeySequence("Shift+F10")),
-            "forward": act(st, "Run the &forward pass", lambda: self.session.run_phase("forward"),
-                           QKeySequence("F5")),
-            "backward": act(st, "Run the b&ackward pass", lambda: self.session.run_phase("backward"),
-                            QKeySequence("F6")),
-            "update": act(st, "Apply the &update", lambda: self.session.run_phase("update"), QKeySequence("F7")),
-            "reset": act(st, "&Reset", lambda: self.session.reset(), QKeySequence("Ctrl+R")),
-            "play": act(st, "&Play", lambda: None, QKeySequence("F8")),
-        }
-        st.addSeparator()
-        self.check_action = act(st, "&Check gradients numerically", self.check_gradients, QKeySequence("Ctrl+G"))
-        for key, text in (("step", "one step: the next node forward, then backward, then the update"),
-                          ("step_back", "undo the last step exactly"), ("reset", "back to before the first step")):
-            self.step_actions[key].setToolTip(text)
-        tr = self.menuBar().addMenu("&Train")
-        ts = self.train_session
-        self.train_actions = {
-            "start": act(tr, "&Start training", lambda: ts.start(self.training_panel.start_from.currentData()),
-                         QKeySequence("F9")),
-            "pause": act(tr, "&Pause or resume", ts.pause, QKeySequence("Shift+F9")),
-            "one_step": act(tr, "One training s&tep", lambda: ts.advance("step")),
-            "one_epoch": act(tr, "One &epoch", lambda: ts.advance("epoch")),
-            "stop": act(tr, "St&op", lambda: ts.stop()),
-            "reset": act(tr, "&Reset weights", ts.reset),
-        }
-        tr.addSeparator()
-        self.train_actions["keep"] = act(tr, "&Keep the trained weights", self.keep_trained_weights)
-        w = self.window_menu = self.menuBar().addMenu("&Window")
-        hp = self.menuBar().addMenu("&Help")
-        act(hp, "&Lessons…", self.show_lessons, QKeySequence("F1"))  # brings back a panel that was closed
-        for dock in self.docks.values():
-            w.addAction(dock.toggleViewAction())
+        menus.build(self, self.lesson_list)
+
+    def start_training(self) -> None:
+        self.train_session.start(self.training_panel.start_from.currentData())
 
     # ---- documents ------------------------------------------------------------------------------
     def _watch(self, graph: Graph) -> None:
@@ -292,122 +215,7 @@ class MainWindow(QMainWindow):
         if ticked is not None:
             self.statusBar().showMessage(f"Checkpoint reached ({ticked[0]} of {ticked[1]} in this lesson)", 6000)
 
-    def new(self) -> None:
-        if self.confirm_discard():
-            self.set_document(Graph(), None)
-
-    def open(self, path) -> bool:
-        """Load a file; on failure the current document stays as it is and the message shows. An
-        ONNX model is imported as an untitled graph (Save asks where to write it)."""
-        onnx = Path(path).suffix.lower() == ".onnx"
-        try:
-            if onnx:
-                from gradviz_core.formats.onnx_import import from_onnx
-                graph = from_onnx(path)
-            else:
-                graph = fileformat.load(path)
-        except GradvizError as exc:
-            QMessageBox.warning(self, "Cannot open the file", str(exc))
-            return False
-        self.set_document(graph, None if onnx else Path(path))
-        if onnx:
-            self.statusBar().showMessage(f"Imported {Path(path).name}: {len(graph.nodes())} nodes, "
-                                         f"{graph.total_params():,} parameters; Save writes it as a graph", 10000)
-        else:
-            safety.remember(Path(path).resolve())
-        return True
-
-    def open_example(self, path) -> bool:
-        """A lesson opens as an untitled copy (Save asks where), after asking about unsaved work."""
-        if not self.confirm_discard():
-            return False
-        try:
-            graph = fileformat.load(path)
-        except GradvizError as exc:
-            QMessageBox.warning(self, "Cannot open the lesson", str(exc))
-            return False
-        self.set_document(graph, None)
-        self.example = Path(path).name
-        self._update_title()
-        return True
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for name in safety.recent_files():
-            self.recent_menu.addAction(name, lambda n=name: self.confirm_discard() and self.open(n))
-
     # ---- safety ---------------------------------------------------------------------------------
-    def save_recovery(self) -> None:
-        """Every 30 s: keep a copy of unsaved work where a crash cannot take it."""
-        if not self.undo.isClean():
-            try:
-                safety.save_recovery(self.graph, self.path)
-            except OSError as exc:
-                self.statusBar().showMessage(f"Autosave failed: {exc.strerror or exc}", 8000)
-
-    def offer_recovery(self) -> bool:
-        """After a crash, offer the unsaved work back. True if it was recovered."""
-        found = safety.pending_recovery()
-        if found is None:
-            return False
-        graph, original, when = found
-        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
-        answer = QMessageBox.question(self, "Recover unsaved work?",
-                                      f"gradviz did not close cleanly. Recover the unsaved work from {stamp}"
-                                      f"{f' (of {original.name})' if original else ''}?",
-                                      QMessageBox.Yes | QMessageBox.No)
-        safety.clear_recovery()
-        if answer != QMessageBox.Yes:
-            return False
-        self.set_document(graph, original)
-        self.undo.resetClean()  # recovered work is unsaved work
-        self._update_title(False)
-        return True
-
-    def open_dialog(self) -> None:
-        if self.confirm_discard():
-            name, _ = QFileDialog.getOpenFileName(self, "Open graph", "",
-                                                  "gradviz graphs (*.json);;ONNX models (*.onnx)")
-            if name:
-                self.open(name)
-
-    def save(self) -> bool:
-        if self.path is None:
-            return self.save_as()
-        try:
-            # kept weights go with the graph (a weights file beside it), so training resumes from them
-            fileformat.save(self.graph, self.path, with_weights=bool(self.graph.weights()))
-        except OSError as exc:
-            QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
-            return False
-        self.undo.setClean()
-        safety.remember(self.path.resolve())
-        safety.clear_recovery()
-        return True
-
-    def save_as(self) -> bool:
-        name, _ = QFileDialog.getSaveFileName(self, "Save graph", "", "gradviz graphs (*.json)")
-        if not name:
-            return False
-        path = Path(name)
-        self.path = path if path.suffix.lower() == ".json" else path.with_name(path.name + ".json")
-        return self.save()
-
-    def confirm_discard(self) -> bool:
-        if self.undo.isClean():
-            return True
-        answer = QMessageBox.question(self, "Unsaved changes", "Save the changes first?",
-                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
-        return answer == QMessageBox.Discard or (answer == QMessageBox.Save and self.save())
-
-    def keep_trained_weights(self) -> None:
-        command = self.train_session.keep_command()
-        if command is None:
-            self.statusBar().showMessage("There are no trained weights to keep yet", 5000)
-        elif self.scene.push(command):
-            self.statusBar().showMessage("The trained weights are now the graph's (Ctrl+Z undoes it)", 8000)
-            self.training_panel.refresh()  # "from the graph's weights" is now a choice
-
     def show_lessons(self) -> None:
         """Help > Lessons: the list, each with the first line of its note; opening one opens it."""
         path = pick_lesson(self, self.lesson_list)
@@ -442,13 +250,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"A checkpoint ({state}): do what it says, and it ticks itself", 8000)
         elif action == "open":
             self.open_example(EXAMPLES / dict(lessons.parse(text)[1])["file"])
-
-    def init_all_layers(self, scheme: str) -> None:
-        """One initialization scheme for every layer: one undoable step."""
-        commands = [SetParam(n, "init", scheme) for n in self.graph.order
-                    if "init" in self.graph.brick(n).config and self.graph.brick(n).config["init"] != scheme]
-        if commands:
-            self.scene.push(Group(f"initialize every layer with {scheme}", commands))
 
     def _node_warning(self, record: dict) -> None:
         if record.get("node"):
@@ -506,121 +307,6 @@ class MainWindow(QMainWindow):
             event.ignore()
 
     # ---- edits ------------------------------------------------------------------------------------
-    def add_brick(self, type_name: str) -> None:
-        """At the centre of the view; a brick added where another one sits moves down and right,
-        so double-clicked bricks never land on top of each other."""
-        center = self.view.mapToScene(self.view.viewport().rect().center())
-        x, y = center.x() - 95, center.y() - 30
-        taken = [self.graph.pos(n) for n in self.graph.nodes()]
-        while any(abs(x - a) < 30 and abs(y - b) < 30 for a, b in taken):
-            x, y = x + 40, y + 40
-        self.scene.push(AddNode(type_name, pos=(x, y)))
-
-    def set_param(self, node: str, key: str, value) -> None:
-        if node in self.graph:  # the inspector sends only real changes, of the node it shows
-            self.scene.push(SetParam(node, key, value))
-
-    def set_theme(self, theme: str) -> None:
-        """The whole app, not just the canvas: Qt's Fusion style with a light or dark palette."""
-        app = QApplication.instance()
-        app.setStyle("Fusion")
-        if theme == "dark":
-            pal = QPalette()
-            for role, color in ((QPalette.Window, "#2b2d31"), (QPalette.WindowText, "#e6e6e6"),
-                                (QPalette.Base, "#1e1f22"), (QPalette.AlternateBase, "#2b2d31"),
-                                (QPalette.Text, "#e6e6e6"), (QPalette.Button, "#35373c"),
-                                (QPalette.ButtonText, "#e6e6e6"), (QPalette.Highlight, "#4c8bf5"),
-                                (QPalette.HighlightedText, "#ffffff"), (QPalette.ToolTipBase, "#35373c"),
-                                (QPalette.ToolTipText, "#e6e6e6")):
-                pal.setColor(role, QColor(color))
-            app.setPalette(pal)
-        else:
-            app.setPalette(app.style().standardPalette())
-        self.scene.set_theme(theme)
-        safety.settings().setValue("theme", theme)
-
-    def copy(self) -> None:
-        names = [i.name for i in self.scene.selectedItems() if hasattr(i, "name")]
-        if names:
-            QApplication.clipboard().setText(json.dumps(copy_nodes(self.graph, names)))
-
-    def paste(self) -> None:
-        try:
-            clip = json.loads(QApplication.clipboard().text())
-        except ValueError:
-            clip = None
-        if not isinstance(clip, dict) or not isinstance(clip.get("nodes"), list) or "edges" not in clip:
-            self.statusBar().showMessage("The clipboard holds no gradviz nodes", 5000)
-            return
-        if self.scene.push(paste_command(self.graph, clip)):
-            self.scene.clearSelection()
-            for c in self.undo.command(self.undo.count() - 1).command.commands:
-                if hasattr(c, "type_name"):
-                    self.scene.nodes[c.name].setSelected(True)
-
-    def drop_brick(self, type_name: str, scene_pos) -> None:
-        self.scene.push(AddNode(type_name, pos=(scene_pos.x(), scene_pos.y())))
-
-    def auto_layout(self) -> None:
-        """Place the nodes in layers (one undoable step)."""
-        new = layered_positions(self.graph)
-        moves = {n: (self.graph.pos(n), p) for n, p in new.items() if tuple(p) != self.graph.pos(n)}
-        if moves:
-            self.scene.push(MoveNodes(moves))
-            self.view.fit()
-
-    def export_image(self, path) -> None:
-        """The canvas as PNG (rendered at 2×) or SVG, by the file's suffix."""
-        rect = self.scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
-        if str(path).lower().endswith(".svg"):
-            gen = QSvgGenerator()
-            gen.setFileName(str(path))
-            gen.setSize(rect.size().toSize())
-            gen.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
-            painter = QPainter(gen)
-        else:
-            image = QImage((rect.size() * 2).toSize(), QImage.Format_ARGB32)
-            image.fill(QColor(self.scene.palette["background"]))
-            painter = QPainter(image)
-            painter.setRenderHint(QPainter.Antialiasing)
-        self.scene.clearSelection()
-        self.scene.render(painter, QRectF(), rect)
-        painter.end()
-        if not str(path).lower().endswith(".svg") and not image.save(str(path)):
-            raise OSError(f"{path}: the image could not be written")
-
-    def export_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export image", "", "PNG image (*.png);;SVG drawing (*.svg)")
-        if name:
-            try:
-                self.export_image(name)
-            except OSError as exc:
-                QMessageBox.warning(self, "Cannot export", str(exc))
-
-    def export_code(self, to: str, name: str | None = None) -> bool:
-        """The graph as a PyTorch file, a NumPy study script or an ONNX model (``gradviz
-        export``); a graph that cannot be written says which node and why."""
-        from gradviz_core.formats import export_bytes
-        what, suffix, kind = EXPORTS[to]
-        try:  # first, so that a graph that cannot be written says so before a file is asked for
-            data = export_bytes(self.graph, to)
-        except GradvizError as exc:
-            QMessageBox.warning(self, f"Cannot export to {what}", str(exc))
-            return False
-        if name is None:
-            stem = self.path.stem if self.path else Path(getattr(self, "example", None) or "model").stem
-            name, _ = QFileDialog.getSaveFileName(self, f"Export to {what}", f"{stem}{suffix}", f"{kind} (*{suffix})")
-        if not name:
-            return False
-        try:
-            fileformat.atomic_write(Path(name), data)
-        except (GradvizError, OSError) as exc:
-            QMessageBox.warning(self, f"Cannot export to {what}", str(exc))
-            return False
-        after = f"run it with python {Path(name).name}" if suffix == ".py" else "load it with onnxruntime"
-        self.statusBar().showMessage(f"Wrote {name}: {after}", 10000)
-        return True
-
     def select_node(self, name: str) -> None:
         self.scene.clearSelection()
         if name in self.scene.nodes:

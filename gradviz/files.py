@@ -1,0 +1,183 @@
+"""The window's files: new, open (a graph, or an ONNX model imported), the examples, save and
+save as, the recovery copy of unsaved work after a crash, and the exports (the canvas as an
+image; the graph as a PyTorch file, a NumPy study script or an ONNX model). A mixin of
+``MainWindow``: it works on the window's document, undo stack and status bar."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from gradviz import safety
+from gradviz_core.errors import GradvizError
+from gradviz_core.model import fileformat
+from gradviz_core.model.graph import Graph
+
+#: export target -> (its name, the file's suffix, the kind of file)
+EXPORTS = {"pytorch": ("PyTorch", ".py", "Python file"), "numpy": ("NumPy study script", ".py", "Python file"),
+           "onnx": ("ONNX", ".onnx", "ONNX model")}
+
+
+class DocumentFiles:
+    def new(self) -> None:
+        if self.confirm_discard():
+            self.set_document(Graph(), None)
+
+    def open(self, path) -> bool:
+        """Load a file; on failure the current document stays as it is and the message shows. An
+        ONNX model is imported as an untitled graph (Save asks where to write it)."""
+        onnx = Path(path).suffix.lower() == ".onnx"
+        try:
+            if onnx:
+                from gradviz_core.formats.onnx_import import from_onnx
+                graph = from_onnx(path)
+            else:
+                graph = fileformat.load(path)
+        except GradvizError as exc:
+            QMessageBox.warning(self, "Cannot open the file", str(exc))
+            return False
+        self.set_document(graph, None if onnx else Path(path))
+        if onnx:
+            self.statusBar().showMessage(f"Imported {Path(path).name}: {len(graph.nodes())} nodes, "
+                                         f"{graph.total_params():,} parameters; Save writes it as a graph", 10000)
+        else:
+            safety.remember(Path(path).resolve())
+        return True
+
+    def open_example(self, path) -> bool:
+        """A lesson opens as an untitled copy (Save asks where), after asking about unsaved work."""
+        if not self.confirm_discard():
+            return False
+        try:
+            graph = fileformat.load(path)
+        except GradvizError as exc:
+            QMessageBox.warning(self, "Cannot open the lesson", str(exc))
+            return False
+        self.set_document(graph, None)
+        self.example = Path(path).name
+        self._update_title()
+        return True
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for name in safety.recent_files():
+            self.recent_menu.addAction(name, lambda n=name: self.confirm_discard() and self.open(n))
+
+    def open_dialog(self) -> None:
+        if self.confirm_discard():
+            name, _ = QFileDialog.getOpenFileName(self, "Open graph", "",
+                                                  "gradviz graphs (*.json);;ONNX models (*.onnx)")
+            if name:
+                self.open(name)
+
+    def save(self) -> bool:
+        if self.path is None:
+            return self.save_as()
+        try:
+            # kept weights go with the graph (a weights file beside it), so training resumes from them
+            fileformat.save(self.graph, self.path, with_weights=bool(self.graph.weights()))
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
+            return False
+        self.undo.setClean()
+        safety.remember(self.path.resolve())
+        safety.clear_recovery()
+        return True
+
+    def save_as(self) -> bool:
+        name, _ = QFileDialog.getSaveFileName(self, "Save graph", "", "gradviz graphs (*.json)")
+        if not name:
+            return False
+        path = Path(name)
+        self.path = path if path.suffix.lower() == ".json" else path.with_name(path.name + ".json")
+        return self.save()
+
+    def confirm_discard(self) -> bool:
+        if self.undo.isClean():
+            return True
+        answer = QMessageBox.question(self, "Unsaved changes", "Save the changes first?",
+                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
+        return answer == QMessageBox.Discard or (answer == QMessageBox.Save and self.save())
+
+    def save_recovery(self) -> None:
+        """Every 30 s: keep a copy of unsaved work where a crash cannot take it."""
+        if not self.undo.isClean():
+            try:
+                safety.save_recovery(self.graph, self.path)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Autosave failed: {exc.strerror or exc}", 8000)
+
+    def offer_recovery(self) -> bool:
+        """After a crash, offer the unsaved work back. True if it was recovered."""
+        found = safety.pending_recovery()
+        if found is None:
+            return False
+        graph, original, when = found
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
+        answer = QMessageBox.question(self, "Recover unsaved work?",
+                                      f"gradviz did not close cleanly. Recover the unsaved work from {stamp}"
+                                      f"{f' (of {original.name})' if original else ''}?",
+                                      QMessageBox.Yes | QMessageBox.No)
+        safety.clear_recovery()
+        if answer != QMessageBox.Yes:
+            return False
+        self.set_document(graph, original)
+        self.undo.resetClean()  # recovered work is unsaved work
+        self._update_title(False)
+        return True
+
+    def export_image(self, path) -> None:
+        """The canvas as PNG (rendered at 2×) or SVG, by the file's suffix."""
+        rect = self.scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        if str(path).lower().endswith(".svg"):
+            gen = QSvgGenerator()
+            gen.setFileName(str(path))
+            gen.setSize(rect.size().toSize())
+            gen.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+            painter = QPainter(gen)
+        else:
+            image = QImage((rect.size() * 2).toSize(), QImage.Format_ARGB32)
+            image.fill(QColor(self.scene.palette["background"]))
+            painter = QPainter(image)
+            painter.setRenderHint(QPainter.Antialiasing)
+        self.scene.clearSelection()
+        self.scene.render(painter, QRectF(), rect)
+        painter.end()
+        if not str(path).lower().endswith(".svg") and not image.save(str(path)):
+            raise OSError(f"{path}: the image could not be written")
+
+    def export_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export image", "", "PNG image (*.png);;SVG drawing (*.svg)")
+        if name:
+            try:
+                self.export_image(name)
+            except OSError as exc:
+                QMessageBox.warning(self, "Cannot export", str(exc))
+
+    def export_code(self, to: str, name: str | None = None) -> bool:
+        """The graph as a PyTorch file, a NumPy study script or an ONNX model (``gradviz
+        export``); a graph that cannot be written says which node and why."""
+        from gradviz_core.formats import export_bytes
+        what, suffix, kind = EXPORTS[to]
+        try:  # first, so that a graph that cannot be written says so before a file is asked for
+            data = export_bytes(self.graph, to)
+        except GradvizError as exc:
+            QMessageBox.warning(self, f"Cannot export to {what}", str(exc))
+            return False
+        if name is None:
+            stem = self.path.stem if self.path else Path(getattr(self, "example", None) or "model").stem
+            name, _ = QFileDialog.getSaveFileName(self, f"Export to {what}", f"{stem}{suffix}", f"{kind} (*{suffix})")
+        if not name:
+            return False
+        try:
+            fileformat.atomic_write(Path(name), data)
+        except (GradvizError, OSError) as exc:
+            QMessageBox.warning(self, f"Cannot export to {what}", str(exc))
+            return False
+        after = f"run it with python {Path(name).name}" if suffix == ".py" else "load it with onnxruntime"
+        self.statusBar().showMessage(f"Wrote {name}: {after}", 10000)
+        return True

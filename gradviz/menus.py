@@ -1,0 +1,104 @@
+"""The window's menus, as a table: each entry is (label, what it calls, its keys, the name the
+window keeps it under, its tooltip). "What it calls" is a path on the window
+("session.step", "save"), with ":ARG" for one text argument ("export_code:onnx"); None for an
+action another part wires (the stepper strip plays F8). "-" is a separator; the special
+entries "recent", "examples", "undo" and "docks" are filled by ``build``.
+"""
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QKeySequence
+
+#: QKeySequence's standard keys by name, so the table holds plain text
+_STANDARD = {"New": QKeySequence.New, "Open": QKeySequence.Open, "Save": QKeySequence.Save,
+             "SaveAs": QKeySequence.SaveAs, "Copy": QKeySequence.Copy, "Paste": QKeySequence.Paste}
+
+MENUS = [
+    ("&File", [("&New", "new", "New"), ("&Open…", "open_dialog", "Open"), "recent",
+               ("&Save", "save", "Save"), ("Save &As…", "save_as", "SaveAs"),
+               ("&Export image…", "export_dialog"), ("Export to &PyTorch…", "export_code:pytorch"),
+               ("Export a &NumPy study script…", "export_code:numpy"), ("Export to &ONNX…", "export_code:onnx"),
+               "-", ("&Quit", "close", "Ctrl+Q")]),
+    ("E&xamples", ["examples"]),
+    ("&Edit", ["undo", ("&Delete", "scene.delete_selected"), ("&Copy", "copy", "Copy"),
+               ("&Paste", "paste", "Paste"), ("Auto-&layout", "auto_layout", "Ctrl+L")]),
+    ("&View", [("&Fit to window", "view.fit"), ("&Actual size", "view.actual_size", "Ctrl+0"),
+               ("&Light theme", "set_theme:light"), ("&Dark theme", "set_theme:dark")]),
+    ("&Step", [("&Step", "session.step", "F10", "step_actions.step",
+                "one step: the next node forward, then backward, then the update"),
+               ("Step &back", "session.step_back", "Shift+F10", "step_actions.step_back", "undo the last step exactly"),
+               ("Run the &forward pass", "session.run_phase:forward", "F5", "step_actions.forward"),
+               ("Run the b&ackward pass", "session.run_phase:backward", "F6", "step_actions.backward"),
+               ("Apply the &update", "session.run_phase:update", "F7", "step_actions.update"),
+               ("&Reset", "session.reset", "Ctrl+R", "step_actions.reset", "back to before the first step"),
+               ("&Play", None, "F8", "step_actions.play"), "-",
+               ("&Check gradients numerically", "check_gradients", "Ctrl+G", "check_action")]),
+    ("&Train", [("&Start training", "start_training", "F9", "train_actions.start"),
+                ("&Pause or resume", "train_session.pause", "Shift+F9", "train_actions.pause"),
+                ("One training s&tep", "train_session.advance:step", None, "train_actions.one_step"),
+                ("One &epoch", "train_session.advance:epoch", None, "train_actions.one_epoch"),
+                ("St&op", "train_session.stop", None, "train_actions.stop"),
+                ("&Reset weights", "train_session.reset", None, "train_actions.reset"), "-",
+                ("&Keep the trained weights", "keep_trained_weights", None, "train_actions.keep")]),
+    ("&Window", ["docks"]),
+    ("&Help", [("&Lessons…", "show_lessons", "F1")]),  # brings back a lesson panel that was closed
+]
+
+
+def _call(window, spec: str):
+    path, _, arg = spec.partition(":")
+    target = window
+    for part in path.split("."):
+        target = getattr(target, part)
+    return (lambda _=False: target(arg)) if arg else (lambda _=False: target())
+
+
+def build(window, examples: list) -> None:
+    """The window's menu bar from MENUS; the actions named in the table are kept on the window
+    (``window.step_actions["step"]``, ``window.check_action``), and so are ``recent_menu`` and
+    ``window_menu``."""
+    for title, entries in MENUS:
+        menu = window.menuBar().addMenu(title)
+        for entry in entries:
+            if entry == "-":
+                menu.addSeparator()
+            elif entry == "recent":
+                window.recent_menu = menu.addMenu("Open &Recent")
+                window.recent_menu.aboutToShow.connect(window._fill_recent)
+            elif entry == "examples":
+                for label, path, prose in examples:
+                    a = QAction(label, window)
+                    a.triggered.connect(lambda _=False, p=path: window.open_example(p))
+                    a.setToolTip(prose)
+                    menu.addAction(a)
+            elif entry == "undo":
+                undo = window.undo.createUndoAction(window, "&Undo")
+                redo = window.undo.createRedoAction(window, "&Redo")
+                undo.setShortcut(QKeySequence("Ctrl+Z"))
+                # one binding per key: QKeySequence.Redo already means Ctrl+Shift+Z on X11, and binding
+                # it twice makes Qt report an ambiguous shortcut and do nothing
+                redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+                menu.addActions([undo, redo])
+            elif entry == "docks":
+                window.window_menu = menu
+                for dock in window.docks.values():
+                    menu.addAction(dock.toggleViewAction())
+            else:
+                _action(window, menu, *entry)
+
+
+def _action(window, menu, label, call, keys=None, keep=None, tip=None) -> QAction:
+    a = QAction(label, window)
+    if keys:
+        a.setShortcut(_STANDARD.get(keys, QKeySequence(keys)))
+    if call:
+        a.triggered.connect(_call(window, call))
+    if tip:
+        a.setToolTip(tip)
+    menu.addAction(a)
+    if keep:
+        name, _, key = keep.partition(".")
+        if key:
+            getattr(window, name)[key] = a
+        else:
+            setattr(window, name, a)
+    return a
