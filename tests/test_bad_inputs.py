@@ -134,3 +134,8 @@ def test_set_takes_every_key_a_lesson_link_takes(examples_dir, capsys):
     g = fileformat.load(examples_dir / "lesson_init.json")
     apply_set(g, "*.init=xavier")
     assert {g.brick(n).config["init"] for n in g.order if "init" in g.brick(n).config} == {"xavier"}
+
+
+def test_a_data_source_that_is_not_a_name_is_refused_in_one_line(tmp_path, examples_dir, capsys):
+    code, _, err = _data_file(tmp_path, examples_dir, {"source": [1, 2]}, capsys, verb="step")
+    assert code == 2 and err.count("\n") == 1 and "data.source" in err

@@ -75,7 +75,8 @@ def _lists_are_lists(data: dict, where: str) -> None:
     """A file writes a shape as a JSON list; a string ("1, 8, 8") is what a form's text field
     takes, and in a file it is refused rather than read silently."""
     from gradviz_core.data.spec import SOURCES
-    specs = {p.name: p for p in SOURCES.get(data.get("source"), ("", ()))[1]}
+    source = data.get("source")
+    specs = {p.name: p for p in SOURCES[source][1]} if isinstance(source, str) and source in SOURCES else {}
     for key, value in data.items():
         if key in specs and specs[key].kind == "ints" and isinstance(value, str):
             raise GraphFileError(f"{where}: data.{key}: write it as a list of whole numbers, e.g. [1, 8, 8], "
