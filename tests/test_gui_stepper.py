@@ -130,9 +130,9 @@ def test_check_gradients_colours_each_node_by_its_error(window, qtbot, examples_
     assert window.scene.nodes["fc1"].check is None
 
 
-def test_bench_ui_reports_the_step_redraw_time():
+def test_bench_ui_reports_the_step_redraw_time(qapp, cli):
     import json
-    code, out, err = run("bench", "--ui", "--json", "--seconds", "0.05")  # a twentieth of the bench's times
+    code, out, err = cli("bench", "--ui", "--json", "--seconds", "0.05")  # a twentieth of the bench's times
     assert code == 0, err
     d = json.loads(out)  # measured by the bench, never asserted against a target
     assert d["step_redraw_ms"] > 0 and d["spiral_steps"] > 0 and d["app_digits_epochs"] == 1
