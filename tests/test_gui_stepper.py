@@ -6,7 +6,6 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from gradviz_core.model.commands import SetParam  # noqa: E402
-from test_cli import run  # noqa: E402
 from test_gui_editor import window  # noqa: E402,F401  (the window at its default 1280×800)
 
 
