@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, metavar="N", help="stop after N training steps")
     t.add_argument("--lr", type=float, help="learning rate (default: the file's setting)")
     t.add_argument("--save", metavar="WEIGHTS.npz", help="save the trained weights here")
+    t.add_argument("--threads", type=int, metavar="N",
+                   help="compute threads for the kernels (default: measured while it trains, as in the app: "
+                        "one, and a second only when it is clearly faster)")
     t.add_argument("--json", action="store_true",
                    help="print one JSON object per epoch and a summary as the last line")
     r = sub.add_parser("render", help="render the real canvas offscreen after N steps (for slides)")
@@ -329,7 +332,9 @@ def cmd_train(args) -> int:
         if args.json:
             print(json.dumps(record), flush=True)
 
-    trainer = Trainer(graph, overrides, max_steps=args.steps)
+    if args.threads is not None and args.threads < 1:
+        raise GradvizError(f"--threads {args.threads}: give 1 or more compute threads")
+    trainer = Trainer(graph, overrides, max_steps=args.steps, threads=args.threads)
     trainer.events.subscribe("epoch", report)
     trainer.events.subscribe("warning", warn)
     trainer.events.subscribe("diagnostics", diagnostics)

@@ -139,3 +139,11 @@ def test_set_takes_every_key_a_lesson_link_takes(examples_dir, capsys):
 def test_a_data_source_that_is_not_a_name_is_refused_in_one_line(tmp_path, examples_dir, capsys):
     code, _, err = _data_file(tmp_path, examples_dir, {"source": [1, 2]}, capsys, verb="step")
     assert code == 2 and err.count("\n") == 1 and "data.source" in err
+
+
+def test_train_takes_a_thread_count_and_refuses_none(examples_dir, capsys):
+    code, out, _ = gradviz(capsys, "train", examples_dir / "digits_convnet.json", "--threads", "1", "--epochs", "1",
+                           "--json")
+    assert code == 0 and json.loads(out.splitlines()[-1])["epochs"] == 1
+    code, _, err = gradviz(capsys, "train", examples_dir / "digits_convnet.json", "--threads", "0")
+    assert code == 2 and "--threads 0: give 1 or more compute threads" in err

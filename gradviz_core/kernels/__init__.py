@@ -187,8 +187,10 @@ class ThreadChooser:
     1 and with 2 threads in turn for a few steps and measures again every ``every`` seconds,
     following the machine's load. The risks are unequal (a second thread gains at most 2×
     on a quiet machine, and costs 3 to 4× on a busy one, where probes are noisy too), so it
-    starts with one thread and takes more only where they pay: clearly faster, not about
-    the same. Results do not depend on the count
+    starts with one thread and takes more only where they pay: clearly faster on average (the
+    mean, not the median: a busy core shows as rare, very slow steps), not about the same; and
+    between probes it watches the steps taken with more, going back to one at once when they
+    grow clearly slower than one thread was. Results do not depend on the count
     (see fast_conv._threads), so neither does training. With one option (a count the caller
     chose) it only sets that count.
     """
@@ -196,6 +198,8 @@ class ThreadChooser:
     #: more threads are taken only when their steps take less than this share of the time of
     #: fewer: timings of a few steps are noisy
     MARGIN = 0.85
+    #: the steps watched between probes, while more threads than the fewest run
+    WATCH = 4
 
     def __init__(self, options=(1, 2), probes: int = 5, every: float = 3.0) -> None:
         import numba
@@ -206,6 +210,8 @@ class ThreadChooser:
         self._times: dict[int, list[float]] = {}
         self._next_probe = 0.0
         self._skip = 2  # the first steps compile, fill caches and fault in pages: not timed
+        self._recent: list[float] = []
+        self._fewest = float("inf")  # the fewest threads' cost a sample, at the last probe
 
     def before(self) -> int:
         """The thread count for the next step (set for the calling thread)."""
@@ -223,14 +229,30 @@ class ThreadChooser:
         if self._skip:
             self._skip -= 1
             return
+        cost = seconds / max(samples, 1)
         if not self._plan:
+            self._watch(cost)
             return
-        self._times[self._plan.pop(0)].append(seconds / max(samples, 1))
+        self._times[self._plan.pop(0)].append(cost)
         if not self._plan:
-            medians = {n: sorted(t)[len(t) // 2] for n, t in self._times.items() if t}
-            choice = min(medians)  # the fewest threads, unless more are clearly faster
-            for n in sorted(medians)[1:]:
-                if medians[n] < self.MARGIN * medians[choice]:
+            # the mean, not the median: a second thread on a busy core costs in its slow steps (a
+            # parallel loop waits for a thread that shares its core), and those are the total
+            means = {n: sum(t) / len(t) for n, t in self._times.items() if t}
+            choice = min(means)  # the fewest threads, unless more are clearly faster
+            for n in sorted(means)[1:]:
+                if means[n] < self.MARGIN * means[choice]:
                     choice = n
-            self.choice = choice
+            self.choice, self._fewest = choice, means[min(means)]
+            self._recent = []
+            self._next_probe = time.perf_counter() + self.every
+
+    def _watch(self, cost: float) -> None:
+        """Between probes, with more threads than the fewest: back to the fewest at once when
+        the last steps are clearly slower than the fewest were (another process took a core),
+        not at the next probe."""
+        if self.choice == self.options[0]:
+            return
+        self._recent = (self._recent + [cost])[-self.WATCH:]
+        if len(self._recent) == self.WATCH and sum(self._recent) / self.WATCH * self.MARGIN > self._fewest:
+            self.choice = self.options[0]
             self._next_probe = time.perf_counter() + self.every
