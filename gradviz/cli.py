@@ -455,7 +455,7 @@ def cmd_bench(args) -> int:
             say("timing digits_convnet, quiet and with another process keeping a core busy…")
             result["busy"] = bench.busy()
     if args.json:
-        keep = ("nets", "grid_ms", "first_step_s", "environment", "unpinned", "busy")
+        keep = ("nets", "grid_ms", "first_step_s", "first_step_parts_s", "environment", "unpinned", "busy")
         print(json.dumps({k: result[k] for k in keep if k in result}))
     else:
         print(bench.table(result))
