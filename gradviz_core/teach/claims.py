@@ -128,21 +128,16 @@ class Spread:
     @property
     def margin(self) -> float:
         """How far the tested seed sits from the threshold, in standard deviations over every
-        seed and backend (inf when every run gave the same figure); negative when a tested run
-        fails the claim."""
-        gaps = []
-        for v in self.tested:
-            ok = self.claim.op in ("==",) or OPS[self.claim.op](v, self.claim.threshold)
-            gap = abs(v - self.claim.threshold) if np.isfinite(v) else math.inf
-            if self.claim.op == "==":
-                gap = math.inf if v == self.claim.threshold else -math.inf
-            gaps.append(gap if ok else -gap)
-        worst = min(gaps) if gaps else math.nan
-        if worst == math.inf or worst == -math.inf:
-            return worst
-        if self.sd == 0:  # every run gave the same figure
-            return math.inf if all(OPS[self.claim.op](v, self.claim.threshold) for v in self.tested) else -math.inf
-        return worst / self.sd
+        seed and backend (inf when every run gave the same figure, and for a claim of
+        equality); −inf when a tested run fails the claim."""
+        c = self.claim
+        if not self.tested:
+            return math.nan
+        if not all(OPS[c.op](v, c.threshold) for v in self.tested):
+            return -math.inf
+        if c.op == "==" or self.sd == 0:
+            return math.inf
+        return min(abs(v - c.threshold) for v in self.tested) / self.sd
 
 
 def spreads(lesson: Lesson, runs: list[dict]) -> list[Spread]:
