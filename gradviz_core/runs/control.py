@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from gradviz_core.errors import GradvizError
 
 
@@ -59,7 +61,6 @@ class RunControl:
         # one that trains fastest now, measured
         self.chooser = ThreadChooser((self.threads,)) if self.threads else ThreadChooser()
         try:
-            import numpy as np
             # overflow on the way to a divergence is handled by the guard, not warned about
             with np.errstate(all="ignore"):
                 return self._run()
@@ -106,12 +107,6 @@ class RunControl:
                 if self._state == "running":
                     self._state = "paused"
                     self.events.emit("paused", record={"step": self.steps, "epoch": self.epoch})
-
-    def _pause_now(self) -> None:
-        """Pause from inside the loop (after a divergence, say)."""
-        with self._cond:
-            if self._state == "running":
-                self._state = "paused"
 
     def cancel(self) -> None:
         """Stop at the next step; never lost, whatever is called after it."""

@@ -220,7 +220,7 @@ class Trainer(RunControl):
     def _wait_after_divergence(self, message: str) -> bool:
         """Pause with the divergence message (the weights are already the last finite ones).
         True when the student resumes, False when they stop."""
-        self._pause_now()
+        self.pause()  # from inside the loop: the weights are already restored
         self.diverged = message
         self.optimizer.state.clear()  # the velocity or moments that blew up go with the weights
         self.events.emit("diverged", record={"message": message, "step": self.steps, "epoch": self.epoch})
