@@ -56,9 +56,13 @@ class Model:
         held = {**brick.weights, **brick.buffers}
         return [self.const(held[w], f"{brick.name}.{w}") for w in names if w in held]
 
-    def input(self, name: str) -> None:
+    def value_info(self, name: str):
+        """The float32 tensor of node ``name``, its batch axis named N."""
         shape = ["N" if d is None else d for d in self.graph.shapes[name]]
-        self.inputs.append(self.onnx.helper.make_tensor_value_info(name, self.onnx.TensorProto.FLOAT, shape))
+        return self.onnx.helper.make_tensor_value_info(name, self.onnx.TensorProto.FLOAT, shape)
+
+    def input(self, name: str) -> None:
+        self.inputs.append(self.value_info(name))
 
 
 def inference_nodes(graph: Graph, bricks: dict) -> list[str]:
@@ -88,9 +92,7 @@ def to_onnx(graph: Graph):
     outputs = [n for n in keep if not any(e.src == n and e.dst in kept for e in graph.edges())]
     onnx = m.onnx
     helper = onnx.helper
-    value_info = [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT,
-                                                ["N" if d is None else d for d in graph.shapes[n]])
-                  for n in outputs]
+    value_info = [m.value_info(n) for n in outputs]
     initializers = [onnx.numpy_helper.from_array(a, name) for name, a in m.initializers.items()]
     g = helper.make_graph(m.nodes, _name(graph), m.inputs, value_info, initializer=initializers,
                           doc_string=graph.note[:2000])
