@@ -71,6 +71,7 @@ class _Reader:
             if node.op_type == "Constant":
                 self.values[node.output[0]] = _constant(node)
         self.folded: dict[str, str] = {}     # MatMul output -> its Linear, for the Add of a bias
+        self.weights: dict[str, dict] = {}  # node -> its arrays, set once the graph is built
 
     def fail(self, node, why: str) -> OnnxImportError:
         return OnnxImportError(f"{self.where}: node {node.name or node.output[0]!r} ({node.op_type}): {why}")
@@ -313,7 +314,6 @@ def from_onnx(path) -> Graph:
     except Exception as exc:  # noqa: BLE001 - protobuf's errors: the file is no ONNX model
         raise OnnxImportError(f"{where}: not a readable ONNX model ({type(exc).__name__})") from None
     r = _Reader(model, where)
-    r.weights = {}
     inputs = [i for i in model.graph.input if i.name not in r.values]
     if len(inputs) > 1:
         raise OnnxImportError(f"{where}: the model has {len(inputs)} inputs ({', '.join(i.name for i in inputs)}); "
