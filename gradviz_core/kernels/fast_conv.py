@@ -9,24 +9,30 @@ from numba import prange
 from gradviz_core.kernels.jit import _jit
 
 # ---- convolution -------------------------------------------------------------------------------
-# Per sample and group, the window matrix is built in cache and multiplied by the filters in one
-# BLAS GEMM. The forward pass builds it as rows (Ho·Wo, F·F·C/G) from a channels-last copy of the
-# image, so that each row is F contiguous runs of F·C/G numbers; dW builds it as columns
-# (C/G·F·F, Ho·Wo), each a run of the image's rows, and multiplies it by doutᵀ. Those are the
-# orientations in which this BLAS (called from Numba) runs fastest: about 47 GFLOP/s on one core
-# here, against 25 for their transposes. Copies go through views, so that their indices are
-# known to be non-negative and the loops vectorize (a negative index check per element kept
-# them scalar, 4× slower).
+# Per sample and group, a window matrix is built in cache and multiplied by the filters in BLAS
+# GEMMs, a block of output rows at a time, so that the block (about 144 KiB, ``BLOCK_BYTES``)
+# and the GEMM's result stay in the core's cache: 135 GFLOP/s on one core here for 256 × 144 by
+# 144 × 16, against 87 for a 32 × 32 image's 1024 rows at once.
+# Stride 1 (the common case, and dx of any stride-1 convolution): the matrix is built "wide"
+# from the padded image (C/G, Hp, Wp): its row (c, i, j) is one run of the image from
+# (c, h0 + i, j), as long as the block's rows times Wp, so each row is a plain copy. That counts
+# Wp − Wo positions per output row that do not exist (windows that run over the right border
+# into the next row); the forward pass drops their results, and dW multiplies them by zero.
+# The product W (K/G, C/G·F·F) · cols lands in the output's own order (N, K, H, W).
+# Other strides: the matrix is built as rows (positions, F·F·C/G), from a channels-last copy of
+# the image when a group has enough channels (each row F runs of F·C/G numbers).
+# Copies go through views, so that their indices are known to be non-negative and the loops
+# vectorize (a negative index check per element kept them scalar, 4× slower).
 # Runs of samples go to threads (prange); BLAS itself is single-threaded (see kernels.use), so
-# the two never fight over the cores. dW sums per-run partials in a fixed order, and the number
-# of runs is the machine's core count, not the threads a call gets, so results do not depend on
-# scheduling or on how many threads run them (kernels.ThreadChooser changes that count).
+# the two never fight over the cores. dW sums partials over a fixed number of runs of samples
+# in a fixed order, so results do not depend on scheduling, on how many threads run them
+# (kernels.ThreadChooser changes that count) or on the machine's cores.
 # Arrays are shaped so that every operand BLAS gets is contiguous (Numba copies slices it
 # cannot prove contiguous). Padding happens per sample, into each thread's buffers, whose
 # zero border is written once: no padded copy of the batch.
-
-_HWC = 8  # channels per group from which windows are built from a channels-last copy
-
+# A ReLU (or leaky ReLU) that follows a convolution can run inside it (``act``): the forward
+# pass writes max(0, ·) as it adds the bias, and the backward pass takes the gradient through
+# it as it builds doutᵀ for dW; the bits are those of the separate kernels.
 
 def _threads(n: int) -> int:
     """How many runs of samples to split a batch of n into where each sample's result is
@@ -44,21 +50,24 @@ def _dw_runs(n: int) -> int:
     return max(1, min(n, DW_RUNS))
 
 
-@_jit()
-def _channels_last(xs, c0, c1, P, out):
-    """xs (C, H, W), channels c0 … c1 − 1 -> the inside of out (H + 2P, W + 2P, c1 − c0), whose
-    border of P stays as it is (zeros: buffers are zeroed once and reused for every sample)."""
-    for h in range(xs.shape[1]):
-        line = out[P + h]
-        for w in range(xs.shape[2]):
-            px = line[P + w]
-            for c in range(c1 - c0):
-                px[c] = xs[c0 + c, h, w]
+#: the size of a block of the window matrix: it and the GEMM's result stay in the core's cache
+BLOCK_BYTES = 144 * 1024
+
+#: dW's window matrix with at most this many rows (few channels) is multiplied by dout's own
+#: transpose in one block, when it fits: copying doutᵀ would cost as much as the product (conv1
+#: of the cifar net: 0.56 ms against 0.85 here); with more rows, a copy per block is faster
+#: (LeNet's conv2: 0.28 ms against 0.40). A rule of the shape, not a time measured per run, so
+#: that a seed trains to the same bits on every run.
+FEW_ROWS = 64
+
+#: the activations a convolution can apply to its output inside its kernels
+ACTS = ("relu", "leaky_relu")
 
 
 @_jit()
 def _inside(xs, c0, c1, P, out):
-    """xs (C, H, W), channels c0 … c1 − 1 -> the inside of out (c1 − c0, H + 2P, W + 2P), as above."""
+    """xs (C, H, W), channels c0 … c1 − 1 -> the inside of out (c1 − c0, H + 2P, W + 2P), whose
+    border of P stays as it is (zeros: buffers are zeroed once and reused for every sample)."""
     H, W = xs.shape[1], xs.shape[2]
     for c in range(c1 - c0):
         for h in range(H):
@@ -68,79 +77,39 @@ def _inside(xs, c0, c1, P, out):
 
 
 @_jit()
-def _im2row(xh, F, S, Ho, Wo, rows):
-    """xh (Hp, Wp, Cg) -> rows (Ho·Wo, F·F·Cg): row h·Wo + q is the window at (h, q), ordered
-    (i, j, c). With stride 1 a window's line i is one run of F·Cg numbers of xh."""
-    Hp, Wp, Cg = xh.shape
-    FC = F * Cg
-    xf = xh.reshape(Hp * Wp * Cg)
-    for h in range(Ho):
-        for q in range(Wo):
-            row = rows[h * Wo + q]
-            for i in range(F):
-                if S == 1:
-                    s0 = ((h + i) * Wp + q) * Cg
-                    src, dst = xf[s0:s0 + FC], row[i * FC:(i + 1) * FC]
-                    for m in range(FC):
-                        dst[m] = src[m]
-                else:
-                    for j in range(F):
-                        s0 = ((h * S + i) * Wp + q * S + j) * Cg
-                        src, dst = xf[s0:s0 + Cg], row[(i * F + j) * Cg:(i * F + j + 1) * Cg]
-                        for m in range(Cg):
-                            dst[m] = src[m]
-
-
-@_jit()
-def _im2row_cij(xs, c0, c1, F, S, Ho, Wo, rows):
-    """xs (C, Hp, Wp) -> rows (Ho·Wo, (c1 − c0)·F·F), ordered (c, i, j): for few channels,
-    whose runs in channels-last order would be too short to pay. The common stride-1 3×3 and
-    5×5 cases are unrolled: with F known only at run time, the three-step inner loop costs
-    more than the copy it does."""
-    for h in range(Ho):
-        for q in range(Wo):
-            row = rows[h * Wo + q]
-            r = 0
-            for c in range(c0, c1):
-                for i in range(F):
-                    src = xs[c, h * S + i]
-                    if S == 1 and F == 3:
-                        row[r], row[r + 1], row[r + 2] = src[q], src[q + 1], src[q + 2]
-                        r += 3
-                    elif S == 1 and F == 5:
-                        row[r], row[r + 1], row[r + 2] = src[q], src[q + 1], src[q + 2]
-                        row[r + 3], row[r + 4] = src[q + 3], src[q + 4]
-                        r += 5
-                    else:
-                        for j in range(F):
-                            row[r] = src[q * S + j]
-                            r += 1
-
-
-@_jit()
-def _im2col(xs, c0, c1, F, S, Ho, Wo, cols):
-    """xs (C, Hp, Wp) -> cols ((c1 − c0)·F·F, Ho·Wo): row (c·F + i)·F + j holds what filter tap
-    (i, j) of channel c sees at every output position."""
+def _im2col(xf, Cg, Hp, Wp, F, S, h0, h1, Wo, wide, cols):
+    """The padded image xf (Cg·Hp·Wp numbers and F spare) -> cols (Cg·F·F, positions): row
+    (c·F + i)·F + j holds what filter tap (i, j) of channel c sees at each position of output
+    rows h0 … h1 − 1. ``wide`` (stride 1 only): Wp positions per output row, each row of cols
+    one run of xf; else Wo positions per output row."""
     r = 0
-    for c in range(c0, c1):
+    for c in range(Cg):
         for i in range(F):
             for j in range(F):
                 col = cols[r]
-                for h in range(Ho):
-                    line, dst = xs[c, h * S + i], col[h * Wo:(h + 1) * Wo]
-                    if S == 1:
-                        src = line[j:j + Wo]
-                        for q in range(Wo):
-                            dst[q] = src[q]
-                    else:
-                        for q in range(Wo):
-                            dst[q] = line[j + q * S]
+                if wide:
+                    m = (h1 - h0) * Wp
+                    s0 = (c * Hp + h0 + i) * Wp + j
+                    src = xf[s0:s0 + m]
+                    for p in range(m):
+                        col[p] = src[p]
+                else:
+                    for h in range(h0, h1):
+                        s0 = (c * Hp + h * S + i) * Wp + j
+                        dst = col[(h - h0) * Wo:(h - h0 + 1) * Wo]
+                        if S == 1:
+                            src = xf[s0:s0 + Wo]
+                            for q in range(Wo):
+                                dst[q] = src[q]
+                        else:
+                            for q in range(Wo):
+                                dst[q] = xf[s0 + q * S]
                 r += 1
 
 
 @_jit()
 def _row2im(rows, c0, c1, F, S, Ho, Wo, dxs):
-    """The adjoint of _im2row: add each window back where it was read from (into dxs)."""
+    """Add each window (a row of rows, ordered (c, i, j)) back where it was read from (into dxs)."""
     for h in range(Ho):
         for q in range(Wo):
             row = rows[h * Wo + q]
@@ -153,57 +122,116 @@ def _row2im(rows, c0, c1, F, S, Ho, Wo, dxs):
                         r += 1
 
 
+@_jit()
+def _act(v, alpha):
+    """The fused activation, as relu_forward computes it: max(0, v), or v for v > 0 and α·v
+    otherwise; "not v <= 0" keeps NaN, so the divergence guard sees it."""
+    return v if not v <= 0 else (alpha * v if alpha != 0 else 0.0)  # 0·(−∞) would be NaN
+
+
+@_jit()
+def _act_back(d, a, alpha, out):
+    """The gradient d at the activation's output a, taken through it (as relu_backward does,
+    with a in place of the activation's input: the two have the same sign)."""
+    for p in range(d.size):
+        out[p] = d[p] if a[p] > 0 else (alpha * d[p] if alpha != 0 else 0.0)
+
+
+def _block(itemsize: int, rows: int, width: int) -> int:
+    """Output rows per block, for a window matrix of ``rows`` rows and ``width`` positions per
+    output row."""
+    return max(1, BLOCK_BYTES // itemsize // max(1, rows * width))
+
+
 @_jit(parallel=True)
-def _conv_fwd(x, P, w2t, b, F, S, out, T, hwc):
-    """x (N, C, H, W) padded by P here, w2t (G, F·F·C/G, K/G) in (i, j, c) order if hwc else
-    (c, i, j), b (K,) -> out (N, G, K/G, Ho·Wo)"""
+def _conv_fwd(x, P, w2, b, F, S, out, T, hb, act, alpha):
+    """x (N, C, H, W) padded by P here, w2 (G, K/G, C/G·F·F), b (K,) -> out (N, G, K/G, Ho·Wo),
+    through the activation when ``act``; hb output rows per block."""
     N, G, Kg, L = out.shape
-    R = w2t.shape[1]
+    R = w2.shape[2]
     Cg = R // (F * F)
     Hp, Wp = x.shape[2] + 2 * P, x.shape[3] + 2 * P
     Ho, Wo = (Hp - F) // S + 1, (Wp - F) // S + 1
+    Wb = Wp if S == 1 else Wo  # positions per output row in a block
     per = (N + T - 1) // T
     for t in prange(T):
-        xh = np.zeros((Hp, Wp, Cg), dtype=x.dtype)
-        xs = np.zeros((Cg, Hp, Wp), dtype=x.dtype)
-        rows = np.empty((L, R), dtype=x.dtype)
-        o = np.empty((L, Kg), dtype=x.dtype)
+        xf = np.zeros(Cg * Hp * Wp + F, dtype=x.dtype)
+        xs = xf[:Cg * Hp * Wp].reshape((Cg, Hp, Wp))
+        col_buf = np.empty(R * hb * Wb, dtype=x.dtype)
+        o_buf = np.empty(Kg * hb * Wb, dtype=x.dtype)
         for n in range(t * per, min(N, (t + 1) * per)):
             for g in range(G):
-                if hwc:
-                    _channels_last(x[n], g * Cg, (g + 1) * Cg, P, xh)
-                    _im2row(xh, F, S, Ho, Wo, rows)
-                else:
-                    _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
-                    _im2row_cij(xs, 0, Cg, F, S, Ho, Wo, rows)
-                np.dot(rows, w2t[g], o)
-                for k in range(Kg):
-                    bk, dst = b[g * Kg + k], out[n, g, k]
-                    for p in range(L):
-                        dst[p] = o[p, k] + bk
+                _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
+                for h0 in range(0, Ho, hb):
+                    h1 = min(Ho, h0 + hb)
+                    m = (h1 - h0) * Wb
+                    cols, o = col_buf[:R * m].reshape((R, m)), o_buf[:Kg * m].reshape((Kg, m))
+                    _im2col(xf, Cg, Hp, Wp, F, S, h0, h1, Wo, S == 1, cols)
+                    np.dot(w2[g], cols, o)
+                    for k in range(Kg):
+                        bk = b[g * Kg + k]
+                        for h in range(h0, h1):
+                            src, dst = o[k, (h - h0) * Wb:(h - h0) * Wb + Wo], out[n, g, k, h * Wo:(h + 1) * Wo]
+                            if act:
+                                for q in range(Wo):
+                                    dst[q] = _act(src[q] + bk, alpha)
+                            else:
+                                for q in range(Wo):
+                                    dst[q] = src[q] + bk
 
 
 @_jit(parallel=True)
-def _conv_dw(x, P, d, F, S, parts):
-    """parts[t] = Σ over run t's samples of colsₙ · doutₙᵀ, per group: dWᵀ. x (N, C, H, W)
-    padded by P here, d (N, G, K/G, Ho·Wo), parts (T, G, C/G·F·F, K/G)."""
+def _conv_dw(x, P, d, F, S, parts, hb, one, wide, bias, act, a, alpha, da):
+    """parts[t] = Σ over run t's samples of colsₙ · doutₙᵀ, per group: dWᵀ, and with ``bias`` a
+    last row Σ doutₙ, db (the window matrix gets a row of ones). x (N, C, H, W) padded by P
+    here, d (N, G, K/G, Ho·Wo), parts (T, G, C/G·F·F + bias, K/G). With ``act``, d is the
+    gradient at the output a of the activation fused into the forward pass: it is taken through
+    the activation first, into da (for dx). hb output rows per block; with ``one`` (one block
+    of every output row, not wide) doutᵀ is dout's own transpose, else a copy per block, zero
+    where the wide matrix has positions that do not exist."""
     N, G, Kg, L = d.shape
     T, R = parts.shape[0], parts.shape[2]
-    Cg = R // (F * F)
+    Cg = (R - bias) // (F * F)
     Hp, Wp = x.shape[2] + 2 * P, x.shape[3] + 2 * P
     Ho, Wo = (Hp - F) // S + 1, (Wp - F) // S + 1
+    Wb = Wp if wide else Wo
     per = (N + T - 1) // T
     for t in prange(T):
-        xs = np.zeros((Cg, Hp, Wp), dtype=x.dtype)
-        cols = np.empty((R, L), dtype=x.dtype)
+        xf = np.zeros(Cg * Hp * Wp + F, dtype=x.dtype)
+        xs = xf[:Cg * Hp * Wp].reshape((Cg, Hp, Wp))
+        col_buf = np.empty(R * hb * Wb, dtype=x.dtype)
+        dt_buf = np.zeros(hb * Wb * Kg, dtype=x.dtype)  # the positions that do not exist stay 0
         prod = np.empty((R, Kg), dtype=x.dtype)
         acc = np.zeros((G, R, Kg), dtype=x.dtype)
         for n in range(t * per, min(N, (t + 1) * per)):
             for g in range(G):
                 _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
-                _im2col(xs, 0, Cg, F, S, Ho, Wo, cols)
-                np.dot(cols, d[n, g].T, prod)
-                acc[g] += prod
+                if one and act:
+                    _act_back(d[n, g].reshape(-1), a[n, g].reshape(-1), alpha, da[n, g].reshape(-1))
+                for h0 in range(0, Ho, hb):
+                    h1 = min(Ho, h0 + hb)
+                    m = (h1 - h0) * Wb
+                    cols = col_buf[:R * m].reshape((R, m))
+                    _im2col(xf, Cg, Hp, Wp, F, S, h0, h1, Wo, wide, cols)
+                    if bias:
+                        cols[R - 1] = 1.0
+                    if one:
+                        np.dot(cols, (da[n, g] if act else d[n, g]).T, prod)
+                    else:
+                        dt = dt_buf[:m * Kg].reshape((m, Kg))
+                        for h in range(h0, h1):  # row by row: the block stays in the L1 cache
+                            for k in range(Kg):
+                                line = d[n, g, k, h * Wo:(h + 1) * Wo]
+                                if act:
+                                    took = da[n, g, k, h * Wo:(h + 1) * Wo]
+                                    _act_back(line, a[n, g, k, h * Wo:(h + 1) * Wo], alpha, took)
+                                    for q in range(Wo):
+                                        dt[(h - h0) * Wb + q, k] = took[q]
+                                else:
+                                    for q in range(Wo):
+                                        dt[(h - h0) * Wb + q, k] = line[q]
+                        np.dot(cols, dt, prod)
+                    acc[g] += prod
         parts[t] = acc
 
 
@@ -224,7 +252,7 @@ def _conv_dx_rows(d, w2, F, S, dxp, T):
                 _row2im(rows, g * Cg, (g + 1) * Cg, F, S, Ho, Wo, dxp[n])
 
 
-def _conv(x, pad, w, b, stride, groups):
+def _conv(x, pad, w, b, stride, groups, act=None, alpha=0.0):
     """x (N, C, H, W) padded by pad, w (K, C/G, F, F) -> (N, K, Ho, Wo)"""
     n, _, h, wd = x.shape
     hp, wp = h + 2 * pad, wd + 2 * pad
@@ -233,19 +261,25 @@ def _conv(x, pad, w, b, stride, groups):
     dtype = np.result_type(x, w)
     ho, wo = (hp - f) // stride + 1, (wp - f) // stride + 1
     out = np.empty((n, groups, kg, ho * wo), dtype=dtype)
-    # (K, C/G, F, F) -> (G, F·F·C/G, K/G), in the order of the windows' columns
-    hwc = cg >= _HWC
-    order = (0, 3, 4, 2, 1) if hwc else (0, 2, 3, 4, 1)
-    w2t = np.ascontiguousarray(w.reshape(groups, kg, cg, f, f).transpose(order)
-                               .reshape(groups, f * f * cg, kg), dtype=dtype)
+    w2 = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f), dtype=dtype)
     bias = (b if b is not None else np.zeros(k)).astype(dtype, copy=False)
-    _conv_fwd(np.ascontiguousarray(x, dtype=dtype), pad, w2t, bias, f, stride, out, _threads(n), hwc)
+    hb = _block(dtype.itemsize, cg * f * f, wp if stride == 1 else wo)
+    _conv_fwd(np.ascontiguousarray(x, dtype=dtype), pad, w2, bias, f, stride, out, _threads(n), hb,
+              act is not None, dtype.type(alpha))
     return out.reshape(n, k, ho, wo)
 
 
-def conv2d_forward(x, w, b, stride: int, pad: int, groups: int):
-    """x (N, C, H, W), w (K, C/G, F, F), b (K,) or None -> out (N, K, Ho, Wo)"""
-    return _conv(x, pad, w, b, stride, groups)
+def _check_act(act):
+    if act is not None and act not in ACTS:
+        raise ValueError(f"a convolution cannot fuse the activation {act!r}: only {', '.join(ACTS)}")
+
+
+def conv2d_forward(x, w, b, stride: int, pad: int, groups: int, act: str | None = None,
+                   alpha: float = 0.0):
+    """x (N, C, H, W), w (K, C/G, F, F), b (K,) or None -> out (N, K, Ho, Wo); with ``act``
+    ("relu", or "leaky_relu" of slope alpha) that activation of out, in the same pass."""
+    _check_act(act)
+    return _conv(x, pad, w, b, stride, groups, act, alpha)
 
 
 def _flipped(w, groups):
@@ -258,9 +292,11 @@ def _flipped(w, groups):
 
 
 def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: bool = True,
-                    need_dx: bool = True):
+                    need_dx: bool = True, act_out=None, alpha: float = 0.0):
     """dout (N, K, Ho, Wo) -> dx (N, C, H, W) or None, dw (K, C/G, F, F), db (K,) or None.
 
+    With ``act_out``, the output of a forward pass that fused its activation (slope alpha),
+    dout is the gradient at the activation's output, taken through it here.
     For stride 1, dx is the forward convolution of dout, padded by F − 1 − pad, with the
     flipped weights (which gives the unpadded input's gradient directly).
     """
@@ -269,11 +305,23 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     kg = k // groups
     dout = np.ascontiguousarray(dout)
     d = dout.reshape(n, groups, kg, -1)
-    parts = np.empty((_dw_runs(n), groups, cg * f * f, kg), dtype=dout.dtype)
-    _conv_dw(np.ascontiguousarray(x, dtype=dout.dtype), pad, d, f, stride, parts)
-    dw = parts.sum(axis=0).transpose(0, 2, 1).reshape(w.shape)  # the partials added in a fixed order
-    dw = np.ascontiguousarray(dw, dtype=w.dtype)
-    db = dout.sum(axis=(0, 2, 3)) if with_bias else None
+    fused = act_out is not None
+    a = np.ascontiguousarray(act_out, dtype=dout.dtype).reshape(d.shape) if fused else d[:0]
+    da = np.empty_like(d) if fused else d[:0]  # d[:0]: not read
+    wp, wo = wd + 2 * pad, (wd + 2 * pad - f) // stride + 1
+    r = cg * f * f
+    parts = np.empty((_dw_runs(n), groups, r + with_bias, kg), dtype=dout.dtype)
+    ho = (h + 2 * pad - f) // stride + 1
+    one = r + 1 <= FEW_ROWS and _block(dout.dtype.itemsize, r + 1, wo) >= ho
+    wide = stride == 1 and not one
+    hb = ho if one else _block(dout.dtype.itemsize, r + 1, wp if wide else wo)
+    _conv_dw(np.ascontiguousarray(x, dtype=dout.dtype), pad, d, f, stride, parts, hb, one, wide, with_bias,
+             fused, a, dout.dtype.type(alpha), da)
+    if fused:
+        d, dout = da, da.reshape(dout.shape)
+    total = parts.sum(axis=0)  # the partials added in a fixed order
+    dw = np.ascontiguousarray(total[:, :r].transpose(0, 2, 1).reshape(w.shape), dtype=w.dtype)
+    db = total[:, r].reshape(k) if with_bias else None
     if not need_dx:
         return None, dw, db
     if stride == 1 and pad <= f - 1:

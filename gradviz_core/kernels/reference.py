@@ -35,13 +35,20 @@ def _scatter_windows(dcols: np.ndarray, shape: tuple, size: int, stride: int) ->
     return out
 
 
-def conv2d_forward(x, w, b, stride: int, pad: int, groups: int):
+def conv2d_forward(x, w, b, stride: int, pad: int, groups: int, act: str | None = None,
+                   alpha: float = 0.0):
     """out[n, k] = Σ_c Σ_ij w[k, c, i, j] · xpad[n, c, S·h + i, S·w + j] + b[k]
 
     x (N, C, H, W), w (K, C/G, F, F), b (K,) or None -> out (N, K, Ho, Wo)
     with Ho = (H − F + 2P)/S + 1. Channels and filters are split into G groups;
-    group g's filters see only group g's channels.
+    group g's filters see only group g's channels. With ``act`` ("relu", "leaky_relu" of
+    slope alpha), that activation of out.
     """
+    out = _conv2d(x, w, b, stride, pad, groups)
+    return out if act is None else relu_forward(out, alpha)
+
+
+def _conv2d(x, w, b, stride, pad, groups):
     k, cg, f, _ = w.shape
     cols = _windows(_pad(x, pad), f, stride)
     n, _, ho, wo = cols.shape[:4]
@@ -56,8 +63,12 @@ def conv2d_forward(x, w, b, stride: int, pad: int, groups: int):
 
 
 def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: bool = True,
-                    need_dx: bool = True):
-    """dout (N, K, Ho, Wo) -> dx (N, C, H, W) or None, dw (K, C/G, F, F), db (K,) or None."""
+                    need_dx: bool = True, act_out=None, alpha: float = 0.0):
+    """dout (N, K, Ho, Wo) -> dx (N, C, H, W) or None, dw (K, C/G, F, F), db (K,) or None.
+    With ``act_out`` (the output of a forward pass with its activation), dout is the gradient
+    at the activation's output: taken through it first (act_out has its input's sign)."""
+    if act_out is not None:
+        dout = relu_backward(dout, act_out, alpha)
     k, cg, f, _ = w.shape
     xp = _pad(x, pad)
     cols = _windows(xp, f, stride)
