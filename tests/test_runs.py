@@ -227,6 +227,37 @@ def test_a_convnet_with_augmentation_steps_as_it_trains(examples_dir):
         np.testing.assert_array_equal(s.graph.weights()[k], v, err_msg=k)
 
 
+def test_a_trainer_runs_each_activation_inside_the_layer_before_it_with_the_same_bits(examples_dir):
+    """The engine fuses from the bricks' declarations: a convolution (fuses ReLU and leaky ReLU)
+    runs the activation that alone reads it; not one that something else also reads, nor an
+    activation it does not declare, nor any layer of a stepper. The trained weights are the
+    stepper's, bit for bit."""
+    from gradviz_core.runs.engine import fusions
+    g = fileformat.load(examples_dir / "digits_convnet.json")
+    convs = [n for n in g.order if g.brick(n).type_name == "Conv2D"]
+    first, second = (g.consumers(n)[0][0] for n in convs)
+    after = g.consumers(second)
+    g.remove_node(second)  # the second activation becomes a leaky ReLU
+    g.add_node("LeakyReLU", second, {"alpha": 0.1})
+    g.connect(convs[1], second, "x")
+    for node, port in after:
+        g.connect(second, node, port)
+    t = Trainer(g, max_steps=1)
+    assert t.program.fused == {convs[0]: first, convs[1]: second}
+    assert Stepper(g).program.fused == {}
+    t.run()
+    s = Stepper(g, dtype=np.float32)
+    s.run_all()
+    for k, v in trained_weights(t).items():
+        np.testing.assert_array_equal(s.graph.weights()[k], v, err_msg=k)
+    # a second reader of the convolution, or an activation it does not declare: no fusion
+    g.add_node("Sigmoid", "watch")
+    g.connect(convs[0], "watch", "x")
+    assert fusions(g, g.order, set()) == {convs[1]: second}
+    assert fusions(g, g.order, {convs[1]}) == {}  # a node that must keep its value
+    assert g.brick("watch").fused_act not in g.brick(convs[0]).fuses
+
+
 def test_the_training_seed_drives_the_dropout_masks():
     def mask(seed):
         s = Stepper(mlp(batchnorm=False, seed=seed))

@@ -87,17 +87,31 @@ class Conv2D(Brick):
                 {"x": f"{grads}[0]"}, {"W": f"{grads}[1]", **({"b": f"{grads}[2]"} if "b" in w else {})})
 
     def forward(self, inputs, training):
+        return self._forward(inputs, None, 0.0)
+
+    def backward(self, g):
+        return self._backward(g, None, 0.0)
+
+    fuses = ("relu", "leaky_relu")
+
+    def forward_fused(self, inputs, training, act):
+        return self._forward(inputs, act.fused_act, act.fused_alpha())
+
+    def backward_fused(self, g, act_out, act):
+        return self._backward(g, act_out, act.fused_alpha())
+
+    def _forward(self, inputs, act, alpha):
         x = inputs["x"]
         self.cache = {"x": x}
         c = self.config
         return kernels.active().conv2d_forward(x, self.weights["W"], self.weights.get("b"),
-                                               c["stride"], c["padding"], c["groups"])
+                                               c["stride"], c["padding"], c["groups"], act, alpha)
 
-    def backward(self, g):
+    def _backward(self, g, act_out, alpha):
         c = self.config
         dx, dw, db = kernels.active().conv2d_backward(g, self.cache["x"], self.weights["W"], c["stride"],
                                                       c["padding"], c["groups"], "b" in self.weights,
-                                                      self.need_input_grad)
+                                                      self.need_input_grad, act_out, alpha)
         self.add_grad("W", dw)
         if db is not None:
             self.add_grad("b", db)

@@ -173,6 +173,22 @@ class Brick:
     fused_act: ClassVar[str | None] = None
     #: a layer x W + b that the fused MLP forward can run (W, and b unless bias is off)
     fused_layer: ClassVar[bool] = False
+    #: the activations (their ``fused_act``) this brick can apply to its own output inside its
+    #: kernels: in whole training passes the engine runs such an activation node, when it is
+    #: this node's only reader, as part of this one (``forward_fused``, ``backward_fused``)
+    fuses: ClassVar[tuple[str, ...]] = ()
+
+    def fused_alpha(self) -> float:
+        """For an activation: the slope of its negative side in a fused kernel (leaky ReLU's α)."""
+        return float(self.config.get("alpha", 0.0))
+
+    def forward_fused(self, inputs: dict[str, np.ndarray], training: bool, act: "Brick") -> np.ndarray:
+        """The output of activation brick ``act`` (one of ``fuses``) applied to this brick's."""
+        raise NotImplementedError(f"{self.type_name} fuses no activation")
+
+    def backward_fused(self, grad_out: np.ndarray, act_out: np.ndarray, act: "Brick") -> dict[str, np.ndarray | None]:
+        """``backward`` from the gradient at the output ``act_out`` of the fused activation."""
+        raise NotImplementedError(f"{self.type_name} fuses no activation")
 
     #: the NumPy study script's forward expression and, per input port, dL/d(input) as an
     #: expression of {g} (dL/d(output)), {out} and the inputs ({x}, {a}, …); None: no form yet

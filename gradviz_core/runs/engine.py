@@ -48,6 +48,23 @@ def backward_nodes(graph: Graph) -> list[str]:
     return out
 
 
+def fusions(graph: Graph, order: list[str], keep: set[str]) -> dict[str, str]:
+    """{layer: activation} for each activation node that its layer can run inside its own
+    kernels (the layer's brick ``fuses`` the activation's ``fused_act``): the activation reads
+    only the layer, and nothing else reads the layer (nor is it in ``keep``)."""
+    bricks = graph.bricks()
+    out = {}
+    for name in order:
+        readers = graph.consumers(name)
+        if not bricks[name].fuses or len(readers) != 1 or name in keep:
+            continue
+        act = readers[0][0]
+        if bricks[act].fused_act in bricks[name].fuses and act in order and \
+                list(graph.inputs_of(act).values()) == [name]:
+            out[name] = act
+    return out
+
+
 class Program:
     """A graph's bricks in running order, looked up once.
 
@@ -55,9 +72,15 @@ class Program:
     when overfitting a tiny subset). ``all_input_grads`` also computes gradients that no
     node upstream uses (into data nodes): the stepper shows them and the gradient checker
     checks them; the trainer skips that work.
+    ``fuse`` lets whole passes (``forward`` of every node, ``backward``) run an activation
+    inside the layer before it where their bricks allow (``fusions``): the same values and
+    gradients, bit for bit, in fewer passes over memory, but the layer's own output is not
+    kept in the values (only the activation's) nor its gradient. The trainer fuses; the
+    stepper and the gradient checker, which show or nudge every node, do not.
     """
 
-    def __init__(self, graph: Graph, skip: frozenset[str] = frozenset(), all_input_grads: bool = False) -> None:
+    def __init__(self, graph: Graph, skip: frozenset[str] = frozenset(), all_input_grads: bool = False,
+                 fuse: bool = False) -> None:
         bricks = graph.bricks()
         self.graph = graph
         self.bricks = bricks
@@ -72,6 +95,9 @@ class Program:
         self.sources = [b for b in bricks.values() if b.feeds]
         self.stochastic = [b for b in bricks.values() if b.stochastic]
         self._ancestors: dict[str, list[str]] = {}
+        #: layer -> the activation node it runs (whole passes only)
+        self.fused = fusions(graph, self.order, set(self.objective)) if fuse else {}
+        self._fused_acts = set(self.fused.values())
 
     # ---- a batch in ------------------------------------------------------------------------
     def feed(self, X: np.ndarray | None, y: np.ndarray | None, dtype, seed: int = 0,
@@ -103,8 +129,17 @@ class Program:
     def forward(self, training: bool, values: dict | None = None, nodes=None) -> dict:
         """Every node in order (or just ``nodes``, in order). Returns {node: output}."""
         values = {} if values is None else values
-        for name in self.order if nodes is None else nodes:
-            self.forward_node(name, values, training)
+        if nodes is not None or not self.fused:
+            for name in self.order if nodes is None else nodes:
+                self.forward_node(name, values, training)
+            return values
+        for name in self.order:
+            act = self.fused.get(name)
+            if act is not None:  # the layer and its activation in one pass
+                values[act] = self.bricks[name].forward_fused(self.node_inputs(name, values), training,
+                                                              self.bricks[act])
+            elif name not in self._fused_acts:
+                self.forward_node(name, values, training)
         return values
 
     def upto(self, node: str) -> list[str]:
@@ -136,24 +171,38 @@ class Program:
         is added to its source's total in ``grads``. With ``contributions``, each edge's part
         of a fan-out sum is kept, keyed (src, dst, port). Returns (upstream, {port: gradient})."""
         g = self.upstream(name, grads, values)
+        port_grads = self._backward(name, lambda brick: brick.backward(g))
+        self._send(name, port_grads, grads, contributions)
+        return g, port_grads
+
+    def _backward(self, name: str, call) -> dict:
         brick = self.bricks[name]
         brick.need_input_grad = self.need_input_grad[name]
         try:
-            port_grads = brick.backward(g)
+            return call(brick)
         finally:
             brick.need_input_grad = True
+
+    def _send(self, name: str, port_grads: dict, grads: dict, contributions: dict | None) -> None:
+        """Add each input gradient of node ``name`` to its source's total in ``grads``."""
         for port, src in self.inputs[name]:
             d = port_grads.get(port)
             if d is not None:
                 grads[src] = grads[src] + d if src in grads else d
                 if contributions is not None:
                     contributions[(src, name, port)] = d
-        return g, port_grads
 
     def backward(self, values: dict, contributions: dict | None = None) -> dict:
-        """The whole backward pass: dL/d(output) of every node; weight gradients in the bricks."""
+        """The whole backward pass: dL/d(output) of every node; weight gradients in the bricks.
+        (A fused layer's own output gradient is not in the result: see ``fuse``.)"""
         self.zero_grads()
         grads: dict = {}
         for name in self.backward_order:
-            self.backward_node(name, grads, values, contributions)
+            act = self.fused.get(name)
+            if act is not None:
+                g, act_brick = self.upstream(act, grads, values), self.bricks[act]
+                port_grads = self._backward(name, lambda brick: brick.backward_fused(g, values[act], act_brick))
+                self._send(name, port_grads, grads, contributions)
+            elif name not in self._fused_acts:
+                self.backward_node(name, grads, values, contributions)
         return grads

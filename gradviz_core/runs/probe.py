@@ -87,7 +87,7 @@ def mlp_chain(program: Program, nodes: list[str]):
             alphas.append(0.0)
         elif b.fused_act in MLP_ACTS and ws and acts[-1] == 0:
             acts[-1] = MLP_ACTS[b.fused_act]
-            alphas[-1] = float(b.config.get("alpha", 0.0))
+            alphas[-1] = b.fused_alpha()
         else:
             return None
         prev = name

@@ -105,7 +105,7 @@ class Run:
 
     def __init__(self, doc: Graph, dtype=np.float64, *, weights: str = "fresh",
                  overrides: dict | None = None, live: bool = False, all_input_grads: bool = False,
-                 kind: str = "run") -> None:
+                 kind: str = "run", fuse: bool = False) -> None:
         if weights not in ("fresh", "document"):
             raise ValueError(f"weights must be 'fresh' or 'document', not {weights!r}")
         self.doc, self.kind, self.live = doc, kind, live
@@ -129,7 +129,7 @@ class Run:
                        if s.init_from and weights == "fresh" else [])
         self.regs = [n for n in g.order if bricks[n].acts_on_weights]
         self.program = Program(g, skip=frozenset(self.regs) if s.overfit else frozenset(),
-                               all_input_grads=all_input_grads)
+                               all_input_grads=all_input_grads, fuse=fuse)
         #: nodes whose weights the update changes, in order (frozen ones left out)
         self.update_order = [n for n in self.program.order if bricks[n].weights and n not in s.freeze]
         self.optimizer = make_optimizer(vars(s))

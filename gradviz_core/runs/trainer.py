@@ -75,7 +75,7 @@ class Trainer(RunControl):
                  threads: int | None = None) -> None:
         super().__init__(threads)
         self.training_run = run = Run(graph, dtype, weights=weights, overrides=overrides, live=True,
-                                      kind="training run")
+                                      kind="training run", fuse=True)
         if run.splits is None:
             raise GraphError("training needs data: give the graph a data source")
         self.doc = graph
