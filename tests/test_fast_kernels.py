@@ -277,7 +277,10 @@ def test_the_roofline_counts_each_kernels_flops_inside_real_training_steps():
     assert prof["conv2d_forward"]["flops"] == conv1 + conv2
     assert prof["conv2d_backward"]["flops"] == conv1 + 2 * conv2  # no dX for the layer on the data
     assert prof["linear_forward"]["flops"] == 2 * 8 * 16 * 2 * 2 * 10
-    assert prof["relu_forward"]["bytes"] == 2 * 4 * (8 * 8 * 8 * 8 + 8 * 16 * 4 * 4)
+    assert "relu_forward" not in prof and "relu_backward" not in prof  # each runs inside its convolution
+    # per step, the pools read 8 samples of 8 maps 8×8 and of 16 maps 4×4 (float32) and write a
+    # quarter as many maxima (float32) and winners (a byte each)
+    assert prof["maxpool_forward"]["bytes"] == 4 * 8 * 8 * 8 * 8 + 5 * 8 * 8 * 4 * 4 + 4 * 8 * 16 * 4 * 4 + 5 * 8 * 16 * 2 * 2
     # bytes: inputs read once, outputs written once; without dX, W is written (dW) but not read
     x, w, d = np.zeros((64, 100), np.float32), np.zeros((100, 10), np.float32), np.zeros((64, 10), np.float32)
     args = {"dout": d, "x": x, "w": w, "with_bias": True}
@@ -290,9 +293,71 @@ def test_the_roofline_counts_each_kernels_flops_inside_real_training_steps():
     assert roofline.cost("batchnorm_forward", {"x": np.zeros(8, np.float32)}, out)[1] == 4 * 24
     rows = roofline.rows(prof, {"gemm_gflops": 100.0, "bandwidth_gbs": 50.0, "dram_gbs": 10.0})
     by = {r["kernel"]: r for r in rows}
-    assert by["conv2d_backward"]["bound"] == "compute" and by["relu_forward"]["bound"] == "memory"
+    assert by["conv2d_backward"]["bound"] == "compute" and by["maxpool_forward"]["bound"] == "memory"
     assert all(0 < r["of_roofline"] for r in rows if r["kernel"].startswith("conv"))
     assert [r["ms"] for r in rows] == sorted((r["ms"] for r in rows), reverse=True)
     assert "| digits-b8 | conv2d_forward |" in roofline.table({"peak": {"gemm_gflops": 100.0, "bandwidth_gbs": 50.0,
                                                                      "dram_gbs": 10.0, "threads": 2},
                                                             "nets": {"digits-b8": rows}})
+
+
+def big_conv_shapes():
+    """Shapes whose window matrix needs several blocks (with a shorter last one), with few and
+    many channels, stride 1 and 2, groups and a border wider than the filter."""
+    yield 3, 2, 13, 11, 4, 3, 1, 1, 1
+    yield 2, 12, 9, 10, 6, 3, 1, 2, 2
+    yield 2, 9, 12, 12, 5, 5, 1, 4, 1
+    yield 3, 4, 11, 13, 6, 3, 2, 1, 2
+    yield 2, 1, 10, 10, 3, 5, 1, 0, 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("block", [256, 4096])
+def test_conv_in_blocks(monkeypatch, dtype, block):
+    """Tiny blocks of the window matrix (a few output rows, the last one shorter, wide at stride
+    1): the same results as the reference, in both of dW's ways (few rows and many)."""
+    from gradviz_core.kernels import fast_conv
+    monkeypatch.setattr(fast_conv, "BLOCK_BYTES", block)
+    rng = np.random.default_rng(block)
+    for n, c, h, w, k, f, s, p, g in big_conv_shapes():
+        x = rng.standard_normal((n, c, h, w)).astype(dtype)
+        wt = rng.standard_normal((k, c // g, f, f)).astype(dtype)
+        b = rng.standard_normal(k).astype(dtype)
+        out = R.conv2d_forward(x, wt, b, s, p, g)
+        close(F.conv2d_forward(x, wt, b, s, p, g), out, dtype)
+        d = rng.standard_normal(out.shape).astype(dtype)
+        for got, want in zip(F.conv2d_backward(d, x, wt, s, p, g), R.conv2d_backward(d, x, wt, s, p, g)):
+            close(got, want, dtype)
+        dx, dw, db = F.conv2d_backward(d, x, wt, s, p, g, with_bias=False)
+        assert db is None
+        close(dw, R.conv2d_backward(d, x, wt, s, p, g)[1], dtype)
+
+
+@pytest.mark.parametrize("backend", [F, R])
+@pytest.mark.parametrize("act,alpha", [("relu", 0.0), ("leaky_relu", 0.1), ("leaky_relu", 0.0)])
+def test_a_fused_activation_gives_the_bits_of_the_separate_kernels(backend, act, alpha):
+    """conv2d_forward(act) is relu_forward of the convolution, and conv2d_backward from the
+    activation's output (act_out) is the convolution's backward of relu_backward: the same bits,
+    NaN kept, in every block layout."""
+    rng = np.random.default_rng(9)
+    for n, c, h, w, k, f, s, p, g in big_conv_shapes():
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        wt = rng.standard_normal((k, c // g, f, f)).astype(np.float32)
+        b = rng.standard_normal(k).astype(np.float32)
+        pre = backend.conv2d_forward(x, wt, b, s, p, g)
+        a = backend.conv2d_forward(x, wt, b, s, p, g, act, alpha)
+        np.testing.assert_array_equal(a, backend.relu_forward(pre, alpha))
+        d = rng.standard_normal(pre.shape).astype(np.float32)
+        for need_dx in (True, False):
+            fused = backend.conv2d_backward(d, x, wt, s, p, g, need_dx=need_dx, act_out=a, alpha=alpha)
+            apart = backend.conv2d_backward(backend.relu_backward(d, pre, alpha), x, wt, s, p, g, need_dx=need_dx)
+            for got, want in zip(fused, apart):
+                if want is None:
+                    assert got is None
+                else:
+                    np.testing.assert_array_equal(got, want)
+    x[0, 0, 0, 0] = np.nan
+    assert np.isnan(backend.conv2d_forward(x, wt, b, s, p, g, act, alpha)).any()
+    if backend is F:
+        with pytest.raises(ValueError, match="sigmoid"):
+            F.conv2d_forward(x, wt, b, s, p, g, "sigmoid")

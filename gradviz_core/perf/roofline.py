@@ -89,9 +89,11 @@ def cost(kernel: str, a: dict, out=None) -> tuple[float, float]:
     if kernel == "conv2d_backward":
         x, w, need_dx = a["x"], a["w"], a["need_dx"]
         passes = 2 if need_dx else 1  # dW, and dX when asked: each as many flops as the forward pass
-        # reads dout and x, writes dW; with dX, also reads W and writes dX
+        # reads dout and x, writes dW; with dX, also reads W and writes dX; through a fused
+        # activation, also reads its output and writes the gradient at its input
+        fused = a.get("act_out") is not None
         return (passes * _conv_flops(x.shape, w.shape, a["stride"], a["pad"]),
-                size(a["dout"]) + size(x) + size(w) + (size(w) + size(x) if need_dx else 0))
+                size(a["dout"]) * (3 if fused else 1) + size(x) + size(w) + (size(w) + size(x) if need_dx else 0))
     if kernel == "linear_forward":
         x, w = a["x"], a["w"]
         return 2 * x.shape[0] * w.size, size(x) + size(w) + x.shape[0] * w.shape[1] * x.itemsize
@@ -112,8 +114,10 @@ def cost(kernel: str, a: dict, out=None) -> tuple[float, float]:
     if kernel == "maxpool_forward":
         x, f, s = a["x"], a["size"], a["stride"]
         n, c, h, w = x.shape
-        out = n * c * ((h + 2 * a["pad"] - f) // s + 1) * ((w + 2 * a["pad"] - f) // s + 1)
-        return out * (f * f - 1), size(x) + out * (x.itemsize + 8)
+        out_n = n * c * ((h + 2 * a["pad"] - f) // s + 1) * ((w + 2 * a["pad"] - f) // s + 1)
+        # writes the maxima and the winners (a byte each for 2×2 windows in the fast kernels)
+        written = sum(size(v) for v in _arrays(out)) if out is not None else out_n * (x.itemsize + 8)
+        return out_n * (f * f - 1), size(x) + written
     if kernel == "maxpool_backward":
         dout = a["dout"]
         return 0.0, size(dout) + size(a["arg"]) + int(np.prod(a["x_shape"])) * dout.itemsize
