@@ -227,6 +227,27 @@ def test_a_multi_task_graph_reports_each_term_and_supervises_each_task():
     assert result.train_acc > 0.6
 
 
+def test_the_loss_parts_are_the_nodes_values_whatever_the_nodes_are_named():
+    """An epoch's data and regularization losses are the values of the loss and regularizer
+    nodes, also when those are named "data" and "reg" (the epoch's totals once added the node
+    "reg" onto the regularization loss: lesson 3 reported twice its L2 term)."""
+    def train(loss, reg):
+        g = Graph()
+        g.set_data({"source": "blobs", "n": 60})
+        for name, t, p in [("x", "Input", {}), ("fc", "Linear", {"units": 3}), ("y", "Target", {}),
+                           (loss, "SoftmaxCrossEntropy", {}), (reg, "L2", {"lam": 0.1})]:
+            g.add_node(t, name, p)
+        for a, b, port in [("x", "fc", "x"), ("fc", loss, "x"), ("y", loss, "target")]:
+            g.connect(a, b, port)
+        g.training.update(batch_size=0, epochs=2)
+        result = Trainer(g).run()
+        last = result.history[-1]
+        assert last["reg_loss"] == pytest.approx(last["terms"][reg]) and result.reg_loss == last["reg_loss"]
+        return [(r["train_loss"], r["reg_loss"]) for r in result.history]
+
+    assert train("data", "reg") == train("ce", "l2")
+
+
 def test_a_reconstruction_target_is_the_input_itself():
     g = Graph()
     g.set_data({"source": "blobs", "n": 60})

@@ -129,7 +129,7 @@ class Trainer(RunControl):
                 break
             record = self.evaluator.epoch_record(epoch, self.steps, totals["data"] / seen, totals["reg"] / seen,
                                                  run.train_set)
-            record["terms"] = {name: totals[name] / seen for name in self.terms}
+            record["terms"] = {name: total / seen for name, total in totals["terms"].items()}
             if seen < n:
                 record["partial"] = True
             self.history.append(record)
@@ -157,7 +157,8 @@ class Trainer(RunControl):
         """One epoch's steps -> (status, message, the loss totals weighted by samples, samples seen)."""
         run = self.training_run
         order, n, bs = run.epoch_order(epoch), len(run.train_set), run.batch_size
-        totals = dict.fromkeys(["data", "reg", *self.terms], 0.0)
+        # the terms apart: a node may be named "data" or "reg"
+        totals = {"data": 0.0, "reg": 0.0, "terms": dict.fromkeys(self.terms, 0.0)}
         seen = start = 0
         while start < n:
             if not self._go_on():
@@ -179,9 +180,10 @@ class Trainer(RunControl):
                 if self.pause_on_diverge and self._wait_after_divergence(message):
                     continue  # resumed (with a smaller η, say): the same batch again
                 return "diverged", message, totals, seen  # (or stopped while paused there)
-            for key, value in (("data", data_loss), ("reg", reg_loss),
-                               *((name, float(self.last_values[name])) for name in self.terms)):
-                totals[key] += value * len(idx)
+            totals["data"] += data_loss * len(idx)
+            totals["reg"] += reg_loss * len(idx)
+            for name in self.terms:
+                totals["terms"][name] += float(self.last_values[name]) * len(idx)
             seen += len(idx)
             start += bs
             self.losses.append((self.steps, data_loss + reg_loss))
