@@ -303,12 +303,14 @@ def test_the_roofline_counts_each_kernels_flops_inside_real_training_steps():
 
 def big_conv_shapes():
     """Shapes whose window matrix needs several blocks (with a shorter last one), with few and
-    many channels, stride 1 and 2, groups and a border wider than the filter."""
+    many channels, stride 1 and 2, groups, a border wider than the filter, and small images
+    (whose windows go in rows: the wide matrix would waste more than a quarter)."""
     yield 3, 2, 13, 11, 4, 3, 1, 1, 1
     yield 2, 12, 9, 10, 6, 3, 1, 2, 2
     yield 2, 9, 12, 12, 5, 5, 1, 4, 1
     yield 3, 4, 11, 13, 6, 3, 2, 1, 2
     yield 2, 1, 10, 10, 3, 5, 1, 0, 1
+    yield 2, 8, 5, 5, 4, 3, 1, 1, 1  # small images: rows of windows from a channels-last copy
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -50,6 +50,8 @@ def _dw_runs(n: int) -> int:
     return max(1, min(n, DW_RUNS))
 
 
+_HWC = 8  # channels per group from which rows of windows are built from a channels-last copy
+
 #: the size of a block of the window matrix: it and the GEMM's result stay in the core's cache
 #: (measured in training steps here: 128 KiB 15.8 ms a cifar-b64 step, 192 KiB 13.8, 256 KiB 14.3)
 BLOCK_BYTES = 192 * 1024
@@ -61,8 +63,27 @@ BLOCK_BYTES = 192 * 1024
 #: that a seed trains to the same bits on every run.
 FEW_ROWS = 64
 
+
+def _wide(stride: int, wo: int, wp: int) -> bool:
+    """Whether to build the window matrix wide: at stride 1, when the positions that do not
+    exist are at most a quarter (a 32-wide image padded to 34, not LeNet's 8 of 12, where the
+    wasted third made the forward pass 1.35× slower than row-by-row copies)."""
+    return stride == 1 and 4 * wo >= 3 * wp
+
 #: the activations a convolution can apply to its output inside its kernels
 ACTS = ("relu", "leaky_relu")
+
+
+@_jit()
+def _channels_last(xs, c0, c1, P, out):
+    """xs (C, H, W), channels c0 … c1 − 1 -> the inside of out (H + 2P, W + 2P, c1 − c0), whose
+    border of P stays as it is (zeros: buffers are zeroed once and reused for every sample)."""
+    for h in range(xs.shape[1]):
+        line = out[P + h]
+        for w in range(xs.shape[2]):
+            px = line[P + w]
+            for c in range(c1 - c0):
+                px[c] = xs[c0 + c, h, w]
 
 
 @_jit()
@@ -109,6 +130,56 @@ def _im2col(xf, Cg, Hp, Wp, F, S, h0, h1, Wo, wide, cols):
 
 
 @_jit()
+def _im2row(xh, F, S, Ho, Wo, rows):
+    """xh (Hp, Wp, Cg) -> rows (Ho·Wo, F·F·Cg): row h·Wo + q is the window at (h, q), ordered
+    (i, j, c). With stride 1 a window's line i is one run of F·Cg numbers of xh."""
+    Hp, Wp, Cg = xh.shape
+    FC = F * Cg
+    xf = xh.reshape(Hp * Wp * Cg)
+    for h in range(Ho):
+        for q in range(Wo):
+            row = rows[h * Wo + q]
+            for i in range(F):
+                if S == 1:
+                    s0 = ((h + i) * Wp + q) * Cg
+                    src, dst = xf[s0:s0 + FC], row[i * FC:(i + 1) * FC]
+                    for m in range(FC):
+                        dst[m] = src[m]
+                else:
+                    for j in range(F):
+                        s0 = ((h * S + i) * Wp + q * S + j) * Cg
+                        src, dst = xf[s0:s0 + Cg], row[(i * F + j) * Cg:(i * F + j + 1) * Cg]
+                        for m in range(Cg):
+                            dst[m] = src[m]
+
+
+@_jit()
+def _im2row_cij(xs, c0, c1, F, S, Ho, Wo, rows):
+    """xs (C, Hp, Wp) -> rows (Ho·Wo, (c1 − c0)·F·F), ordered (c, i, j): for few channels,
+    whose runs in channels-last order would be too short to pay. The common stride-1 3×3 and
+    5×5 cases are unrolled: with F known only at run time, the three-step inner loop costs
+    more than the copy it does."""
+    for h in range(Ho):
+        for q in range(Wo):
+            row = rows[h * Wo + q]
+            r = 0
+            for c in range(c0, c1):
+                for i in range(F):
+                    src = xs[c, h * S + i]
+                    if S == 1 and F == 3:
+                        row[r], row[r + 1], row[r + 2] = src[q], src[q + 1], src[q + 2]
+                        r += 3
+                    elif S == 1 and F == 5:
+                        row[r], row[r + 1], row[r + 2] = src[q], src[q + 1], src[q + 2]
+                        row[r + 3], row[r + 4] = src[q + 3], src[q + 4]
+                        r += 5
+                    else:
+                        for j in range(F):
+                            row[r] = src[q * S + j]
+                            r += 1
+
+
+@_jit()
 def _row2im(rows, c0, c1, F, S, Ho, Wo, dxs):
     """Add each window (a row of rows, ordered (c, i, j)) back where it was read from (into dxs)."""
     for h in range(Ho):
@@ -148,7 +219,42 @@ def _block(itemsize: int, rows: int, width: int, ho: int) -> int:
 
 
 @_jit(parallel=True)
-def _conv_fwd(x, P, w2, b, F, S, out, T, hb, act, alpha):
+def _conv_fwd_rows(x, P, w2t, b, F, S, out, T, hwc, act, alpha):
+    """Small images, and strides above 1: x (N, C, H, W) padded by P here, w2t (G, F·F·C/G, K/G)
+    in (i, j, c) order if hwc else (c, i, j), b (K,) -> out (N, G, K/G, Ho·Wo), through the
+    activation when ``act``: each sample's windows as rows, in one GEMM."""
+    N, G, Kg, L = out.shape
+    R = w2t.shape[1]
+    Cg = R // (F * F)
+    Hp, Wp = x.shape[2] + 2 * P, x.shape[3] + 2 * P
+    Ho, Wo = (Hp - F) // S + 1, (Wp - F) // S + 1
+    per = (N + T - 1) // T
+    for t in prange(T):
+        xh = np.zeros((Hp, Wp, Cg), dtype=x.dtype)
+        xs = np.zeros((Cg, Hp, Wp), dtype=x.dtype)
+        rows = np.empty((L, R), dtype=x.dtype)
+        o = np.empty((L, Kg), dtype=x.dtype)
+        for n in range(t * per, min(N, (t + 1) * per)):
+            for g in range(G):
+                if hwc:
+                    _channels_last(x[n], g * Cg, (g + 1) * Cg, P, xh)
+                    _im2row(xh, F, S, Ho, Wo, rows)
+                else:
+                    _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
+                    _im2row_cij(xs, 0, Cg, F, S, Ho, Wo, rows)
+                np.dot(rows, w2t[g], o)
+                for k in range(Kg):
+                    bk, dst = b[g * Kg + k], out[n, g, k]
+                    if act:
+                        for p in range(L):
+                            dst[p] = _act(o[p, k] + bk, alpha)
+                    else:
+                        for p in range(L):
+                            dst[p] = o[p, k] + bk
+
+
+@_jit(parallel=True)
+def _conv_fwd(x, P, w2, b, F, S, out, T, hb, wide, act, alpha):
     """x (N, C, H, W) padded by P here, w2 (G, K/G, C/G·F·F), b (K,) -> out (N, G, K/G, Ho·Wo),
     through the activation when ``act``; hb output rows per block."""
     N, G, Kg, L = out.shape
@@ -156,7 +262,7 @@ def _conv_fwd(x, P, w2, b, F, S, out, T, hb, act, alpha):
     Cg = R // (F * F)
     Hp, Wp = x.shape[2] + 2 * P, x.shape[3] + 2 * P
     Ho, Wo = (Hp - F) // S + 1, (Wp - F) // S + 1
-    Wb = Wp if S == 1 else Wo  # positions per output row in a block
+    Wb = Wp if wide else Wo  # positions per output row in a block
     per = (N + T - 1) // T
     for t in prange(T):
         xf = np.zeros(Cg * Hp * Wp + F, dtype=x.dtype)
@@ -170,7 +276,7 @@ def _conv_fwd(x, P, w2, b, F, S, out, T, hb, act, alpha):
                     h1 = min(Ho, h0 + hb)
                     m = (h1 - h0) * Wb
                     cols, o = col_buf[:R * m].reshape((R, m)), o_buf[:Kg * m].reshape((Kg, m))
-                    _im2col(xf, Cg, Hp, Wp, F, S, h0, h1, Wo, S == 1, cols)
+                    _im2col(xf, Cg, Hp, Wp, F, S, h0, h1, Wo, wide, cols)
                     np.dot(w2[g], cols, o)
                     for k in range(Kg):
                         bk = b[g * Kg + k]
@@ -265,11 +371,19 @@ def _conv(x, pad, w, b, stride, groups, act=None, alpha=0.0):
     dtype = np.result_type(x, w)
     ho, wo = (hp - f) // stride + 1, (wp - f) // stride + 1
     out = np.empty((n, groups, kg, ho * wo), dtype=dtype)
-    w2 = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f), dtype=dtype)
     bias = (b if b is not None else np.zeros(k)).astype(dtype, copy=False)
-    hb = _block(dtype.itemsize, cg * f * f, wp if stride == 1 else wo, ho)
-    _conv_fwd(np.ascontiguousarray(x, dtype=dtype), pad, w2, bias, f, stride, out, _threads(n), hb,
-              act is not None, dtype.type(alpha))
+    x = np.ascontiguousarray(x, dtype=dtype)
+    if _wide(stride, wo, wp):
+        w2 = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f), dtype=dtype)
+        hb = _block(dtype.itemsize, cg * f * f, wp, ho)
+        _conv_fwd(x, pad, w2, bias, f, stride, out, _threads(n), hb, True, act is not None, dtype.type(alpha))
+    else:
+        # (K, C/G, F, F) -> (G, F·F·C/G, K/G), in the order of the windows' columns
+        hwc = cg >= _HWC
+        order = (0, 3, 4, 2, 1) if hwc else (0, 2, 3, 4, 1)
+        w2t = np.ascontiguousarray(w.reshape(groups, kg, cg, f, f).transpose(order)
+                                   .reshape(groups, f * f * cg, kg), dtype=dtype)
+        _conv_fwd_rows(x, pad, w2t, bias, f, stride, out, _threads(n), hwc, act is not None, dtype.type(alpha))
     return out.reshape(n, k, ho, wo)
 
 
@@ -317,7 +431,7 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     parts = np.empty((_dw_runs(n), groups, r + with_bias, kg), dtype=dout.dtype)
     ho = (h + 2 * pad - f) // stride + 1
     one = r + 1 <= FEW_ROWS and _block(dout.dtype.itemsize, r + 1, wo, ho) >= ho
-    wide = stride == 1 and not one
+    wide = not one and _wide(stride, wo, wp)
     hb = ho if one else _block(dout.dtype.itemsize, r + 1, wp if wide else wo, ho)
     _conv_dw(np.ascontiguousarray(x, dtype=dout.dtype), pad, d, f, stride, parts, hb, one, wide, with_bias,
              fused, a, dout.dtype.type(alpha), da)
