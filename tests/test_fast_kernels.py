@@ -148,7 +148,7 @@ def test_warm_up_runs_every_kernel():
     from gradviz_core.kernels import fast_conv
     seconds = kernels.warm_up(("float32",))
     assert seconds >= 0
-    for fn in (fast_conv._conv_fwd, fast_conv._conv_dw, fast_conv._conv_dx_rows, F._maxpool_fwd,
+    for fn in (fast_conv._conv_fwd, fast_conv._conv_fwd_rows, fast_conv._conv_dw, fast_conv._conv_dx_rows, F._maxpool_fwd,
                F._maxpool2_fwd, F._maxpool2_bwd, F._bn_bwd):
         assert fn.signatures, f"{fn.py_func.__name__} was not compiled by warm_up"
 
