@@ -167,3 +167,18 @@ def test_quiz_mode_asks_before_revealing_and_keeps_score(window, qtbot):
     qtbot.keyClicks(panel.guess, "4")
     qtbot.keyClick(panel.guess, Qt.Key_Return)
     assert panel.result.text().startswith("✗ Not quite (you said 4): −4") and "Score 1/2" in panel.result.text()
+
+
+def test_the_chain_rule_line_of_a_scalar_upstream_shows_its_value(examples_dir):
+    """From a loss (a scalar) into a column of scores: the line names the upstream's value,
+    not an empty shape "()"; and no "−0"."""
+    from gradviz.panels.values import chain_rule_lines
+    from gradviz_core.model import fileformat
+    from gradviz_core.runs.stepper import Stepper
+    s = Stepper(fileformat.load(examples_dir / "lesson_losses.json"))
+    s.run_forward()
+    s.run_backward()
+    rec = next(r for r in s.records if r.phase == "backward" and r.node == "L_hinge")
+    line = next(x for x in chain_rule_lines(s.graph, rec, "L") if "/∂s_hinge " in x)
+    assert line.startswith("∂L/∂s_hinge += ∂L/∂L_hinge = 1 through ∂L_hinge/∂s_hinge: ") and "()" not in line
+    assert line.endswith("[[0]]")  # −c · 0 is −0, written 0

@@ -13,7 +13,7 @@ def num(x) -> str:
     x = float(x)
     if not np.isfinite(x):
         return "NaN" if np.isnan(x) else ("∞" if x > 0 else f"{MINUS}∞")
-    text = f"{x:.4g}"
+    text = f"{x + 0.0:.4g}"  # + 0.0: −0 (a gradient of −c · 0, say) reads as 0
     return text.replace("-", MINUS)
 
 

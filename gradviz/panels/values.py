@@ -39,7 +39,8 @@ def chain_rule_lines(graph, rec, objective: str) -> list[str]:
             lines.append(f"∂{objective}/∂{src} = ∂{objective}/∂{rec.node} · ∂{rec.node}/∂{src} = "
                          f"{num(up)} · {num(local)} = {num(d)}")
         else:
-            lines.append(f"∂{objective}/∂{src} += ∂{objective}/∂{rec.node} ({'×'.join(map(str, np.shape(up)))}) "
+            shape = f" ({'×'.join(map(str, np.shape(up)))})" if np.ndim(up) else f" = {num(up)}"
+            lines.append(f"∂{objective}/∂{src} += ∂{objective}/∂{rec.node}{shape} "
                          f"through ∂{rec.node}/∂{src}: {show(d)}")
     for key, d in rec.param_grads.items():
         name = key if "." in key else f"{rec.node}.{key}"
