@@ -13,14 +13,16 @@ from gradviz_core.kernels.jit import _jit
 # GEMMs, a block of output rows at a time, so that the block (at most 192 KiB, ``BLOCK_BYTES``)
 # and the GEMM's result stay in the core's cache: 135 GFLOP/s on one core here for 256 × 144 by
 # 144 × 16, against 87 for a 32 × 32 image's 1024 rows at once.
-# Stride 1 (the common case, and dx of any stride-1 convolution): the matrix is built "wide"
-# from the padded image (C/G, Hp, Wp): its row (c, i, j) is one run of the image from
-# (c, h0 + i, j), as long as the block's rows times Wp, so each row is a plain copy. That counts
-# Wp − Wo positions per output row that do not exist (windows that run over the right border
-# into the next row); the forward pass drops their results, and dW multiplies them by zero.
-# The product W (K/G, C/G·F·F) · cols lands in the output's own order (N, K, H, W).
-# Other strides: the matrix is built as rows (positions, F·F·C/G), from a channels-last copy of
-# the image when a group has enough channels (each row F runs of F·C/G numbers).
+# Stride 1 (the common case, and dx of any stride-1 convolution), where it wastes at most a
+# quarter (``_wide``): the matrix is built "wide" from the padded image (C/G, Hp, Wp): its row
+# (c, i, j) is one run of the image from (c, h0 + i, j), as long as the block's rows times Wp,
+# so each row is a plain copy. That counts Wp − Wo positions per output row that do not exist
+# (windows that run over the right border into the next row); the forward pass drops their
+# results, and dW multiplies them by zero. The product W (K/G, C/G·F·F) · cols lands in the
+# output's own order (N, K, H, W).
+# Small images and other strides: the forward pass builds each sample's matrix as rows
+# (positions, F·F·C/G), from a channels-last copy of the image when a group has enough
+# channels (each row F runs of F·C/G numbers); dW builds columns of the positions that exist.
 # Copies go through views, so that their indices are known to be non-negative and the loops
 # vectorize (a negative index check per element kept them scalar, 4× slower).
 # Runs of samples go to threads (prange); BLAS itself is single-threaded (see kernels.use), so
@@ -33,6 +35,7 @@ from gradviz_core.kernels.jit import _jit
 # A ReLU (or leaky ReLU) that follows a convolution can run inside it (``act``): the forward
 # pass writes max(0, ·) as it adds the bias, and the backward pass takes the gradient through
 # it as it builds doutᵀ for dW; the bits are those of the separate kernels.
+
 
 def _threads(n: int) -> int:
     """How many runs of samples to split a batch of n into where each sample's result is
@@ -69,6 +72,7 @@ def _wide(stride: int, wo: int, wp: int) -> bool:
     exist are at most a quarter (a 32-wide image padded to 34, not LeNet's 8 of 12, where the
     wasted third made the forward pass 1.35× slower than row-by-row copies)."""
     return stride == 1 and 4 * wo >= 3 * wp
+
 
 #: the activations a convolution can apply to its output inside its kernels
 ACTS = ("relu", "leaky_relu")
