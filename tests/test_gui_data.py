@@ -1,4 +1,5 @@
 """The Data panel: a graph built in the window gets its data through undoable commands."""
+import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -42,3 +43,21 @@ def test_the_digits_preview_shows_images(window, examples_dir):
     assert panel.source.currentText() == "digits"
     assert "(1, 8, 8), 10 classes" in panel.summary.text()
     assert "val" in panel.editors and "preprocess" in panel.editors
+    # the first 16 as they look: a 4 × 4 grid of grey 8 × 8 tiles, their labels row by row
+    import pyqtgraph as pg
+    image = next(i for i in panel.preview.getPlotItem().items if isinstance(i, pg.ImageItem)).image
+    assert image.shape == (4 * 10, 4 * 10, 3)
+    assert (image[..., 0] == image[..., 1]).all() and image[1:9, 1:9].std() > 0
+    y = window.graph.splits().train.y[:4]
+    assert f"labelled {' '.join(map(str, y))} / " in panel.summary.text()
+
+
+def test_colour_images_preview_in_colour_scaled_together():
+    from gradviz.panels.heat import sample_grid
+    X = np.zeros((5, 3, 2, 2))
+    X[:, 0] = 1.0  # red
+    X[4, :, 0, 0] = -1.0  # one black pixel: the lowest value
+    grid = sample_grid(X, cols=4)
+    assert grid.shape == (2 * 4, 4 * 4, 3)  # 5 tiles: two rows of four, the last row's rest white
+    assert tuple(grid[1, 1]) == (255, 127, 127) and tuple(grid[5, 1]) == (0, 0, 0)
+    assert (grid[5:7, 5:7] == 255).all()

@@ -11,7 +11,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton,
                                QVBoxLayout, QWidget)
 
-from gradviz.panels.heat import diverging_rgb
+from gradviz.panels.heat import sample_grid
 from gradviz.panels.forms import Choice, make_editor, replace_host
 from gradviz_core.data.spec import PIPELINE, SOURCES
 
@@ -147,19 +147,24 @@ class DataPanel(QWidget):
         self.summary.setText(f"{len(ds)} training samples of shape {tuple(ds.X.shape[1:])}, {kind}; "
                              f"{val} for validation, {test} for testing")
         self.preview.show()
+        for axis in ("left", "bottom"):
+            self.preview.showAxis(axis)
         if ds.X.ndim == 2 and ds.X.shape[1] == 2:
             for k in range(ds.classes or 1):
                 pts = ds.X[ds.y == k] if ds.classes else ds.X
                 self.preview.addItem(pg.ScatterPlotItem(pts[:, 0], pts[:, 1], size=6, pen=None,
                                                         brush=CLASS_COLORS[k % len(CLASS_COLORS)]))
-        elif ds.X.ndim == 4:
-            n = min(8, len(ds))
-            tiles = [diverging_rgb(ds.X[i, 0]) for i in range(n)]
-            strip = np.concatenate([np.pad(t, ((1, 1), (1, 1), (0, 0)), constant_values=255) for t in tiles],
-                                   axis=1)
-            image = pg.ImageItem(strip, axisOrder="row-major")
+        elif ds.X.ndim == 4:  # the first 16 images as they look, their labels in the summary
+            n = min(16, len(ds))
+            image = pg.ImageItem(sample_grid(ds.X[:n]), axisOrder="row-major")
             self.preview.addItem(image)
             self.preview.invertY(True)
+            for axis in ("left", "bottom"):
+                self.preview.hideAxis(axis)
+            if ds.classes and ds.y.ndim == 1:  # row by row, as the grid reads
+                rows = [" ".join(str(int(v)) for v in ds.y[r:r + 4]) for r in range(0, n, 4)]
+                self.summary.setText(f"{self.summary.text()}. The first {n}, row by row, are labelled "
+                                     f"{' / '.join(rows)}")
         else:
             self.preview.hide()
             return

@@ -30,6 +30,24 @@ def plane(a: np.ndarray, sample: int = 0, channel: int = 0) -> np.ndarray:
     return a.reshape(1, -1)
 
 
+def sample_grid(X: np.ndarray, cols: int = 4) -> np.ndarray:
+    """Image samples (N, C, H, W) as they look: a grid of ``cols`` columns, (rows, cols) tiles
+    with a white border, (H', W', 3) uint8; three channels in colour, one (or the first of
+    others) in grey, scaled together from their lowest to their highest value."""
+    imgs = X[:, :3] if X.shape[1] == 3 else X[:, :1]
+    imgs = np.nan_to_num(np.asarray(imgs, np.float64))
+    lo, hi = float(imgs.min()), float(imgs.max())
+    t = (imgs - lo) / (hi - lo) if hi > lo else np.zeros_like(imgs)
+    tiles = (np.repeat(t, 3 // t.shape[1], axis=1).transpose(0, 2, 3, 1) * 255).astype(np.uint8)
+    n, h, w = tiles.shape[:3]
+    rows = -(-n // cols)
+    grid = np.full((rows * (h + 2), min(n, cols) * (w + 2), 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        grid[r * (h + 2) + 1:r * (h + 2) + 1 + h, c * (w + 2) + 1:c * (w + 2) + 1 + w] = tile
+    return grid
+
+
 def diverging_rgb(p: np.ndarray, scale: float | None = None) -> np.ndarray:
     """(H, W) values → (H, W, 3) uint8: blue for negative, white for 0, red for positive."""
     if p.size == 0:  # an empty tensor: one white pixel
