@@ -375,3 +375,11 @@ def test_input_gradients_are_fresh_arrays():
                     assert not np.shares_memory(d, x), f"{type_name}: d{port} is an input"
             for w in brick.weights.values():
                 assert not np.shares_memory(out, w), f"{type_name}: its output is its weight"
+
+
+def test_a_divergence_in_a_fused_layer_names_the_layer(examples_dir):
+    g = fileformat.load(examples_dir / "digits_convnet.json")
+    t = Trainer(g, max_steps=1)
+    t.program.bricks["conv1"].weights["W"][...] = 3e38
+    message = t.run().message
+    assert "at node conv1 (Conv2D) or its activation relu1" in message

@@ -60,8 +60,13 @@ class DivergenceGuard:
         run, program = self.run, self.run.program
         loss = data_loss + reg_loss
         node = first_nonfinite(run.graph, values)
-        where = f"; the first non-finite value appeared at node {node} ({program.bricks[node].type_name})" \
-            if node else ""
+        layer = {act: layer for layer, act in program.fused.items()}.get(node)
+        if layer:  # a fused layer keeps no value of its own: it or its activation
+            where = (f"; the first non-finite value appeared at node {layer} ({program.bricks[layer].type_name}) "
+                     f"or its activation {node}, which the trainer runs in one pass")
+        else:
+            where = f"; the first non-finite value appeared at node {node} ({program.bricks[node].type_name})" \
+                if node else ""
         saved, saved_step, saved_loss = self.healthy
         set_weights(program, saved)
         if np.isfinite(loss):
