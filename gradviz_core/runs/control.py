@@ -4,7 +4,7 @@ lost; starting a running run is refused).
 
 ``RunControl`` is the base of a run that loops (the trainer): it keeps ``steps`` and
 ``epoch``, calls ``_go_on()`` before each step and ``_pause_here(unit)`` after each step and
-each epoch, and gives ``_run()``. The compute threads for the run's kernels are chosen here
+each epoch, and gives ``_run()``, whose result it announces as "done" once the run is finished. The compute threads for the run's kernels are chosen here
 too: the count asked for, or the one that trains fastest now, measured
 (``kernels.ThreadChooser``).
 """
@@ -63,10 +63,14 @@ class RunControl:
         try:
             # overflow on the way to a divergence is handled by the guard, not warned about
             with np.errstate(all="ignore"):
-                return self._run()
+                result = self._run()
         finally:
             with self._cond:
                 self._state = "finished"
+        # only now: whoever hears "done" finds the run finished, not still running (a window
+        # closed at that moment would otherwise ask whether to keep the weights of a live run)
+        self.events.emit("done", record=result)
+        return result
 
     def join(self, timeout: float | None = None):
         if self._thread:

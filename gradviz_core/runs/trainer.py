@@ -150,8 +150,7 @@ class Trainer(RunControl):
                            f"for {s.early_stopping} epochs; kept the weights of epoch {best}")
                 break
         self.result = self._finish(status, message, time.perf_counter() - t0)
-        self.events.emit("done", record=self.result)
-        return self.result
+        return self.result  # announced as "done" by RunControl, once the state is finished
 
     def _epoch(self, epoch: int) -> tuple[str, str, dict, int]:
         """One epoch's steps -> (status, message, the loss totals weighted by samples, samples seen)."""
