@@ -13,6 +13,7 @@ from gradviz_core.errors import GradvizError
 from gradviz_core.runs.run import Run, StaleRunError
 from gradviz_core.runs.stepper import Stepper
 from gradviz_core.runs.trainer import Probe, Trainer
+from waits import until
 
 
 def mlp(dropout=True, batchnorm=True, **training):
@@ -156,12 +157,10 @@ def test_training_takes_a_learning_rate_change_at_its_next_step():
     t.events.subscribe("settings_applied", lambda changes: applied.append(changes))
     t.events.subscribe("step", lambda record: lrs.append(record.lr))
     t.start()
-    while len(lrs) < 3:
-        time.sleep(0.001)
+    until(lambda: len(lrs) >= 3, what="3 steps")
     SetTraining("lr", 0.01).do(g)
     SetParam("reg", "lam", 0.5).do(g)  # λ keeps every shape: it flows in too
-    while len(lrs) < 30:
-        time.sleep(0.001)
+    until(lambda: len(lrs) >= 30, what="30 steps")
     t.cancel()
     result = t.join(10)
     assert result.status == "cancelled" and t.training_run.stale is None
@@ -177,8 +176,7 @@ def test_a_shape_change_during_training_stops_it_as_stale_and_keeps_its_weights(
     steps = []
     t.events.subscribe("step", lambda record: steps.append(record.step))
     t.start()
-    while len(steps) < 3:
-        time.sleep(0.001)
+    until(lambda: len(steps) >= 3, what="3 steps")
     SetParam("fc1", "units", 4).do(g)
     result = t.join(10)
     assert result.status == "stale"
@@ -303,16 +301,14 @@ def test_pause_and_resume_from_another_thread():
     steps = []
     t.events.subscribe("step", lambda record: steps.append(record.step))
     t.start()
-    while not steps:
-        time.sleep(0.001)
+    until(lambda: steps, what="a first step")
     t.pause()
     time.sleep(0.05)
     n = len(steps)
     time.sleep(0.05)
     assert len(steps) == n and t.state == "paused"
     t.resume()
-    while len(steps) < n + 3:
-        time.sleep(0.001)
+    until(lambda: len(steps) >= n + 3, what="3 more steps after resuming")
     t.cancel()
     assert t.join(5).status == "cancelled"
 
@@ -322,13 +318,11 @@ def test_a_boundary_grid_read_during_training_equals_predict_on_the_same_weights
     steps, grids = [], []
     t.events.subscribe("step", lambda record: steps.append(record.step))
     t.start()
-    while len(steps) < 5:
-        time.sleep(0.001)
+    until(lambda: len(steps) >= 5, what="5 steps")
     probe = t.probe()
     snap = t.snapshot()
     grids.append(probe.load(snap).grid((-1, 1, -1, 1), res=64))  # while the trainer goes on
-    while len(steps) < snap.step + 3:  # it trains on while we read
-        time.sleep(0.001)
+    until(lambda: len(steps) >= snap.step + 3, what="3 steps after the snapshot")  # it trains on while we read
     t.cancel()
     t.join(5)
     assert t.steps > snap.step
@@ -354,6 +348,20 @@ def test_events_come_from_one_mechanism_and_listeners_may_live_on_other_threads(
     t.start().join(30)
     assert threads == {"gradviz-trainer"}
     assert kinds[-1] == "done" and "step" in kinds and "epoch" in kinds and "diagnostics" in kinds
+
+
+def test_done_is_heard_once_the_run_is_finished():
+    """A window closed the moment "done" arrives must not find the run still running (it would
+    ask whether to keep the weights of a live run; offscreen, that question hung the suite)."""
+    t = Trainer(mlp(epochs=2))
+    seen = []
+    t.events.subscribe("done", lambda record: seen.append((t.state, record.status)))
+    t.start().join(30)
+    assert seen == [("finished", "done")]
+    t = Trainer(mlp(epochs=2))
+    seen.clear()
+    t.events.subscribe("done", lambda record: seen.append((t.state, record.status)))
+    assert t.run().status == "done" and seen == [("finished", "done")]  # on the caller's thread too
 
 
 # ---- fresh input gradients ---------------------------------------------------------------------
