@@ -37,6 +37,20 @@ def examples_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _no_message_box_waits(monkeypatch):
+    """Offscreen, a message box waits for an answer no one gives: the test would hang. One a
+    test did not answer itself (by patching it) fails the test and names the box instead."""
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if widgets is None:
+        return
+
+    def unanswered(*args, **kwargs):
+        raise AssertionError(f"a message box no test answers would wait forever: {args[1:3]}")
+    for kind in ("question", "warning", "information", "critical"):
+        monkeypatch.setattr(widgets.QMessageBox, kind, unanswered)
+
+
+@pytest.fixture(autouse=True)
 def _app_state(tmp_path, monkeypatch):
     """The app's settings and recovery files go to a temporary folder, never the user's home."""
     monkeypatch.setenv("GRADVIZ_STATE_DIR", str(tmp_path / "gradviz-state"))

@@ -9,6 +9,7 @@ from gradviz_core import Graph, GraphError
 from gradviz_core.model import fileformat
 from gradviz_core.errors import GradvizError
 from gradviz_core.runs.trainer import Trainer
+from waits import until
 
 
 def spiral(hidden=32, **training):
@@ -98,14 +99,14 @@ def test_nan_divergence_names_the_node():
 def test_cancel_and_pause_from_another_thread():
     tr = Trainer(spiral(epochs=100000, batch_size=8))
     tr.start()
-    _until(lambda: tr.steps > 0)  # (a fresh process loads its kernels first)
+    until(lambda: tr.steps > 0)  # (a fresh process loads its kernels first)
     tr.pause()
     time.sleep(0.1)
     steps = tr.steps
     time.sleep(0.2)
     assert tr.steps in (steps, steps + 1)  # at most the step in flight finishes
     tr.resume()
-    _until(lambda: tr.steps > steps + 1)
+    until(lambda: tr.steps > steps + 1)
     tr.cancel()
     result = tr.join(5)
     assert result is not None and result.status == "cancelled"
@@ -316,15 +317,15 @@ def test_one_step_one_epoch_and_a_divergence_that_pauses(examples_dir):
     per_epoch = -(-len(t.splits.train) // t.training_run.batch_size)
     t.pause_after("step")
     t.start()
-    _until(lambda: t.state == "paused")
+    until(lambda: t.state == "paused")
     assert t.steps == 1
     t.pause_after("step", 3)
-    _until(lambda: t.state == "paused" and t.steps == 4)
+    until(lambda: t.state == "paused" and t.steps == 4)
     t.pause_after("epoch")
-    _until(lambda: t.state == "paused" and t.steps == per_epoch)
+    until(lambda: t.state == "paused" and t.steps == per_epoch)
     assert len(t.history) == 1
     t.pause_after("epoch")
-    _until(lambda: t.state == "paused" and t.steps == 2 * per_epoch)
+    until(lambda: t.state == "paused" and t.steps == 2 * per_epoch)
     t.cancel()
     t.join(10)
     assert t.result.status == "cancelled"
@@ -334,7 +335,7 @@ def test_one_step_one_epoch_and_a_divergence_that_pauses(examples_dir):
     seen = []
     t.events.subscribe("diverged", lambda record: seen.append(record["message"]))
     t.start()
-    _until(lambda: t.state == "paused" and t.diverged)
+    until(lambda: t.state == "paused" and t.diverged)
     assert "diverged" in t.diverged and "Try a smaller learning rate" in t.diverged and seen
     assert t._all_finite()
     from gradviz_core.model.commands import SetTraining
@@ -342,13 +343,6 @@ def test_one_step_one_epoch_and_a_divergence_that_pauses(examples_dir):
     t.resume()
     t.join(30)
     assert t.result.status == "done" and t.optimizer.lr == 0.05 and np.isfinite(t.result.train_loss)
-
-
-def _until(cond, timeout=30.0):
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.005)
 
 
 def test_a_circuit_of_scalars_given_data_trains_and_reports_its_activations(examples_dir):
