@@ -37,17 +37,20 @@ def examples_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _no_message_box_waits(monkeypatch):
-    """Offscreen, a message box waits for an answer no one gives: the test would hang. One a
-    test did not answer itself (by patching it) fails the test and names the box instead."""
+def _no_dialog_waits(monkeypatch):
+    """Offscreen, a message box or a file dialog waits for an answer no one gives: the test
+    would hang. One a test did not answer itself (by patching it) fails the test and names the
+    box instead."""
     widgets = sys.modules.get("PySide6.QtWidgets")
     if widgets is None:
         return
 
     def unanswered(*args, **kwargs):
-        raise AssertionError(f"a message box no test answers would wait forever: {args[1:3]}")
+        raise AssertionError(f"a dialog no test answers would wait forever: {args[1:3]}")
     for kind in ("question", "warning", "information", "critical"):
         monkeypatch.setattr(widgets.QMessageBox, kind, unanswered)
+    for kind in ("getOpenFileName", "getSaveFileName", "getExistingDirectory"):
+        monkeypatch.setattr(widgets.QFileDialog, kind, unanswered)
 
 
 @pytest.fixture(autouse=True)
