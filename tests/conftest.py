@@ -21,7 +21,10 @@ def pytest_configure(config):
     code = "import sys; from gradviz_core import kernels; kernels.warm_up(families=(sys.argv[1],))"
     procs = [subprocess.Popen([sys.executable, "-c", code, family]) for family in FAMILIES]
     for p in procs:
-        p.wait()  # a failure shows in the tests that use the kernels
+        try:
+            p.wait(timeout=300)  # a failure shows in the tests that use the kernels
+        except subprocess.TimeoutExpired:  # never hang here: the workers compile what is missing
+            p.kill()
 
 
 @pytest.fixture
