@@ -4,9 +4,9 @@ lost; starting a running run is refused).
 
 ``RunControl`` is the base of a run that loops (the trainer): it keeps ``steps`` and
 ``epoch``, calls ``_go_on()`` before each step and ``_pause_here(unit)`` after each step and
-each epoch, and gives ``_run()``, whose result it announces as "done" once the run is finished. The compute threads for the run's kernels are chosen here
-too: the count asked for, or the one that trains fastest now, measured
-(``kernels.ThreadChooser``).
+each epoch, and gives ``_run()``, whose result it announces as "done" once the run is
+finished. The compute threads for the run's kernels are chosen here too: the count asked
+for, or the one that trains fastest now, measured (``kernels.ThreadChooser``).
 """
 from __future__ import annotations
 
