@@ -157,8 +157,9 @@ def test_warm_up_runs_every_kernel():
     from gradviz_core.kernels import fast_conv
     seconds = kernels.warm_up(("float32",))
     assert seconds >= 0
-    for fn in (fast_conv._conv_fwd, fast_conv._conv_fwd_rows, fast_conv._conv_dw, fast_conv._conv_dx_rows, F._maxpool_fwd,
-               F._maxpool2_fwd, F._maxpool2_bwd, F._bn_bwd):
+    direct = (fast_conv._conv_fwd_direct, fast_conv._conv_dw_direct) if fast_conv._direct(np.float32, 1, 3, 8) else ()
+    for fn in (fast_conv._conv_fwd, fast_conv._conv_fwd_rows, fast_conv._conv_dw, fast_conv._conv_dx_rows, *direct,
+               F._maxpool_fwd, F._maxpool2_fwd, F._maxpool2_bwd, F._bn_bwd):
         assert fn.signatures, f"{fn.py_func.__name__} was not compiled by warm_up"
 
 
@@ -173,6 +174,8 @@ def test_results_do_not_depend_on_the_number_of_threads_or_of_cores(monkeypatch)
     x = rng.standard_normal((16, 6, 10, 10)).astype(np.float32)
     w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
     d = rng.standard_normal((16, 8, 5, 5)).astype(np.float32)
+    w16, b16 = rng.standard_normal((16, 6, 3, 3)).astype(np.float32), rng.standard_normal(16).astype(np.float32)
+    d16 = rng.standard_normal((16, 16, 10, 10)).astype(np.float32)
     results = []
     cores = numba.config.NUMBA_NUM_THREADS
     try:
@@ -181,6 +184,8 @@ def test_results_do_not_depend_on_the_number_of_threads_or_of_cores(monkeypatch)
             kernels.use_threads(min(n, cores))
             out = F.conv2d_forward(x, w, None, 2, 1, 2)
             results.append([out, *F.conv2d_backward(d, x, w, 2, 1, 2)])
+            out = F.conv2d_forward(x, w16, b16, 1, 1, 1, "relu")  # the direct kernels, where the CPU has them
+            results[-1] += [out, *F.conv2d_backward(d16, x, w16, 1, 1, 1, act_out=out)]
     finally:
         monkeypatch.setattr("numba.config.NUMBA_NUM_THREADS", cores)
         kernels.use_threads(2)
@@ -320,6 +325,50 @@ def big_conv_shapes():
     yield 3, 4, 11, 13, 6, 3, 2, 1, 2
     yield 2, 1, 10, 10, 3, 5, 1, 0, 1
     yield 2, 8, 5, 5, 4, 3, 1, 1, 1  # small images: rows of windows from a channels-last copy
+    yield 2, 3, 9, 10, 16, 3, 1, 1, 1  # float32 and 16 output channels: the direct kernels
+
+
+def direct_conv_shapes():
+    """Shapes the direct kernels take (float32, stride 1, 3×3 or 5×5, output channels a group
+    in multiples of 8): 16 and 8 output channels a block (and two blocks of 16), channels in
+    blocks of 3 with a shorter last block, groups, borders from none to wider than the
+    filter, widths that are and are not multiples of the 16-position vector."""
+    yield 3, 16, 32, 32, 16, 3, 1, 1, 1  # the cifar net's middle layer
+    yield 2, 3, 13, 11, 16, 3, 1, 1, 1
+    yield 2, 7, 5, 9, 32, 3, 1, 0, 1
+    yield 2, 4, 9, 7, 16, 3, 1, 2, 2
+    yield 3, 1, 8, 8, 8, 3, 1, 1, 1
+    yield 2, 6, 12, 12, 16, 5, 1, 0, 1  # LeNet's second layer
+    yield 2, 5, 7, 6, 8, 5, 1, 4, 1
+    yield 1, 2, 1, 1, 8, 3, 1, 1, 1
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_the_direct_convolution_agrees_with_the_reference(monkeypatch, seed):
+    """Forced on, so that it is tested on machines without AVX-512 too (where the rule would
+    choose window matrices): forward, dW, db and dX as the reference computes them."""
+    from gradviz_core.kernels import fast_conv
+    monkeypatch.setattr(fast_conv, "DIRECT", "on")
+    for n, c, h, w, k, f, s, p, g in direct_conv_shapes():
+        assert fast_conv._direct(np.float32, s, f, k // g)
+        assert not fast_conv._direct(np.float64, s, f, k // g) and not fast_conv._direct(np.float32, 2, f, k // g)
+    conv_agrees_with_the_reference(np.random.default_rng(seed), direct_conv_shapes(), np.float32)
+
+
+def test_the_direct_convolution_can_be_turned_off(monkeypatch):
+    """GRADVIZ_DIRECT_CONV=off gives the window matrices' results, within float32 rounding."""
+    from gradviz_core.kernels import fast_conv
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 16, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    d = rng.standard_normal((4, 16, 12, 12)).astype(np.float32)
+    results = {}
+    for mode in ("on", "off"):
+        monkeypatch.setattr(fast_conv, "DIRECT", mode)
+        assert fast_conv._direct(np.float32, 1, 3, 16) == (mode == "on")
+        results[mode] = [F.conv2d_forward(x, w, None, 1, 1, 1), *F.conv2d_backward(d, x, w, 1, 1, 1)]
+    for a, b in zip(results["on"], results["off"]):
+        close(a, b, np.float32)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -102,6 +102,9 @@ def _warm_conv(k, dt, rng) -> None:
         wg = w[:, :4 // groups]
         out = k.conv2d_forward(x, wg, b, stride, 1, groups)
         k.conv2d_backward(out, x, wg, stride, 1, groups)
+    w8 = rng.standard_normal((8, 4, 3, 3)).astype(dt)  # float32: the direct kernels (all their variants)
+    out = k.conv2d_forward(x, w8, None, 1, 1, 1, "relu")
+    k.conv2d_backward(out, x, w8, 1, 1, 1, act_out=out)
 
 
 def _warm_rest(k, dt, rng) -> None:

@@ -1,12 +1,15 @@
 """Numba convolution kernels for ``fast.py`` (same signatures as ``reference.py``)."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (the BLAS that np.dot uses inside Numba)
 import numba
 from numba import prange
 
 from gradviz_core.kernels.jit import _jit
+from gradviz_core.kernels.simd import V, conv_tile, dw_tile
 
 # ---- convolution -------------------------------------------------------------------------------
 # Per sample and group, a window matrix is built in cache and multiplied by the filters in BLAS
@@ -349,6 +352,156 @@ def _conv_dw(x, P, d, F, S, parts, hb, one, wide, bias, act, a, alpha, da):
         parts[t] = acc
 
 
+#: filter sizes the direct kernels are unrolled for
+DIRECT_SIZES = (3, 5)
+
+
+def _avx512() -> bool:
+    """Whether Numba compiles for this CPU and it has 16-wide float32 vectors: without them the
+    direct kernels' accumulators do not fit in its registers (and with NUMBA_CPU_NAME set,
+    say for a portable cache, the code may run on a CPU without them)."""
+    import llvmlite.binding as llvm
+    if numba.config.CPU_NAME not in (None, "host"):
+        return False
+    return "+avx512f" in llvm.get_host_cpu_features().flatten().split(",")
+
+
+DIRECT = os.environ.get("GRADVIZ_DIRECT_CONV", "auto")  # "auto", "on" (even without AVX-512) or "off"
+
+
+def _direct(dtype, stride: int, f: int, kg: int) -> bool:
+    """Whether a convolution of these shapes runs on the direct kernels (``simd.py``) rather
+    than on window matrices and BLAS: float32 at stride 1, a 3×3 or 5×5 filter, output
+    channels a group in multiples of 8. A rule of the shape and the machine, not a time
+    measured per run, so that a seed trains to the same bits on every run."""
+    if DIRECT == "off" or np.dtype(dtype) != np.float32 or stride != 1 or f not in DIRECT_SIZES or kg % 8:
+        return False
+    return DIRECT == "on" or _AVX512
+
+
+_AVX512 = _avx512()
+
+
+@_jit()
+def _fwd_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, F, KB):
+    """One conv_tile, its literals chosen from F and KB (each pair its own unrolled loop)."""
+    if F == 3:
+        if KB == 16:
+            conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 3, 16)
+        else:
+            conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 3, 8)
+    elif KB == 16:
+        conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 5, 16)
+    else:
+        conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 5, 8)
+
+
+@_jit(parallel=True)
+def _conv_fwd_direct(x, P, wd, b, F, out, T, KB, act, alpha):
+    """Stride 1, float32: x (N, C, H, W) padded by P here, wd (G·K/G·C/G·F·F) ordered (g, k
+    block of KB, c, i, j, k), b (K,) -> out (N, G, K/G, Ho·Wo), through the activation when
+    ``act``. Each sample's output is computed in the wide layout, 16 positions at a time,
+    into o, then the positions that exist are copied out with the bias added."""
+    N, G, Kg, L = out.shape
+    Cg = x.shape[1] // G
+    Hp, Wp = x.shape[2] + 2 * P, x.shape[3] + 2 * P
+    Ho, Wo = Hp - F + 1, Wp - F + 1
+    m = Ho * Wp
+    mv = (m + V - 1) // V * V
+    cs = Hp * Wp
+    per = (N + T - 1) // T
+    for t in prange(T):
+        # the last vector reads up to V − 1 positions past the image: zeros
+        xf = np.zeros(Cg * cs + F + V, dtype=x.dtype)
+        xs = xf[:Cg * cs].reshape((Cg, Hp, Wp))
+        o = np.empty(Kg * mv, dtype=x.dtype)
+        for n in range(t * per, min(N, (t + 1) * per)):
+            for g in range(G):
+                _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
+                for kb in range(Kg // KB):
+                    wo = (g * (Kg // KB) + kb) * Cg * F * F * KB
+                    for p0 in range(0, m, V):
+                        _fwd_tile(xf, p0, Cg, cs, Wp, wd, wo, o, kb * KB * mv + p0, mv, F, KB)
+                for k in range(Kg):
+                    bk = b[g * Kg + k]
+                    for h in range(Ho):
+                        src, dst = o[k * mv + h * Wp:k * mv + h * Wp + Wo], out[n, g, k, h * Wo:(h + 1) * Wo]
+                        if act:
+                            for q in range(Wo):
+                                dst[q] = _act(src[q] + bk, alpha)
+                        else:
+                            for q in range(Wo):
+                                dst[q] = src[q] + bk
+
+
+@_jit()
+def _dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, F, cb, KV):
+    """One dw_tile, its literals chosen from F, cb (channels in this block) and KV."""
+    if F == 5:
+        if KV == 16:
+            dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 5, 1, 16)
+        else:
+            dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 5, 1, 8)
+    elif KV == 16:
+        if cb == 3:
+            dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 3, 16)
+        elif cb == 2:
+            dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 2, 16)
+        else:
+            dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 1, 16)
+    elif cb == 3:
+        dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 3, 8)
+    elif cb == 2:
+        dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 2, 8)
+    else:
+        dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 1, 8)
+
+
+@_jit(parallel=True)
+def _conv_dw_direct(x, P, d, F, parts, KV, bias, act, a, alpha, da):
+    """Stride 1, float32: as ``_conv_dw``, on the direct kernels: per sample, dout transposed
+    into dt (wide positions, K/G), zero where a position does not exist, then dW a block of
+    taps (those of 3 channels for 3×3 filters, 27 accumulators; one channel for 5×5) and KV
+    output channels at a time, straight from the padded image; db is dt's column sums."""
+    N, G, Kg, L = d.shape
+    T, R = parts.shape[0], parts.shape[2]
+    Cg = (R - bias) // (F * F)
+    Hp, Wp = x.shape[2] + 2 * P, x.shape[3] + 2 * P
+    Ho, Wo = Hp - F + 1, Wp - F + 1
+    m = Ho * Wp
+    cs = Hp * Wp
+    CB = 3 if F == 3 else 1
+    per = (N + T - 1) // T
+    for t in prange(T):
+        xf = np.zeros(Cg * cs + F, dtype=x.dtype)
+        xs = xf[:Cg * cs].reshape((Cg, Hp, Wp))
+        dt = np.zeros(m * Kg, dtype=x.dtype)  # the positions that do not exist stay 0
+        acc = np.zeros((G, R, Kg), dtype=x.dtype)
+        for n in range(t * per, min(N, (t + 1) * per)):
+            for g in range(G):
+                _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
+                for h in range(Ho):
+                    for k in range(Kg):
+                        line = d[n, g, k, h * Wo:(h + 1) * Wo]
+                        if act:
+                            took = da[n, g, k, h * Wo:(h + 1) * Wo]
+                            _act_back(line, a[n, g, k, h * Wo:(h + 1) * Wo], alpha, took)
+                            line = took
+                        for q in range(Wo):
+                            dt[(h * Wp + q) * Kg + k] = line[q]
+                accg = acc[g].reshape(-1)
+                if bias:
+                    db = acc[g, R - 1]
+                    for p in range(m):
+                        for k in range(Kg):
+                            db[k] += dt[p * Kg + k]
+                for kh in range(Kg // KV):
+                    for c0 in range(0, Cg, CB):
+                        _dw_tile(xf, c0 * cs, cs, Wp, dt, kh * KV, Kg, m, accg, c0 * F * F * Kg + kh * KV,
+                                 F, min(CB, Cg - c0), KV)
+        parts[t] = acc
+
+
 @_jit(parallel=True)
 def _conv_dx_rows(d, w2, F, S, dxp, T):
     """Any stride: dxp (N, C, Hp, Wp), zeroed, += row2im(doutᵀ · W) per sample and group.
@@ -377,7 +530,13 @@ def _conv(x, pad, w, b, stride, groups, act=None, alpha=0.0):
     out = np.empty((n, groups, kg, ho * wo), dtype=dtype)
     bias = (b if b is not None else np.zeros(k)).astype(dtype, copy=False)
     x = np.ascontiguousarray(x, dtype=dtype)
-    if _wide(stride, wo, wp):
+    if _direct(dtype, stride, f, kg):
+        kb = 16 if kg % 16 == 0 else 8
+        # (K, C/G, F, F) -> (G, K/G/KB, C/G, F, F, KB): a tap's KB weights side by side
+        wd = np.ascontiguousarray(w.reshape(groups, kg // kb, kb, cg, f, f).transpose(0, 1, 3, 4, 5, 2),
+                                  dtype=dtype).reshape(-1)
+        _conv_fwd_direct(x, pad, wd, bias, f, out, _threads(n), kb, act is not None, dtype.type(alpha))
+    elif _wide(stride, wo, wp):
         w2 = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f), dtype=dtype)
         hb = _block(dtype.itemsize, cg * f * f, wp, ho)
         _conv_fwd(x, pad, w2, bias, f, stride, out, _threads(n), hb, True, act is not None, dtype.type(alpha))
@@ -434,11 +593,15 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     r = cg * f * f
     parts = np.empty((_dw_runs(n), groups, r + with_bias, kg), dtype=dout.dtype)
     ho = (h + 2 * pad - f) // stride + 1
-    one = r + 1 <= FEW_ROWS and _block(dout.dtype.itemsize, r + 1, wo, ho) >= ho
-    wide = not one and _wide(stride, wo, wp)
-    hb = ho if one else _block(dout.dtype.itemsize, r + 1, wp if wide else wo, ho)
-    _conv_dw(np.ascontiguousarray(x, dtype=dout.dtype), pad, d, f, stride, parts, hb, one, wide, with_bias,
-             fused, a, dout.dtype.type(alpha), da)
+    x = np.ascontiguousarray(x, dtype=dout.dtype)
+    if _direct(dout.dtype, stride, f, kg):
+        _conv_dw_direct(x, pad, d, f, parts, 16 if kg % 16 == 0 else 8, with_bias, fused, a,
+                        dout.dtype.type(alpha), da)
+    else:
+        one = r + 1 <= FEW_ROWS and _block(dout.dtype.itemsize, r + 1, wo, ho) >= ho
+        wide = not one and _wide(stride, wo, wp)
+        hb = ho if one else _block(dout.dtype.itemsize, r + 1, wp if wide else wo, ho)
+        _conv_dw(x, pad, d, f, stride, parts, hb, one, wide, with_bias, fused, a, dout.dtype.type(alpha), da)
     if fused:
         d, dout = da, da.reshape(dout.shape)
     total = parts.sum(axis=0)  # the partials added in a fixed order
