@@ -98,9 +98,14 @@ def conv_tile(typingctx, x, xo, nc, cs, wp, w, wo, o, oo, os, F, KB):
 
 @intrinsic
 def dw_tile(typingctx, x, xo, cs, wp, d, do, ds, m, acc, ao, F, CB, KV):
-    """acc[ao + t·ds + v] += Σ_{p < m} x[xo + c·cs + i·wp + j + p] · d[do + p·ds + v] for the
-    taps t = (c·F + i)·F + j of CB channels and v < KV: dW of those taps for KV output
-    channels, dout given as (positions, channels) rows of ds numbers."""
+    """acc[ao + t·ds + v] += Σ_{p < m} x[xo + c·cs + i·wp + j + p] · d[do + (p + F − 1)·ds + v]
+    for the taps t = (c·F + i)·F + j of CB channels and v < KV: dW of those taps for KV output
+    channels, dout given as (positions, channels) rows of ds numbers, after F − 1 rows of zeros
+    and followed by F − 1 more.
+
+    Summed as Σ_q x[row(c, i) + q] · d[q − j]: one input a row and step, broadcast once and
+    multiplied by the F neighbouring rows of dout. (Summed over p, LLVM carries each input
+    from one step to the next in registers, which spills the accumulators.)"""
     if not (_literals(F, CB, KV) and _f32_arrays(x, d, acc)):
         return None
     f, cb, kv = F.literal_value, CB.literal_value, KV.literal_value
@@ -122,15 +127,49 @@ def dw_tile(typingctx, x, xo, cs, wp, d, do, ds, m, acc, ao, F, CB, KV):
         for t in range(cb * f * f):
             ptrs.append(_at(builder, A, builder.add(ao_, builder.mul(ds_, ir.Constant(i64, t))), vt))
             accs.append(cgutils.alloca_once_value(builder, builder.load(ptrs[t], align=4)))
-        with cgutils.for_range(builder, m_) as loop:
-            p = loop.index
-            dv = builder.load(_at(builder, D, builder.add(do_, builder.mul(p, ds_)), vt), align=4)
-            for t in range(cb * f * f):
-                row, j = rows[t // f], t % f
-                xs = builder.load(_at(builder, row, builder.add(p, ir.Constant(i64, j))))
-                builder.store(builder.call(fma, [_splat(builder, vt, xs), dv, builder.load(accs[t])]), accs[t])
+        d0 = _at(builder, D, builder.add(do_, builder.mul(ds_, ir.Constant(i64, f - 1))))
+        with cgutils.for_range(builder, builder.add(m_, ir.Constant(i64, f - 1))) as loop:
+            q = loop.index
+            dvs = [builder.load(_at(builder, d0, builder.mul(builder.sub(q, ir.Constant(i64, j)), ds_), vt), align=4)
+                   for j in range(f)]
+            for r, row in enumerate(rows):
+                xs = _splat(builder, vt, builder.load(_at(builder, row, q)))
+                for j in range(f):
+                    t = r * f + j
+                    builder.store(builder.call(fma, [xs, dvs[j], builder.load(accs[t])]), accs[t])
         for t in range(cb * f * f):
             builder.store(builder.load(accs[t]), ptrs[t], align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def transpose_tile(typingctx, src, so, sl, dst, do, dl):
+    """dst[do + u·dl + k] = src[so + k·sl + u] for u, k < 16: a 16 × 16 block transposed in
+    registers (four rounds of exchanging halves, 64 shuffles), as dW's tiles want dout."""
+    if not _f32_arrays(src, dst):
+        return None
+    sig = types.void(src, so, sl, dst, do, dl)
+
+    def codegen(context, builder, signature, args):
+        sa, so_, sl_, da, do_, dl_ = args
+        S = _data(context, builder, signature.args[0], sa)
+        D = _data(context, builder, signature.args[3], da)
+        i64, vt = so_.type, ir.VectorType(_F32, V)
+        rows = [builder.load(_at(builder, S, builder.add(so_, builder.mul(sl_, ir.Constant(i64, k))), vt), align=4)
+                for k in range(V)]
+        b = 1
+        while b < V:
+            low = ir.Constant(ir.VectorType(_I32, V), [l if not l & b else V + l - b for l in range(V)])
+            high = ir.Constant(ir.VectorType(_I32, V), [l + b if not l & b else V + l for l in range(V)])
+            for i in range(V):
+                if not i & b:
+                    rows[i], rows[i + b] = (builder.shuffle_vector(rows[i], rows[i + b], low),
+                                            builder.shuffle_vector(rows[i], rows[i + b], high))
+            b *= 2
+        for u in range(V):
+            builder.store(rows[u], _at(builder, D, builder.add(do_, builder.mul(dl_, ir.Constant(i64, u))), vt), align=4)
         return context.get_dummy_value()
 
     return sig, codegen
