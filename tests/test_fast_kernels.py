@@ -157,7 +157,7 @@ def test_warm_up_runs_every_kernel():
     from gradviz_core.kernels import fast_conv
     seconds = kernels.warm_up(("float32",))
     assert seconds >= 0
-    direct = (fast_conv._conv_fwd_direct, fast_conv._conv_dw_direct) if fast_conv._direct(np.float32, 1, 3, 8) else ()
+    direct = (fast_conv._conv_fwd_direct, fast_conv._conv_bwd_direct) if fast_conv._direct(np.float32, 1, 3, 8) else ()
     for fn in (fast_conv._conv_fwd, fast_conv._conv_fwd_rows, fast_conv._conv_dw, fast_conv._conv_dx_rows, *direct,
                F._maxpool_fwd, F._maxpool2_fwd, F._maxpool2_bwd, F._bn_bwd):
         assert fn.signatures, f"{fn.py_func.__name__} was not compiled by warm_up"
@@ -326,6 +326,7 @@ def big_conv_shapes():
     yield 2, 1, 10, 10, 3, 5, 1, 0, 1
     yield 2, 8, 5, 5, 4, 3, 1, 1, 1  # small images: rows of windows from a channels-last copy
     yield 2, 3, 9, 10, 16, 3, 1, 1, 1  # float32 and 16 output channels: the direct kernels
+    yield 2, 8, 9, 10, 16, 3, 1, 1, 1  # and 8 input channels: dX in the same pass
 
 
 def direct_conv_shapes():
@@ -341,14 +342,22 @@ def direct_conv_shapes():
     yield 2, 6, 12, 12, 16, 5, 1, 0, 1  # LeNet's second layer
     yield 2, 5, 7, 6, 8, 5, 1, 4, 1
     yield 1, 2, 1, 1, 8, 3, 1, 1, 1
+    # input channels a group in 8s too: dX in the same pass as dW (its border F − 1 − P ≥ 0)
+    yield 2, 8, 9, 7, 16, 3, 1, 0, 1
+    yield 2, 16, 7, 6, 16, 5, 1, 2, 2
+    yield 3, 16, 16, 16, 16, 3, 1, 1, 1
+    yield 2, 8, 6, 6, 8, 3, 1, 3, 1  # a border wider than the filter: dX apart
 
 
+@pytest.mark.parametrize("together", [True, False])
 @pytest.mark.parametrize("seed", range(2))
-def test_the_direct_convolution_agrees_with_the_reference(monkeypatch, seed):
+def test_the_direct_convolution_agrees_with_the_reference(monkeypatch, seed, together):
     """Forced on, so that it is tested on machines without AVX-512 too (where the rule would
-    choose window matrices): forward, dW, db and dX as the reference computes them."""
+    choose window matrices): forward, dW, db and dX as the reference computes them, dX in
+    dW's pass and apart."""
     from gradviz_core.kernels import fast_conv
     monkeypatch.setattr(fast_conv, "DIRECT", "on")
+    monkeypatch.setattr(fast_conv, "TOGETHER", together)
     for n, c, h, w, k, f, s, p, g in direct_conv_shapes():
         assert fast_conv._direct(np.float32, s, f, k // g)
         assert not fast_conv._direct(np.float64, s, f, k // g) and not fast_conv._direct(np.float32, 2, f, k // g)

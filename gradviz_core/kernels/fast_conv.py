@@ -354,6 +354,7 @@ def _conv_dw(x, P, d, F, S, parts, hb, one, wide, bias, act, a, alpha, da):
 
 #: filter sizes the direct kernels are unrolled for
 DIRECT_SIZES = (3, 5)
+TOGETHER = True
 
 
 def _avx512() -> bool:
@@ -418,29 +419,36 @@ def _conv_fwd_direct(x, P, wd, b, F, out, T, KB, act, alpha):
         for n in range(t * per, min(N, (t + 1) * per)):
             for g in range(G):
                 _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
-                for kb in range(Kg // KB):
-                    wo = (g * (Kg // KB) + kb) * Cg * F * F * KB
-                    for p0 in range(0, m, V):
-                        _fwd_tile(xf, p0, Cg, cs, Wp, wd, wo, o, kb * KB * mv + p0, mv, F, KB)
-                for k in range(Kg):
-                    bk = b[g * Kg + k]
-                    for h in range(Ho):
-                        src, dst = o[k * mv + h * Wp:k * mv + h * Wp + Wo], out[n, g, k, h * Wo:(h + 1) * Wo]
-                        if act:
-                            for q in range(Wo):
-                                dst[q] = _act(src[q] + bk, alpha)
-                        else:
-                            for q in range(Wo):
-                                dst[q] = src[q] + bk
+                _wide_conv(xf, Cg, Hp, Wp, F, wd, g, KB, o, mv)
+                _unwide(o, mv, Wp, Ho, Wo, out[n, g], b, g * Kg, act, alpha)
 
 
 @_jit()
-def _aligned(n, dtype):
-    """n zeros whose first is on a 64-byte boundary: dw_tile's vector loads of dt (64 bytes
-    each) then never straddle two cache lines."""
-    buf = np.zeros(n + 16, dtype=dtype)
-    skip = (-buf.ctypes.data) % 64 // buf.itemsize
-    return buf[skip:skip + n]
+def _wide_conv(xf, Cg, Hp, Wp, F, wd, g, KB, o, mv):
+    """The direct forward convolution of one padded image xf (Cg, Hp, Wp) in the wide layout,
+    all of group g's K/G output channels (o's rows, mv apart), KB at a time."""
+    m = (Hp - F + 1) * Wp
+    nk = o.size // mv
+    for kb in range(nk // KB):
+        wo = (g * (nk // KB) + kb) * Cg * F * F * KB
+        for p0 in range(0, m, V):
+            _fwd_tile(xf, p0, Cg, Hp * Wp, Wp, wd, wo, o, kb * KB * mv + p0, mv, F, KB)
+
+
+@_jit()
+def _unwide(o, mv, Wp, Ho, Wo, dst, b, b0, act, alpha):
+    """The positions that exist of o's rows (wide layout, mv apart) -> dst (rows, Ho·Wo), plus
+    b[b0 + row] unless b is empty, through the activation when ``act``."""
+    for k in range(dst.shape[0]):
+        bk = b[b0 + k] if b.size > 0 else o.dtype.type(0)
+        for h in range(Ho):
+            src, line = o[k * mv + h * Wp:k * mv + h * Wp + Wo], dst[k, h * Wo:(h + 1) * Wo]
+            if act:
+                for q in range(Wo):
+                    line[q] = _act(src[q] + bk, alpha)
+            else:
+                for q in range(Wo):
+                    line[q] = src[q] + bk
 
 
 @_jit()
@@ -477,12 +485,16 @@ def _aligned(n, dtype):
 
 
 @_jit(parallel=True)
-def _conv_dw_direct(x, P, d, F, parts, KV, bias, act, a, alpha, da):
-    """Stride 1, float32: as ``_conv_dw``, on the direct kernels. Per sample, dout (taken
-    through the activation into da first, with ``act``) is transposed into dt: wide positions
-    by K/G, zero before, after and where a position does not exist, 16 × 16 blocks at a time
-    in registers. Then dW a block of taps (3 channels' for 3×3 filters, 1 channel's for 5×5)
-    and KV output channels at a time, straight from the padded image; db is dout's sums."""
+def _conv_bwd_direct(x, P, d, F, parts, KV, bias, act, a, alpha, da, wdx, KBx, dx):
+    """Stride 1, float32: as ``_conv_dw``, on the direct kernels, and dX in the same pass
+    when dx is given (not empty). Per sample, dout (taken through the activation first, with
+    ``act``: into da when given, else into a buffer) is transposed into dt: wide positions by
+    K/G, zero before, after and where a position does not exist, 16 × 16 blocks at a time in
+    registers. Then dW a block of taps (3 channels' for 3×3 filters, 1 channel's for 5×5) and
+    KV output channels at a time, straight from the padded image; db is dout's sums. dX
+    (N, G, C/G, H·W) is the forward convolution of dout, padded by F − 1 − P, with the flipped
+    filters wdx (as ``_conv_fwd_direct`` takes them, KBx output channels a block): computed
+    while the sample's dout is still in the core's cache, it is never read from memory again."""
     N, G, Kg, L = d.shape
     T, R = parts.shape[0], parts.shape[2]
     Cg = (R - bias) // (F * F)
@@ -492,18 +504,27 @@ def _conv_dw_direct(x, P, d, F, parts, KV, bias, act, a, alpha, da):
     cs = Hp * Wp
     CB = 3 if F == 3 else 1
     full = Wo // V * V if Kg % V == 0 else 0  # positions a row transposed in blocks
+    with_dx = dx.size > 0
+    Pd = F - 1 - P  # dX: dout's border
+    Hq, Wq = Ho + 2 * Pd, Wo + 2 * Pd
+    mvx = ((Hq - F + 1) * Wq + V - 1) // V * V if with_dx else 0
     per = (N + T - 1) // T
     for t in prange(T):
         xf = np.zeros(Cg * cs + F, dtype=x.dtype)
         xs = xf[:Cg * cs].reshape((Cg, Hp, Wp))
         dt = _aligned((m + 2 * F - 2) * Kg, x.dtype)
         acc = np.zeros((G, R, Kg), dtype=x.dtype)
+        took = np.empty((Kg, L) if act and da.size == 0 else (0, L), dtype=x.dtype)
+        yf = np.zeros(Kg * Hq * Wq + F + V if with_dx else 0, dtype=x.dtype)
+        ys = yf[:Kg * Hq * Wq].reshape((Kg, Hq, Wq)) if with_dx else yf[:0].reshape((0, Hq, Wq))
+        ob = np.empty(Cg * mvx, dtype=x.dtype)
         for n in range(t * per, min(N, (t + 1) * per)):
             for g in range(G):
                 _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
+                src = d[n, g]
                 if act:
-                    _act_back(d[n, g].reshape(-1), a[n, g].reshape(-1), alpha, da[n, g].reshape(-1))
-                src = da[n, g] if act else d[n, g]
+                    src = da[n, g] if da.size > 0 else took
+                    _act_back(d[n, g].reshape(-1), a[n, g].reshape(-1), alpha, src.reshape(-1))
                 if bias:
                     for k in range(Kg):
                         row, s = src[k], x.dtype.type(0)
@@ -524,6 +545,10 @@ def _conv_dw_direct(x, P, d, F, parts, KV, bias, act, a, alpha, da):
                     for c0 in range(0, Cg, CB):
                         _dw_tile_of(xf, c0 * cs, cs, Wp, dt, kh * KV, Kg, m, accg, c0 * F * F * Kg + kh * KV,
                                     F, min(CB, Cg - c0), KV)
+                if with_dx:
+                    _inside(src.reshape((Kg, Ho, Wo)), 0, Kg, Pd, ys)
+                    _wide_conv(yf, Kg, Hq, Wq, F, wdx, g, KBx, ob, mvx)
+                    _unwide(ob, mvx, Wq, Hq - F + 1, Wq - F + 1, dx[n, g], wdx[:0], 0, False, alpha)
         parts[t] = acc
 
 
@@ -544,6 +569,16 @@ def _conv_dx_rows(d, w2, F, S, dxp, T):
                 _row2im(rows, g * Cg, (g + 1) * Cg, F, S, Ho, Wo, dxp[n])
 
 
+def _direct_weights(w, groups, dtype):
+    """w (K, C/G, F, F) -> KB (output channels a block of the direct forward kernel) and the
+    weights in its order, (G, K/G/KB, C/G, F, F, KB) flattened: a tap's KB weights side by side."""
+    k, cg, f, _ = w.shape
+    kg = k // groups
+    kb = 16 if kg % 16 == 0 else 8
+    wd = w.reshape(groups, kg // kb, kb, cg, f, f).transpose(0, 1, 3, 4, 5, 2)
+    return kb, np.ascontiguousarray(wd, dtype=dtype).reshape(-1)
+
+
 def _conv(x, pad, w, b, stride, groups, act=None, alpha=0.0):
     """x (N, C, H, W) padded by pad, w (K, C/G, F, F) -> (N, K, Ho, Wo)"""
     n, _, h, wd = x.shape
@@ -556,10 +591,7 @@ def _conv(x, pad, w, b, stride, groups, act=None, alpha=0.0):
     bias = (b if b is not None else np.zeros(k)).astype(dtype, copy=False)
     x = np.ascontiguousarray(x, dtype=dtype)
     if _direct(dtype, stride, f, kg):
-        kb = 16 if kg % 16 == 0 else 8
-        # (K, C/G, F, F) -> (G, K/G/KB, C/G, F, F, KB): a tap's KB weights side by side
-        wd = np.ascontiguousarray(w.reshape(groups, kg // kb, kb, cg, f, f).transpose(0, 1, 3, 4, 5, 2),
-                                  dtype=dtype).reshape(-1)
+        kb, wd = _direct_weights(w, groups, dtype)
         _conv_fwd_direct(x, pad, wd, bias, f, out, _threads(n), kb, act is not None, dtype.type(alpha))
     elif _wide(stride, wo, wp):
         w2 = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f), dtype=dtype)
@@ -613,27 +645,37 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     d = dout.reshape(n, groups, kg, -1)
     fused = act_out is not None
     a = np.ascontiguousarray(act_out, dtype=dout.dtype).reshape(d.shape) if fused else d[:0]
-    da = np.empty_like(d) if fused else d[:0]  # d[:0]: not read
     wp, wo = wd + 2 * pad, (wd + 2 * pad - f) // stride + 1
     r = cg * f * f
     parts = np.empty((_dw_runs(n), groups, r + with_bias, kg), dtype=dout.dtype)
     ho = (h + 2 * pad - f) // stride + 1
     x = np.ascontiguousarray(x, dtype=dout.dtype)
-    if _direct(dout.dtype, stride, f, kg):
-        _conv_dw_direct(x, pad, d, f, parts, 16 if kg % 16 == 0 else 8, with_bias, fused, a,
-                        dout.dtype.type(alpha), da)
+    direct = _direct(dout.dtype, stride, f, kg)
+    # dX in the same pass: the transposed convolution's output channels (C/G) suit the direct kernel
+    together = TOGETHER and direct and need_dx and pad <= f - 1 and _direct(dout.dtype, 1, f, cg)
+    da = np.empty_like(d) if fused and not together else d[:0]  # d[:0]: not written
+    if together:
+        kbx, wdx = _direct_weights(_flipped(w, groups), groups, dout.dtype)
+        dx = np.empty((n, groups, cg, h * wd), dtype=dout.dtype)
+    else:
+        kbx, wdx, dx = 8, d.reshape(-1)[:0], d[:0]
+    if direct:
+        _conv_bwd_direct(x, pad, d, f, parts, 16 if kg % 16 == 0 else 8, with_bias, fused, a,
+                         dout.dtype.type(alpha), da, wdx, kbx, dx)
     else:
         one = r + 1 <= FEW_ROWS and _block(dout.dtype.itemsize, r + 1, wo, ho) >= ho
         wide = not one and _wide(stride, wo, wp)
         hb = ho if one else _block(dout.dtype.itemsize, r + 1, wp if wide else wo, ho)
         _conv_dw(x, pad, d, f, stride, parts, hb, one, wide, with_bias, fused, a, dout.dtype.type(alpha), da)
-    if fused:
+    if fused and not together:
         d, dout = da, da.reshape(dout.shape)
     total = parts.sum(axis=0)  # the partials added in a fixed order
     dw = np.ascontiguousarray(total[:, :r].transpose(0, 2, 1).reshape(w.shape), dtype=w.dtype)
     db = total[:, r].reshape(k) if with_bias else None
     if not need_dx:
         return None, dw, db
+    if together:
+        return dx.reshape(x.shape), dw, db
     if stride == 1 and pad <= f - 1:
         return _conv(dout, f - 1 - pad, _flipped(w, groups), None, 1, groups), dw, db
     if stride == 1:  # a border wider than the filter: the padded input's gradient, cut
