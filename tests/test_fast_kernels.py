@@ -364,6 +364,27 @@ def test_the_direct_convolution_agrees_with_the_reference(monkeypatch, seed, tog
     conv_agrees_with_the_reference(np.random.default_rng(seed), direct_conv_shapes(), np.float32)
 
 
+def test_the_direct_convolution_gives_the_same_bits_with_16_lanes_and_with_8(monkeypatch):
+    """AVX-512 machines run 16 positions (forward) and 16 output channels (dW) a vector, AVX2
+    machines 8: each sum still adds its terms in the same order, so a seed trains to the
+    same weights on both. (8 lanes run on either CPU: AVX-512 has AVX2.)"""
+    from gradviz_core.kernels import fast_conv
+    monkeypatch.setattr(fast_conv, "DIRECT", "on")
+    rng = np.random.default_rng(11)
+    for n, c, h, w, k, f, s, p, g in direct_conv_shapes():
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        wt = rng.standard_normal((k, c // g, f, f)).astype(np.float32)
+        b = rng.standard_normal(k).astype(np.float32)
+        got = {}
+        for lanes in (16, 8):
+            monkeypatch.setattr(fast_conv, "WIDTH", lanes)
+            a = F.conv2d_forward(x, wt, b, s, p, g, "relu")
+            d = np.random.default_rng(1).standard_normal(a.shape).astype(np.float32)
+            got[lanes] = [a, *F.conv2d_backward(d, x, wt, s, p, g, act_out=a)]
+        for one, other in zip(got[16], got[8]):
+            np.testing.assert_array_equal(one, other)
+
+
 def test_the_direct_convolution_can_be_turned_off(monkeypatch):
     """GRADVIZ_DIRECT_CONV=off gives the window matrices' results, within float32 rounding."""
     from gradviz_core.kernels import fast_conv

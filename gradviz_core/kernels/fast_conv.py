@@ -352,87 +352,84 @@ def _conv_dw(x, P, d, F, S, parts, hb, one, wide, bias, act, a, alpha, da):
         parts[t] = acc
 
 
+# ---- the direct convolution (simd.py) -------------------------------------------------------------
+# Float32 at stride 1, with 3×3 or 5×5 filters and output channels a group in multiples of 8,
+# on a CPU with AVX-512 (16 lanes) or AVX2 (8 lanes): no window matrix and no BLAS. Each output
+# and each dW sum adds its terms in the same order at either width: the same bits on both.
+# The forward pass (and dX, the forward convolution of dout with the flipped filters) runs
+# over each padded image in the wide layout, VW positions and KB output channels a tile; dW
+# reads dout transposed (dt, positions × channels) and the padded image, a block of taps at a
+# time. dW and dX run in one pass over each sample, while its dout is in the core's cache.
+
 #: filter sizes the direct kernels are unrolled for
 DIRECT_SIZES = (3, 5)
+#: whether dX runs in dW's pass (a switch for measuring it)
 TOGETHER = True
 
 
-def _avx512() -> bool:
-    """Whether Numba compiles for this CPU and it has 16-wide float32 vectors: without them the
-    direct kernels' accumulators do not fit in its registers (and with NUMBA_CPU_NAME set,
-    say for a portable cache, the code may run on a CPU without them)."""
+def _simd_width() -> int:
+    """The float32 lanes of this CPU's vectors that the direct kernels use: 16 with AVX-512, 8
+    with AVX2 and FMA, 0 without them, or when Numba compiles for another CPU (NUMBA_CPU_NAME
+    set, say for a portable cache: the code may then run where the vectors do not exist)."""
     import llvmlite.binding as llvm
     if numba.config.CPU_NAME not in (None, "host"):
-        return False
-    return "+avx512f" in llvm.get_host_cpu_features().flatten().split(",")
+        return 0
+    features = set(llvm.get_host_cpu_features().flatten().split(","))
+    if "+avx512f" in features:
+        return 16
+    return 8 if {"+avx2", "+fma"} <= features else 0
 
 
-DIRECT = os.environ.get("GRADVIZ_DIRECT_CONV", "auto")  # "auto", "on" (even without AVX-512) or "off"
+#: "auto" (the rule below), "on" (wherever the shapes allow, even without the vectors: for tests)
+#: or "off" (window matrices and BLAS everywhere)
+DIRECT = os.environ.get("GRADVIZ_DIRECT_CONV", "auto")
+WIDTH = _simd_width()
+
+
+def _width() -> int:
+    return WIDTH or 16
 
 
 def _direct(dtype, stride: int, f: int, kg: int) -> bool:
-    """Whether a convolution of these shapes runs on the direct kernels (``simd.py``) rather
-    than on window matrices and BLAS: float32 at stride 1, a 3×3 or 5×5 filter, output
-    channels a group in multiples of 8. A rule of the shape and the machine, not a time
-    measured per run, so that a seed trains to the same bits on every run."""
+    """Whether a convolution of these shapes runs on the direct kernels rather than on window
+    matrices and BLAS: float32 at stride 1, a 3×3 or 5×5 filter, output channels a group in
+    multiples of 8, a CPU with AVX-512 or AVX2. A rule of the shape and the machine, measured
+    on the reference nets' layers with 16 lanes and with 8 (faster on each, README), not a
+    time taken per run: the same seed trains to the same bits on every run."""
     if DIRECT == "off" or np.dtype(dtype) != np.float32 or stride != 1 or f not in DIRECT_SIZES or kg % 8:
         return False
-    return DIRECT == "on" or _AVX512
-
-
-_AVX512 = _avx512()
+    return DIRECT == "on" or WIDTH > 0
 
 
 @_jit()
-def _fwd_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, F, KB):
-    """One conv_tile, its literals chosen from F and KB (each pair its own unrolled loop)."""
-    if F == 3:
-        if KB == 16:
-            conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 3, 16)
+def _fwd_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, F, KB, VW):
+    """One conv_tile, its literals chosen from F, KB and VW (each its own unrolled loop)."""
+    if VW == 8:
+        if F == 3:
+            conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 3, 8, 8)
         else:
-            conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 3, 8)
+            conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 5, 8, 8)
+    elif F == 3:
+        if KB == 16:
+            conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 3, 16, 16)
+        else:
+            conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 3, 8, 16)
     elif KB == 16:
-        conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 5, 16)
+        conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 5, 16, 16)
     else:
-        conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 5, 8)
-
-
-@_jit(parallel=True)
-def _conv_fwd_direct(x, P, wd, b, F, out, T, KB, act, alpha):
-    """Stride 1, float32: x (N, C, H, W) padded by P here, wd (G·K/G·C/G·F·F) ordered (g, k
-    block of KB, c, i, j, k), b (K,) -> out (N, G, K/G, Ho·Wo), through the activation when
-    ``act``. Each sample's output is computed in the wide layout, 16 positions at a time,
-    into o, then the positions that exist are copied out with the bias added."""
-    N, G, Kg, L = out.shape
-    Cg = x.shape[1] // G
-    Hp, Wp = x.shape[2] + 2 * P, x.shape[3] + 2 * P
-    Ho, Wo = Hp - F + 1, Wp - F + 1
-    m = Ho * Wp
-    mv = (m + V - 1) // V * V
-    cs = Hp * Wp
-    per = (N + T - 1) // T
-    for t in prange(T):
-        # the last vector reads up to V − 1 positions past the image: zeros
-        xf = np.zeros(Cg * cs + F + V, dtype=x.dtype)
-        xs = xf[:Cg * cs].reshape((Cg, Hp, Wp))
-        o = np.empty(Kg * mv, dtype=x.dtype)
-        for n in range(t * per, min(N, (t + 1) * per)):
-            for g in range(G):
-                _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
-                _wide_conv(xf, Cg, Hp, Wp, F, wd, g, KB, o, mv)
-                _unwide(o, mv, Wp, Ho, Wo, out[n, g], b, g * Kg, act, alpha)
+        conv_tile(xf, p0, Cg, cs, Wp, wd, wo, o, oo, os, 5, 8, 16)
 
 
 @_jit()
-def _wide_conv(xf, Cg, Hp, Wp, F, wd, g, KB, o, mv):
+def _wide_conv(xf, Cg, Hp, Wp, F, wd, g, KB, VW, o, mv):
     """The direct forward convolution of one padded image xf (Cg, Hp, Wp) in the wide layout,
     all of group g's K/G output channels (o's rows, mv apart), KB at a time."""
     m = (Hp - F + 1) * Wp
     nk = o.size // mv
     for kb in range(nk // KB):
         wo = (g * (nk // KB) + kb) * Cg * F * F * KB
-        for p0 in range(0, m, V):
-            _fwd_tile(xf, p0, Cg, Hp * Wp, Wp, wd, wo, o, kb * KB * mv + p0, mv, F, KB)
+        for p0 in range(0, m, VW):
+            _fwd_tile(xf, p0, Cg, Hp * Wp, Wp, wd, wo, o, kb * KB * mv + p0, mv, F, KB, VW)
 
 
 @_jit()
@@ -451,10 +448,34 @@ def _unwide(o, mv, Wp, Ho, Wo, dst, b, b0, act, alpha):
                     line[q] = src[q] + bk
 
 
+@_jit(parallel=True)
+def _conv_fwd_direct(x, P, wd, b, F, out, T, KB, VW, act, alpha):
+    """x (N, C, H, W) padded by P here, wd (G·K/G·C/G·F·F) ordered (g, k block of KB, c, i, j,
+    k), b (K,) -> out (N, G, K/G, Ho·Wo), through the activation when ``act``. Each sample's
+    output is computed in the wide layout, VW positions at a time, into o, then the positions
+    that exist are copied out with the bias added."""
+    N, G, Kg, _ = out.shape
+    Cg = x.shape[1] // G
+    Hp, Wp = x.shape[2] + 2 * P, x.shape[3] + 2 * P
+    Ho, Wo = Hp - F + 1, Wp - F + 1
+    mv = (Ho * Wp + VW - 1) // VW * VW
+    per = (N + T - 1) // T
+    for t in prange(T):
+        # the last vector reads up to VW − 1 positions past the image: zeros
+        xf = np.zeros(Cg * Hp * Wp + F + V, dtype=x.dtype)
+        xs = xf[:Cg * Hp * Wp].reshape((Cg, Hp, Wp))
+        o = np.empty(Kg * mv, dtype=x.dtype)
+        for n in range(t * per, min(N, (t + 1) * per)):
+            for g in range(G):
+                _inside(x[n], g * Cg, (g + 1) * Cg, P, xs)
+                _wide_conv(xf, Cg, Hp, Wp, F, wd, g, KB, VW, o, mv)
+                _unwide(o, mv, Wp, Ho, Wo, out[n, g], b, g * Kg, act, alpha)
+
+
 @_jit()
 def _dw_tile_of(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, F, cb, KV):
-    """One dw_tile, its literals chosen from F, cb (the channels of this block: 3 for 3×3
-    filters, 27 accumulators, or the last block's 1 or 2; 1 for 5×5, 25) and KV."""
+    """One dw_tile, its literals chosen from F, cb (the channels of this block: up to 3 for 3×3
+    filters, 27 accumulators, 1 for 5×5, 25) and KV."""
     if F == 5:
         if KV == 16:
             dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 5, 1, 16)
@@ -476,25 +497,34 @@ def _dw_tile_of(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, F, cb, KV):
 
 
 @_jit()
+def _transpose_of(src, so, sl, dst, do, dl, N):
+    if N == 16:
+        transpose_tile(src, so, sl, dst, do, dl, 16)
+    else:
+        transpose_tile(src, so, sl, dst, do, dl, 8)
+
+
+@_jit()
 def _aligned(n, dtype):
-    """n zeros whose first is on a 64-byte boundary: dw_tile's vector loads of dt (64 bytes
-    each) then never straddle two cache lines (measured: a third slower when they do)."""
+    """n zeros whose first is on a 64-byte boundary: dw_tile's vector loads of dt (up to 64
+    bytes each) then never straddle two cache lines (measured: a third slower when they do)."""
     buf = np.zeros(n + V, dtype=dtype)
     skip = (-buf.ctypes.data) % 64 // buf.itemsize
     return buf[skip:skip + n]
 
 
 @_jit(parallel=True)
-def _conv_bwd_direct(x, P, d, F, parts, KV, bias, act, a, alpha, da, wdx, KBx, dx):
+def _conv_bwd_direct(x, P, d, F, parts, KV, CB, bias, act, a, alpha, da, wdx, KBx, VW, dx):
     """Stride 1, float32: as ``_conv_dw``, on the direct kernels, and dX in the same pass
     when dx is given (not empty). Per sample, dout (taken through the activation first, with
     ``act``: into da when given, else into a buffer) is transposed into dt: wide positions by
-    K/G, zero before, after and where a position does not exist, 16 × 16 blocks at a time in
-    registers. Then dW a block of taps (3 channels' for 3×3 filters, 1 channel's for 5×5) and
-    KV output channels at a time, straight from the padded image; db is dout's sums. dX
+    K/G, zero before, after and where a position does not exist, KV × KV blocks at a time in
+    registers. Then dW a block of taps (CB channels' for 3×3 filters, 1 channel's for 5×5)
+    and KV output channels at a time, straight from the padded image; db is dout's sums. dX
     (N, G, C/G, H·W) is the forward convolution of dout, padded by F − 1 − P, with the flipped
-    filters wdx (as ``_conv_fwd_direct`` takes them, KBx output channels a block): computed
-    while the sample's dout is still in the core's cache, it is never read from memory again."""
+    filters wdx (as ``_conv_fwd_direct`` takes them, KBx output channels and VW positions a
+    tile): computed while the sample's dout is still in the core's cache, it is never read
+    from memory again."""
     N, G, Kg, L = d.shape
     T, R = parts.shape[0], parts.shape[2]
     Cg = (R - bias) // (F * F)
@@ -502,12 +532,11 @@ def _conv_bwd_direct(x, P, d, F, parts, KV, bias, act, a, alpha, da, wdx, KBx, d
     Ho, Wo = Hp - F + 1, Wp - F + 1
     m = Ho * Wp
     cs = Hp * Wp
-    CB = 3 if F == 3 else 1
-    full = Wo // V * V if Kg % V == 0 else 0  # positions a row transposed in blocks
+    full = Wo // KV * KV  # positions a row transposed in blocks
     with_dx = dx.size > 0
     Pd = F - 1 - P  # dX: dout's border
     Hq, Wq = Ho + 2 * Pd, Wo + 2 * Pd
-    mvx = ((Hq - F + 1) * Wq + V - 1) // V * V if with_dx else 0
+    mvx = ((Hq - F + 1) * Wq + VW - 1) // VW * VW if with_dx else 0
     per = (N + T - 1) // T
     for t in prange(T):
         xf = np.zeros(Cg * cs + F, dtype=x.dtype)
@@ -533,9 +562,9 @@ def _conv_bwd_direct(x, P, d, F, parts, KV, bias, act, a, alpha, da, wdx, KBx, d
                         acc[g, R - 1, k] += s
                 flat = src.reshape(-1)
                 for h in range(Ho):
-                    for q0 in range(0, full, V):
-                        for k0 in range(0, Kg, V):
-                            transpose_tile(flat, k0 * L + h * Wo + q0, L, dt, (h * Wp + q0 + F - 1) * Kg + k0, Kg)
+                    for q0 in range(0, full, KV):
+                        for k0 in range(0, Kg, KV):
+                            _transpose_of(flat, k0 * L + h * Wo + q0, L, dt, (h * Wp + q0 + F - 1) * Kg + k0, Kg, KV)
                     for q in range(full, Wo):
                         o = (h * Wp + q + F - 1) * Kg
                         for k in range(Kg):
@@ -547,9 +576,20 @@ def _conv_bwd_direct(x, P, d, F, parts, KV, bias, act, a, alpha, da, wdx, KBx, d
                                     F, min(CB, Cg - c0), KV)
                 if with_dx:
                     _inside(src.reshape((Kg, Ho, Wo)), 0, Kg, Pd, ys)
-                    _wide_conv(yf, Kg, Hq, Wq, F, wdx, g, KBx, ob, mvx)
+                    _wide_conv(yf, Kg, Hq, Wq, F, wdx, g, KBx, VW, ob, mvx)
                     _unwide(ob, mvx, Wq, Hq - F + 1, Wq - F + 1, dx[n, g], wdx[:0], 0, False, alpha)
         parts[t] = acc
+
+
+def _direct_weights(w, groups, dtype):
+    """w (K, C/G, F, F) -> KB (output channels a tile of the direct forward kernel: 16 where
+    they come in 16s and the vectors have 16 lanes, else 8) and the weights in its order,
+    (G, K/G/KB, C/G, F, F, KB) flattened: a tap's KB weights side by side."""
+    k, cg, f, _ = w.shape
+    kg = k // groups
+    kb = 16 if kg % 16 == 0 and _width() == 16 else 8
+    wd = w.reshape(groups, kg // kb, kb, cg, f, f).transpose(0, 1, 3, 4, 5, 2)
+    return kb, np.ascontiguousarray(wd, dtype=dtype).reshape(-1)
 
 
 @_jit(parallel=True)
@@ -569,16 +609,6 @@ def _conv_dx_rows(d, w2, F, S, dxp, T):
                 _row2im(rows, g * Cg, (g + 1) * Cg, F, S, Ho, Wo, dxp[n])
 
 
-def _direct_weights(w, groups, dtype):
-    """w (K, C/G, F, F) -> KB (output channels a block of the direct forward kernel) and the
-    weights in its order, (G, K/G/KB, C/G, F, F, KB) flattened: a tap's KB weights side by side."""
-    k, cg, f, _ = w.shape
-    kg = k // groups
-    kb = 16 if kg % 16 == 0 else 8
-    wd = w.reshape(groups, kg // kb, kb, cg, f, f).transpose(0, 1, 3, 4, 5, 2)
-    return kb, np.ascontiguousarray(wd, dtype=dtype).reshape(-1)
-
-
 def _conv(x, pad, w, b, stride, groups, act=None, alpha=0.0):
     """x (N, C, H, W) padded by pad, w (K, C/G, F, F) -> (N, K, Ho, Wo)"""
     n, _, h, wd = x.shape
@@ -592,7 +622,7 @@ def _conv(x, pad, w, b, stride, groups, act=None, alpha=0.0):
     x = np.ascontiguousarray(x, dtype=dtype)
     if _direct(dtype, stride, f, kg):
         kb, wd = _direct_weights(w, groups, dtype)
-        _conv_fwd_direct(x, pad, wd, bias, f, out, _threads(n), kb, act is not None, dtype.type(alpha))
+        _conv_fwd_direct(x, pad, wd, bias, f, out, _threads(n), kb, _width(), act is not None, dtype.type(alpha))
     elif _wide(stride, wo, wp):
         w2 = np.ascontiguousarray(w.reshape(groups, kg, cg * f * f), dtype=dtype)
         hb = _block(dtype.itemsize, cg * f * f, wp, ho)
@@ -660,8 +690,10 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     else:
         kbx, wdx, dx = 8, d.reshape(-1)[:0], d[:0]
     if direct:
-        _conv_bwd_direct(x, pad, d, f, parts, 16 if kg % 16 == 0 else 8, with_bias, fused, a,
-                         dout.dtype.type(alpha), da, wdx, kbx, dx)
+        kv = 16 if kg % 16 == 0 and _width() == 16 else 8
+        cb = 3 if f == 3 and _width() == 16 else 1  # AVX2 has 16 registers: 9 accumulators (3×3)
+        _conv_bwd_direct(x, pad, d, f, parts, kv, cb, with_bias, fused, a, dout.dtype.type(alpha), da,
+                         wdx, kbx, _width(), dx)
     else:
         one = r + 1 <= FEW_ROWS and _block(dout.dtype.itemsize, r + 1, wo, ho) >= ho
         wide = not one and _wide(stride, wo, wp)

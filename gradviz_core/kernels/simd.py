@@ -6,17 +6,19 @@ intrinsics state the vectors outright, so that LLVM emits one packed FMA per tap
 vector, its broadcast operand folded into the instruction (``vfmadd231ps (…){1to16}``):
 
 * ``conv_tile``: the forward pass (and dX, the forward convolution of dout with the flipped
-  filters) for 16 neighbouring output positions and ``kb`` output channels, one vector of 16
+  filters) for VW neighbouring output positions and KB output channels, one vector of VW
   positions a channel, summed over every input channel and tap. The positions are those of
   the "wide" layout of ``fast_conv`` (Wp a row, the last Wp − Wo of each are dropped), so a
-  tap's 16 inputs are one unaligned load from the padded image, with no window matrix.
-* ``dw_tile``: dW for the taps of ``cb`` input channels and ``kv`` output channels, one
-  vector of kv output channels a tap, summed over positions: dout arrives transposed,
-  (positions, K), zero where a position does not exist.
+  tap's VW inputs are one unaligned load from the padded image, with no window matrix.
+* ``dw_tile``: dW for the taps of CB input channels and KV output channels, one vector of
+  KV output channels a tap, summed over positions: dout arrives transposed, (positions, K),
+  zero where a position does not exist.
+* ``transpose_tile``: an N × N block of dout transposed in registers, for ``dw_tile``.
 
-Each takes its shape constants (filter size, channels per block) as literals, so that each
-combination is its own unrolled loop. They read float32 arrays only, and the caller keeps
-every read inside its buffers (see ``fast_conv._conv_fwd_direct``).
+Each takes its shape constants (filter size, channels per block, vector width: 16 lanes on
+AVX-512, 8 on AVX2) as literals, so that each combination is its own unrolled loop. They
+read float32 arrays only and check no bounds: the caller keeps every read and write inside
+its buffers (see ``fast_conv._conv_fwd_direct`` and ``_conv_bwd_direct``).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-#: output positions in one vector of the forward tile: one AVX-512 register of float32
+#: the most float32 lanes a vector of these kernels has (AVX-512); AVX2 machines use 8
 V = 16
 
 _F32 = ir.FloatType()
@@ -61,20 +63,20 @@ def _at(builder, base, offset, vt=None):
 
 
 @intrinsic
-def conv_tile(typingctx, x, xo, nc, cs, wp, w, wo, o, oo, os, F, KB):
+def conv_tile(typingctx, x, xo, nc, cs, wp, w, wo, o, oo, os, F, KB, VW):
     """o[oo + k·os + v] = Σ_c Σ_ij w[wo + ((c·F + i)·F + j)·KB + k] · x[xo + c·cs + i·wp + j + v]
-    for k < KB, v < 16: the forward convolution at 16 neighbouring positions (wide layout)."""
-    if not (_literals(F, KB) and _f32_arrays(x, w, o)):
+    for k < KB, v < VW: the forward convolution at VW neighbouring positions (wide layout)."""
+    if not (_literals(F, KB, VW) and _f32_arrays(x, w, o)):
         return None
-    f, kb = F.literal_value, KB.literal_value
-    sig = types.void(x, xo, nc, cs, wp, w, wo, o, oo, os, F, KB)
+    f, kb, vw = F.literal_value, KB.literal_value, VW.literal_value
+    sig = types.void(x, xo, nc, cs, wp, w, wo, o, oo, os, F, KB, VW)
 
     def codegen(context, builder, signature, args):
         xa, xo_, nc_, cs_, wp_, wa, wo_, oa, oo_, os_ = args[:10]
         X = _data(context, builder, signature.args[0], xa)
         W = _data(context, builder, signature.args[5], wa)
         O = _data(context, builder, signature.args[7], oa)
-        i64, vt = xo_.type, ir.VectorType(_F32, V)
+        i64, vt = xo_.type, ir.VectorType(_F32, vw)
         fma = _fma(builder, vt)
         accs = [cgutils.alloca_once_value(builder, ir.Constant(vt, None)) for _ in range(kb)]
         with cgutils.for_range(builder, nc_) as loop:
@@ -145,30 +147,31 @@ def dw_tile(typingctx, x, xo, cs, wp, d, do, ds, m, acc, ao, F, CB, KV):
 
 
 @intrinsic
-def transpose_tile(typingctx, src, so, sl, dst, do, dl):
-    """dst[do + u·dl + k] = src[so + k·sl + u] for u, k < 16: a 16 × 16 block transposed in
-    registers (four rounds of exchanging halves, 64 shuffles), as dW's tiles want dout."""
-    if not _f32_arrays(src, dst):
+def transpose_tile(typingctx, src, so, sl, dst, do, dl, N):
+    """dst[do + u·dl + k] = src[so + k·sl + u] for u, k < N: an N × N block transposed in
+    registers (log₂ N rounds of exchanging halves), as dW's tiles want dout."""
+    if not (_literals(N) and _f32_arrays(src, dst)):
         return None
-    sig = types.void(src, so, sl, dst, do, dl)
+    n = N.literal_value
+    sig = types.void(src, so, sl, dst, do, dl, N)
 
     def codegen(context, builder, signature, args):
-        sa, so_, sl_, da, do_, dl_ = args
+        sa, so_, sl_, da, do_, dl_ = args[:6]
         S = _data(context, builder, signature.args[0], sa)
         D = _data(context, builder, signature.args[3], da)
-        i64, vt = so_.type, ir.VectorType(_F32, V)
+        i64, vt = so_.type, ir.VectorType(_F32, n)
         rows = [builder.load(_at(builder, S, builder.add(so_, builder.mul(sl_, ir.Constant(i64, k))), vt), align=4)
-                for k in range(V)]
+                for k in range(n)]
         b = 1
-        while b < V:
-            low = ir.Constant(ir.VectorType(_I32, V), [l if not l & b else V + l - b for l in range(V)])
-            high = ir.Constant(ir.VectorType(_I32, V), [l + b if not l & b else V + l for l in range(V)])
-            for i in range(V):
+        while b < n:
+            low = ir.Constant(ir.VectorType(_I32, n), [x if not x & b else n + x - b for x in range(n)])
+            high = ir.Constant(ir.VectorType(_I32, n), [x + b if not x & b else n + x for x in range(n)])
+            for i in range(n):
                 if not i & b:
                     rows[i], rows[i + b] = (builder.shuffle_vector(rows[i], rows[i + b], low),
                                             builder.shuffle_vector(rows[i], rows[i + b], high))
             b *= 2
-        for u in range(V):
+        for u in range(n):
             builder.store(rows[u], _at(builder, D, builder.add(do_, builder.mul(dl_, ir.Constant(i64, u))), vt), align=4)
         return context.get_dummy_value()
 
