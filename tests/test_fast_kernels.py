@@ -439,3 +439,33 @@ def test_a_fused_activation_gives_the_bits_of_the_separate_kernels(backend, act,
     if backend is F:
         with pytest.raises(ValueError, match="sigmoid"):
             F.conv2d_forward(x, wt, b, s, p, g, "sigmoid")
+
+
+def test_the_direct_kernels_compile_to_packed_fmas():
+    """The point of simd.py: each tap is packed FMAs on whole vectors, its broadcast folded in,
+    never scalar arithmetic (what Numba's own loops gave). Read in the machine code."""
+    import re
+
+    import llvmlite.binding as llvm
+    from numba import njit
+
+    from gradviz_core.kernels.simd import conv_tile, dw_tile
+    if not {"+avx2", "+fma"} <= set(llvm.get_host_cpu_features().flatten().split(",")):
+        pytest.skip("this CPU has no FMA vectors")
+
+    @njit  # not cached: the cache keeps no assembly to read
+    def forward(x, w, o):
+        conv_tile(x, 0, 2, 100, 10, w, 0, o, 0, 16, 3, 8, 8)
+
+    @njit
+    def dw(x, d, acc):
+        dw_tile(x, 0, 100, 10, d, 0, 8, 20, acc, 0, 3, 1, 8)
+
+    f32 = np.zeros(1000, np.float32)
+    forward(f32, f32, f32)
+    dw(f32, f32, f32)
+    for fn, fmas in ((forward, 9 * 8), (dw, 9)):  # one a tap and vector in the loop's body
+        asm = fn.inspect_asm(fn.signatures[0])
+        packed = re.findall(r"vfmadd\d+ps\s[^\n]*%[yz]mm", asm)
+        assert len(packed) >= fmas, (fn.__name__, len(packed))
+        assert not re.search(r"vfmadd\d+ss", asm), fn.__name__
