@@ -366,8 +366,8 @@ def test_the_direct_convolution_agrees_with_the_reference(monkeypatch, seed, tog
 
 def test_the_direct_convolution_gives_the_same_bits_with_16_lanes_and_with_8(monkeypatch):
     """AVX-512 machines run 16 positions (forward) and 16 output channels (dW) a vector, AVX2
-    machines 8: each sum still adds its terms in the same order, so a seed trains to the
-    same weights on both. (8 lanes run on either CPU: AVX-512 has AVX2.)"""
+    machines 8: each sum still adds its terms in the same order, so the vector width never
+    changes a result. (8 lanes run on either CPU: AVX-512 has AVX2.)"""
     from gradviz_core.kernels import fast_conv
     monkeypatch.setattr(fast_conv, "DIRECT", "on")
     rng = np.random.default_rng(11)
@@ -469,3 +469,14 @@ def test_the_direct_kernels_compile_to_packed_fmas():
         packed = re.findall(r"vfmadd\d+ps\s[^\n]*%[yz]mm", asm)
         assert len(packed) >= fmas, (fn.__name__, len(packed))
         assert not re.search(r"vfmadd\d+ss", asm), fn.__name__
+
+
+def test_a_window_larger_than_the_padded_input_gives_an_empty_output_and_no_gradient():
+    """The graph refuses such a layer with a message; called anyway, the kernels neither
+    crash nor divide by zero (the direct kernels' vectors would have nothing to cover)."""
+    x = np.ones((2, 8, 2, 2), np.float32)
+    w = np.ones((8, 8, 3, 3), np.float32)
+    out = F.conv2d_forward(x, w, np.ones(8, np.float32), 1, 0, 1, "relu")
+    assert out.shape == (2, 8, 0, 0)
+    dx, dw, db = F.conv2d_backward(out, x, w, 1, 0, 1, act_out=out)
+    assert dx.shape == x.shape and not dx.any() and not dw.any() and not db.any()

@@ -380,10 +380,11 @@ def _simd_width() -> int:
     return 8 if {"+avx2", "+fma"} <= features else 0
 
 
-#: "auto" (the rule below), "on" (wherever the shapes allow, even without the vectors: for tests)
+#: "auto" (the rule below), "on" (wherever the shapes allow, even without the vectors: for tests),
+#: "8" or "16" (on, with that many lanes: 8 runs on AVX-512 CPUs too, to measure AVX2's kernels)
 #: or "off" (window matrices and BLAS everywhere)
 DIRECT = os.environ.get("GRADVIZ_DIRECT_CONV", "auto")
-WIDTH = _simd_width()
+WIDTH = int(DIRECT) if DIRECT in ("8", "16") else _simd_width()
 
 
 def _width() -> int:
@@ -394,11 +395,12 @@ def _direct(dtype, stride: int, f: int, kg: int) -> bool:
     """Whether a convolution of these shapes runs on the direct kernels rather than on window
     matrices and BLAS: float32 at stride 1, a 3×3 or 5×5 filter, output channels a group in
     multiples of 8, a CPU with AVX-512 or AVX2. A rule of the shape and the machine, measured
-    on the reference nets' layers with 16 lanes and with 8 (faster on each, README), not a
-    time taken per run: the same seed trains to the same bits on every run."""
+    on the reference nets' layers with 16 lanes and with 8 (0.98 to 3.3 times the window
+    matrices' speed, README), not a time taken per run: the same seed trains to the same bits
+    on every run."""
     if DIRECT == "off" or np.dtype(dtype) != np.float32 or stride != 1 or f not in DIRECT_SIZES or kg % 8:
         return False
-    return DIRECT == "on" or WIDTH > 0
+    return DIRECT != "auto" or WIDTH > 0
 
 
 @_jit()
@@ -461,7 +463,7 @@ def _conv_fwd_direct(x, P, wd, b, F, out, T, KB, VW, act, alpha):
     mv = (Ho * Wp + VW - 1) // VW * VW
     per = (N + T - 1) // T
     for t in prange(T):
-        # the last vector reads up to VW − 1 positions past the image: zeros
+        # the last vector of the last channel reads up to F + VW − 2 numbers past the image: zeros
         xf = np.zeros(Cg * Hp * Wp + F + V, dtype=x.dtype)
         xs = xf[:Cg * Hp * Wp].reshape((Cg, Hp, Wp))
         o = np.empty(Kg * mv, dtype=x.dtype)
@@ -498,6 +500,7 @@ def _dw_tile_of(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, F, cb, KV):
 
 @_jit()
 def _transpose_of(src, so, sl, dst, do, dl, N):
+    """One transpose_tile of N × N (16 or 8), its literal chosen from N."""
     if N == 16:
         transpose_tile(src, so, sl, dst, do, dl, 16)
     else:
@@ -508,7 +511,7 @@ def _transpose_of(src, so, sl, dst, do, dl, N):
 def _aligned(n, dtype):
     """n zeros whose first is on a 64-byte boundary: dw_tile's vector loads of dt (up to 64
     bytes each) then never straddle two cache lines (measured: a third slower when they do)."""
-    buf = np.zeros(n + V, dtype=dtype)
+    buf = np.zeros(n + 16, dtype=dtype)  # 64 bytes spare, for float32
     skip = (-buf.ctypes.data) % 64 // buf.itemsize
     return buf[skip:skip + n]
 
@@ -524,7 +527,8 @@ def _conv_bwd_direct(x, P, d, F, parts, KV, CB, bias, act, a, alpha, da, wdx, KB
     (N, G, C/G, H·W) is the forward convolution of dout, padded by F − 1 − P, with the flipped
     filters wdx (as ``_conv_fwd_direct`` takes them, KBx output channels and VW positions a
     tile): computed while the sample's dout is still in the core's cache, it is never read
-    from memory again."""
+    from memory again. (An infinite input gives NaN, not ±inf, in the dW sums that meet dt's
+    zeros, 0 · inf: the divergence guard stops the run either way.)"""
     N, G, Kg, L = d.shape
     T, R = parts.shape[0], parts.shape[2]
     Cg = (R - bias) // (F * F)
@@ -620,7 +624,7 @@ def _conv(x, pad, w, b, stride, groups, act=None, alpha=0.0):
     out = np.empty((n, groups, kg, ho * wo), dtype=dtype)
     bias = (b if b is not None else np.zeros(k)).astype(dtype, copy=False)
     x = np.ascontiguousarray(x, dtype=dtype)
-    if _direct(dtype, stride, f, kg):
+    if _direct(dtype, stride, f, kg) and ho > 0 and wo > 0:
         kb, wd = _direct_weights(w, groups, dtype)
         _conv_fwd_direct(x, pad, wd, bias, f, out, _threads(n), kb, _width(), act is not None, dtype.type(alpha))
     elif _wide(stride, wo, wp):
@@ -680,10 +684,15 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     parts = np.empty((_dw_runs(n), groups, r + with_bias, kg), dtype=dout.dtype)
     ho = (h + 2 * pad - f) // stride + 1
     x = np.ascontiguousarray(x, dtype=dout.dtype)
+    if ho <= 0 or wo <= 0:  # an empty output: nothing flows back
+        return (np.zeros(x.shape, dout.dtype) if need_dx else None, np.zeros(w.shape, w.dtype),
+                np.zeros(k, dout.dtype) if with_bias else None)
     direct = _direct(dout.dtype, stride, f, kg)
     # dX in the same pass: the transposed convolution's output channels (C/G) suit the direct kernel
     together = TOGETHER and direct and need_dx and pad <= f - 1 and _direct(dout.dtype, 1, f, cg)
-    da = np.empty_like(d) if fused and not together else d[:0]  # d[:0]: not written
+    # the gradient taken through the activation, for dX apart (the window matrices' dW also
+    # builds its doutᵀ from it); d[:0]: none
+    da = np.empty_like(d) if fused and (not direct or (need_dx and not together)) else d[:0]
     if together:
         kbx, wdx = _direct_weights(_flipped(w, groups), groups, dout.dtype)
         dx = np.empty((n, groups, cg, h * wd), dtype=dout.dtype)
@@ -699,7 +708,7 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
         wide = not one and _wide(stride, wo, wp)
         hb = ho if one else _block(dout.dtype.itemsize, r + 1, wp if wide else wo, ho)
         _conv_dw(x, pad, d, f, stride, parts, hb, one, wide, with_bias, fused, a, dout.dtype.type(alpha), da)
-    if fused and not together:
+    if fused and need_dx and not together:
         d, dout = da, da.reshape(dout.shape)
     total = parts.sum(axis=0)  # the partials added in a fixed order
     dw = np.ascontiguousarray(total[:, :r].transpose(0, 2, 1).reshape(w.shape), dtype=w.dtype)

@@ -39,7 +39,9 @@ def _literals(*args) -> bool:
 
 
 def _f32_arrays(*arrays) -> bool:
-    return all(isinstance(a, types.Array) and a.dtype == types.float32 and a.ndim == 1 for a in arrays)
+    """Flat, contiguous float32 arrays: the kernels index their data directly, strides unread."""
+    return all(isinstance(a, types.Array) and a.dtype == types.float32 and a.ndim == 1 and a.layout == "C"
+               for a in arrays)
 
 
 def _data(context, builder, aryty, value):
