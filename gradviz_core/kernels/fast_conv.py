@@ -474,28 +474,39 @@ def _conv_fwd_direct(x, P, wd, b, F, out, T, KB, VW, act, alpha):
                 _unwide(o, mv, Wp, Ho, Wo, out[n, g], b, g * Kg, act, alpha)
 
 
+#: dW's blocks of filter rows, by (filter size, lanes): as many taps as leave registers for
+#: the F rows of dout and the broadcast input (32 registers with AVX-512, 16 with AVX2); 3×3
+#: filters take 8 or 9 rows, whichever wastes fewer (see _dw_rows)
+DW_ROWS = {(3, 16): (9, 8), (5, 16): (5,), (3, 8): (3,), (5, 8): (2,)}
+
+
+def _dw_rows(f: int, lanes: int, rows: int) -> int:
+    """The block of filter rows for dW with ``rows`` rows in all (C/G · F): of the sizes that
+    fit, the one that leaves the fewest spare rows in the last block (cifar's 48: 8)."""
+    return min(DW_ROWS[f, lanes], key=lambda rb: (-rows % rb, -rb))
+
+
 @_jit()
-def _dw_tile_of(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, F, cb, KV):
-    """One dw_tile, its literals chosen from F, cb (the channels of this block: up to 3 for 3×3
-    filters, 27 accumulators, 1 for 5×5, 25) and KV."""
-    if F == 5:
-        if KV == 16:
-            dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 5, 1, 16)
+def _dw_tile_of(xf, xo, i0, nr, cs, Wp, dt, do, Kg, m, acc, ao, F, RB, KV):
+    """One dw_tile, its literals chosen from F, RB and KV (each its own unrolled loop)."""
+    if KV == 16:
+        if F == 5:
+            dw_tile(xf, xo, i0, nr, cs, Wp, dt, do, Kg, m, acc, ao, 5, 5, 16)
+        elif RB == 9:
+            dw_tile(xf, xo, i0, nr, cs, Wp, dt, do, Kg, m, acc, ao, 3, 9, 16)
         else:
-            dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 5, 1, 8)
-    elif KV == 16:
-        if cb == 3:
-            dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 3, 16)
-        elif cb == 2:
-            dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 2, 16)
+            dw_tile(xf, xo, i0, nr, cs, Wp, dt, do, Kg, m, acc, ao, 3, 8, 16)
+    elif F == 5:
+        if RB == 5:
+            dw_tile(xf, xo, i0, nr, cs, Wp, dt, do, Kg, m, acc, ao, 5, 5, 8)
         else:
-            dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 1, 16)
-    elif cb == 3:
-        dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 3, 8)
-    elif cb == 2:
-        dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 2, 8)
+            dw_tile(xf, xo, i0, nr, cs, Wp, dt, do, Kg, m, acc, ao, 5, 2, 8)
+    elif RB == 9:
+        dw_tile(xf, xo, i0, nr, cs, Wp, dt, do, Kg, m, acc, ao, 3, 9, 8)
+    elif RB == 8:
+        dw_tile(xf, xo, i0, nr, cs, Wp, dt, do, Kg, m, acc, ao, 3, 8, 8)
     else:
-        dw_tile(xf, xo, cs, Wp, dt, do, Kg, m, acc, ao, 3, 1, 8)
+        dw_tile(xf, xo, i0, nr, cs, Wp, dt, do, Kg, m, acc, ao, 3, 3, 8)
 
 
 @_jit()
@@ -517,13 +528,13 @@ def _aligned(n, dtype):
 
 
 @_jit(parallel=True)
-def _conv_bwd_direct(x, P, d, F, parts, KV, CB, bias, act, a, alpha, da, wdx, KBx, VW, dx):
+def _conv_bwd_direct(x, P, d, F, parts, KV, RB, bias, act, a, alpha, da, wdx, KBx, VW, dx):
     """Stride 1, float32: as ``_conv_dw``, on the direct kernels, and dX in the same pass
     when dx is given (not empty). Per sample, dout (taken through the activation first, with
     ``act``: into da when given, else into a buffer) is transposed into dt: wide positions by
     K/G, zero before, after and where a position does not exist, KV × KV blocks at a time in
-    registers. Then dW a block of taps (CB channels' for 3×3 filters, 1 channel's for 5×5)
-    and KV output channels at a time, straight from the padded image; db is dout's sums. dX
+    registers. Then dW the taps of RB filter rows and KV output channels at a time, straight
+    from the padded image; db is dout's sums. dX
     (N, G, C/G, H·W) is the forward convolution of dout, padded by F − 1 − P, with the flipped
     filters wdx (as ``_conv_fwd_direct`` takes them, KBx output channels and VW positions a
     tile): computed while the sample's dout is still in the core's cache, it is never read
@@ -575,9 +586,9 @@ def _conv_bwd_direct(x, P, d, F, parts, KV, CB, bias, act, a, alpha, da, wdx, KB
                             dt[o + k] = src[k, h * Wo + q]
                 accg = acc[g].reshape(-1)
                 for kh in range(Kg // KV):
-                    for c0 in range(0, Cg, CB):
-                        _dw_tile_of(xf, c0 * cs, cs, Wp, dt, kh * KV, Kg, m, accg, c0 * F * F * Kg + kh * KV,
-                                    F, min(CB, Cg - c0), KV)
+                    for r0 in range(0, Cg * F, RB):  # RB filter rows (c, i) at a time
+                        _dw_tile_of(xf, r0 // F * cs, r0 % F, min(RB, Cg * F - r0), cs, Wp, dt, kh * KV, Kg, m,
+                                    accg, r0 * F * Kg + kh * KV, F, RB, KV)
                 if with_dx:
                     _inside(src.reshape((Kg, Ho, Wo)), 0, Kg, Pd, ys)
                     _wide_conv(yf, Kg, Hq, Wq, F, wdx, g, KBx, VW, ob, mvx)
@@ -700,8 +711,8 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
         kbx, wdx, dx = 8, d.reshape(-1)[:0], d[:0]
     if direct:
         kv = 16 if kg % 16 == 0 and _width() == 16 else 8
-        cb = 3 if f == 3 and _width() == 16 else 1  # AVX2 has 16 registers: 9 accumulators (3×3)
-        _conv_bwd_direct(x, pad, d, f, parts, kv, cb, with_bias, fused, a, dout.dtype.type(alpha), da,
+        rb = _dw_rows(f, _width(), cg * f)
+        _conv_bwd_direct(x, pad, d, f, parts, kv, rb, with_bias, fused, a, dout.dtype.type(alpha), da,
                          wdx, kbx, _width(), dx)
     else:
         one = r + 1 <= FEW_ROWS and _block(dout.dtype.itemsize, r + 1, wo, ho) >= ho

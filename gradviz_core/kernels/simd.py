@@ -10,9 +10,9 @@ vector, its broadcast operand folded into the instruction (``vfmadd231ps (…){1
   positions a channel, summed over every input channel and tap. The positions are those of
   the "wide" layout of ``fast_conv`` (Wp a row, the last Wp − Wo of each are dropped), so a
   tap's VW inputs are one unaligned load from the padded image, with no window matrix.
-* ``dw_tile``: dW for the taps of CB input channels and KV output channels, one vector of
-  KV output channels a tap, summed over positions: dout arrives transposed, (positions, K),
-  zero where a position does not exist.
+* ``dw_tile``: dW for the taps of RB filter rows (of one or more input channels) and KV
+  output channels, one vector of KV output channels a tap, summed over positions: dout
+  arrives transposed, (positions, K), zero where a position does not exist.
 * ``transpose_tile``: an N × N block of dout transposed in registers, for ``dw_tile``.
 
 Each takes its shape constants (filter size, channels per block, vector width: 16 lanes on
@@ -101,36 +101,40 @@ def conv_tile(typingctx, x, xo, nc, cs, wp, w, wo, o, oo, os, F, KB, VW):
 
 
 @intrinsic
-def dw_tile(typingctx, x, xo, cs, wp, d, do, ds, m, acc, ao, F, CB, KV):
+def dw_tile(typingctx, x, xo, i0, nr, cs, wp, d, do, ds, m, acc, ao, F, RB, KV):
     """acc[ao + t·ds + v] += Σ_{p < m} x[xo + c·cs + i·wp + j + p] · d[do + (p + F − 1)·ds + v]
-    for the taps t = (c·F + i)·F + j of CB channels and v < KV: dW of those taps for KV output
-    channels, dout given as (positions, channels) rows of ds numbers, after F − 1 rows of zeros
-    and followed by F − 1 more.
+    for v < KV and the taps t = r·F + j of the nr ≤ RB filter rows r that follow row i0 of
+    the first channel ((c, i) = divmod(i0 + r, F)): dW of those taps for KV output channels,
+    dout given as (positions, channels) rows of ds numbers, after F − 1 rows of zeros and
+    followed by F − 1 more. A block of fewer than RB rows repeats its last row's sums in the
+    spare accumulators and does not store them.
 
-    Summed as Σ_q x[row(c, i) + q] · d[q − j]: one input a row and step, broadcast once and
+    Summed as Σ_q x[row(r) + q] · d[q − j]: one input a row and step, broadcast once and
     multiplied by the F neighbouring rows of dout. (Summed over p, LLVM carries each input
     from one step to the next in registers, which spills the accumulators.)"""
-    if not (_literals(F, CB, KV) and _f32_arrays(x, d, acc)):
+    if not (_literals(F, RB, KV) and _f32_arrays(x, d, acc)):
         return None
-    f, cb, kv = F.literal_value, CB.literal_value, KV.literal_value
-    sig = types.void(x, xo, cs, wp, d, do, ds, m, acc, ao, F, CB, KV)
+    f, rb, kv = F.literal_value, RB.literal_value, KV.literal_value
+    sig = types.void(x, xo, i0, nr, cs, wp, d, do, ds, m, acc, ao, F, RB, KV)
 
     def codegen(context, builder, signature, args):
-        xa, xo_, cs_, wp_, da, do_, ds_, m_, aa, ao_ = args[:10]
+        xa, xo_, i0_, nr_, cs_, wp_, da, do_, ds_, m_, aa, ao_ = args[:12]
         X = _data(context, builder, signature.args[0], xa)
-        D = _data(context, builder, signature.args[4], da)
-        A = _data(context, builder, signature.args[8], aa)
+        D = _data(context, builder, signature.args[6], da)
+        A = _data(context, builder, signature.args[10], aa)
         i64, vt = xo_.type, ir.VectorType(_F32, kv)
         fma = _fma(builder, vt)
+        last = builder.sub(nr_, ir.Constant(i64, 1))
         rows, ptrs, accs = [], [], []
-        for c in range(cb):
-            for i in range(f):
-                start = builder.add(xo_, builder.add(builder.mul(cs_, ir.Constant(i64, c)),
-                                                     builder.mul(wp_, ir.Constant(i64, i))))
-                rows.append(_at(builder, X, start))
-        for t in range(cb * f * f):
-            ptrs.append(_at(builder, A, builder.add(ao_, builder.mul(ds_, ir.Constant(i64, t))), vt))
-            accs.append(cgutils.alloca_once_value(builder, builder.load(ptrs[t], align=4)))
+        for r in range(rb):
+            rr = builder.select(builder.icmp_signed("<", ir.Constant(i64, r), nr_), ir.Constant(i64, r), last)
+            k = builder.add(i0_, rr)
+            c, i = builder.sdiv(k, ir.Constant(i64, f)), builder.srem(k, ir.Constant(i64, f))
+            rows.append(_at(builder, X, builder.add(xo_, builder.add(builder.mul(cs_, c), builder.mul(wp_, i)))))
+            for j in range(f):
+                t = builder.add(builder.mul(rr, ir.Constant(i64, f)), ir.Constant(i64, j))
+                ptrs.append(_at(builder, A, builder.add(ao_, builder.mul(ds_, t)), vt))
+                accs.append(cgutils.alloca_once_value(builder, builder.load(ptrs[-1], align=4)))
         d0 = _at(builder, D, builder.add(do_, builder.mul(ds_, ir.Constant(i64, f - 1))))
         with cgutils.for_range(builder, builder.add(m_, ir.Constant(i64, f - 1))) as loop:
             q = loop.index
@@ -141,8 +145,10 @@ def dw_tile(typingctx, x, xo, cs, wp, d, do, ds, m, acc, ao, F, CB, KV):
                 for j in range(f):
                     t = r * f + j
                     builder.store(builder.call(fma, [xs, dvs[j], builder.load(accs[t])]), accs[t])
-        for t in range(cb * f * f):
-            builder.store(builder.load(accs[t]), ptrs[t], align=4)
+        for r in range(rb):
+            with builder.if_then(builder.icmp_signed("<", ir.Constant(i64, r), nr_)):
+                for j in range(f):
+                    builder.store(builder.load(accs[r * f + j]), ptrs[r * f + j], align=4)
         return context.get_dummy_value()
 
     return sig, codegen
