@@ -459,7 +459,7 @@ def test_the_direct_kernels_compile_to_packed_fmas():
 
     @njit
     def dw(x, d, acc):
-        dw_tile(x, 0, 100, 10, d, 0, 8, 20, acc, 0, 3, 1, 8)
+        dw_tile(x, 0, 0, 3, 100, 10, d, 0, 8, 20, acc, 0, 3, 3, 8)
 
     f32 = np.zeros(1000, np.float32)
     forward(f32, f32, f32)
