@@ -225,6 +225,23 @@ def _block(itemsize: int, rows: int, width: int, ho: int) -> int:
     return -(-ho // blocks)
 
 
+@_jit()
+def _unwide(o, mv, Wp, Ho, Wo, dst, b, b0, act, alpha):
+    """The positions that exist of o's rows (the wide layout: Wp numbers an output row, mv a
+    channel; Wp = Wo: rows as they are) -> dst (rows, Ho·Wo), plus b[b0 + row] unless b is
+    empty, through the activation when ``act``."""
+    for k in range(dst.shape[0]):
+        bk = b[b0 + k] if b.size > 0 else o.dtype.type(0)
+        for h in range(Ho):
+            src, line = o[k * mv + h * Wp:k * mv + h * Wp + Wo], dst[k, h * Wo:(h + 1) * Wo]
+            if act:
+                for q in range(Wo):
+                    line[q] = _act(src[q] + bk, alpha)
+            else:
+                for q in range(Wo):
+                    line[q] = src[q] + bk
+
+
 @_jit(parallel=True)
 def _conv_fwd_rows(x, P, w2t, b, F, S, out, T, hwc, act, alpha):
     """Small images, and strides above 1: x (N, C, H, W) padded by P here, w2t (G, F·F·C/G, K/G)
@@ -285,16 +302,7 @@ def _conv_fwd(x, P, w2, b, F, S, out, T, hb, wide, act, alpha):
                     cols, o = col_buf[:R * m].reshape((R, m)), o_buf[:Kg * m].reshape((Kg, m))
                     _im2col(xf, Cg, Hp, Wp, F, S, h0, h1, Wo, wide, cols)
                     np.dot(w2[g], cols, o)
-                    for k in range(Kg):
-                        bk = b[g * Kg + k]
-                        for h in range(h0, h1):
-                            src, dst = o[k, (h - h0) * Wb:(h - h0) * Wb + Wo], out[n, g, k, h * Wo:(h + 1) * Wo]
-                            if act:
-                                for q in range(Wo):
-                                    dst[q] = _act(src[q] + bk, alpha)
-                            else:
-                                for q in range(Wo):
-                                    dst[q] = src[q] + bk
+                    _unwide(o_buf[:Kg * m], m, Wb, h1 - h0, Wo, out[n, g, :, h0 * Wo:h1 * Wo], b, g * Kg, act, alpha)
 
 
 @_jit(parallel=True)
@@ -432,22 +440,6 @@ def _wide_conv(xf, Cg, Hp, Wp, F, wd, g, KB, VW, o, mv):
         wo = (g * (nk // KB) + kb) * Cg * F * F * KB
         for p0 in range(0, m, VW):
             _fwd_tile(xf, p0, Cg, Hp * Wp, Wp, wd, wo, o, kb * KB * mv + p0, mv, F, KB, VW)
-
-
-@_jit()
-def _unwide(o, mv, Wp, Ho, Wo, dst, b, b0, act, alpha):
-    """The positions that exist of o's rows (wide layout, mv apart) -> dst (rows, Ho·Wo), plus
-    b[b0 + row] unless b is empty, through the activation when ``act``."""
-    for k in range(dst.shape[0]):
-        bk = b[b0 + k] if b.size > 0 else o.dtype.type(0)
-        for h in range(Ho):
-            src, line = o[k * mv + h * Wp:k * mv + h * Wp + Wo], dst[k, h * Wo:(h + 1) * Wo]
-            if act:
-                for q in range(Wo):
-                    line[q] = _act(src[q] + bk, alpha)
-            else:
-                for q in range(Wo):
-                    line[q] = src[q] + bk
 
 
 @_jit(parallel=True)
