@@ -154,10 +154,10 @@ def test_parallel_results_are_reproducible():
 
 def test_warm_up_runs_every_kernel():
     from gradviz_core import kernels
-    from gradviz_core.kernels import fast_conv
+    from gradviz_core.kernels import direct_conv, fast_conv
     seconds = kernels.warm_up(("float32",))
     assert seconds >= 0
-    direct = (fast_conv._conv_fwd_direct, fast_conv._conv_bwd_direct) if fast_conv._direct(np.float32, 1, 3, 8) else ()
+    direct = (direct_conv._conv_fwd_direct, direct_conv._conv_bwd_direct) if direct_conv._direct(np.float32, 1, 3, 8) else ()
     for fn in (fast_conv._conv_fwd, fast_conv._conv_fwd_rows, fast_conv._conv_dw, fast_conv._conv_dx_rows, *direct,
                F._maxpool_fwd, F._maxpool2_fwd, F._maxpool2_bwd, F._bn_bwd):
         assert fn.signatures, f"{fn.py_func.__name__} was not compiled by warm_up"
@@ -278,9 +278,10 @@ def test_predictions_of_a_small_mlp_take_the_fused_path_and_equal_the_graphs(exa
 def test_the_roofline_counts_each_kernels_flops_inside_real_training_steps():
     """gradviz bench --roofline: the arithmetic each kernel must do, counted from the arguments
     the bricks really pass (timings are reported, never asserted)."""
+    import numba
+
     from gradviz_core import kernels
     from gradviz_core.perf import roofline
-    import numba
     before, threads = kernels.active(), kernels.use_threads(1)
     prof = roofline.profile("digits", 8, steps=2)
     # what runs next in the process keeps its backend and its thread count
@@ -355,12 +356,12 @@ def test_the_direct_convolution_agrees_with_the_reference(monkeypatch, seed, tog
     """Forced on, so that it is tested on machines without AVX-512 too (where the rule would
     choose window matrices): forward, dW, db and dX as the reference computes them, dX in
     dW's pass and apart."""
-    from gradviz_core.kernels import fast_conv
-    monkeypatch.setattr(fast_conv, "DIRECT", "on")
-    monkeypatch.setattr(fast_conv, "TOGETHER", together)
+    from gradviz_core.kernels import direct_conv
+    monkeypatch.setattr(direct_conv, "DIRECT", "on")
+    monkeypatch.setattr(direct_conv, "TOGETHER", together)
     for n, c, h, w, k, f, s, p, g in direct_conv_shapes():
-        assert fast_conv._direct(np.float32, s, f, k // g)
-        assert not fast_conv._direct(np.float64, s, f, k // g) and not fast_conv._direct(np.float32, 2, f, k // g)
+        assert direct_conv._direct(np.float32, s, f, k // g)
+        assert not direct_conv._direct(np.float64, s, f, k // g) and not direct_conv._direct(np.float32, 2, f, k // g)
     conv_agrees_with_the_reference(np.random.default_rng(seed), direct_conv_shapes(), np.float32)
 
 
@@ -368,8 +369,8 @@ def test_the_direct_convolution_gives_the_same_bits_with_16_lanes_and_with_8(mon
     """AVX-512 machines run 16 positions (forward) and 16 output channels (dW) a vector, AVX2
     machines 8: each sum still adds its terms in the same order, so the vector width never
     changes a result. (8 lanes run on either CPU: AVX-512 has AVX2.)"""
-    from gradviz_core.kernels import fast_conv
-    monkeypatch.setattr(fast_conv, "DIRECT", "on")
+    from gradviz_core.kernels import direct_conv
+    monkeypatch.setattr(direct_conv, "DIRECT", "on")
     rng = np.random.default_rng(11)
     for n, c, h, w, k, f, s, p, g in direct_conv_shapes():
         x = rng.standard_normal((n, c, h, w)).astype(np.float32)
@@ -377,7 +378,7 @@ def test_the_direct_convolution_gives_the_same_bits_with_16_lanes_and_with_8(mon
         b = rng.standard_normal(k).astype(np.float32)
         got = {}
         for lanes in (16, 8):
-            monkeypatch.setattr(fast_conv, "WIDTH", lanes)
+            monkeypatch.setattr(direct_conv, "WIDTH", lanes)
             a = F.conv2d_forward(x, wt, b, s, p, g, "relu")
             d = np.random.default_rng(1).standard_normal(a.shape).astype(np.float32)
             got[lanes] = [a, *F.conv2d_backward(d, x, wt, s, p, g, act_out=a)]
@@ -387,15 +388,15 @@ def test_the_direct_convolution_gives_the_same_bits_with_16_lanes_and_with_8(mon
 
 def test_the_direct_convolution_can_be_turned_off(monkeypatch):
     """GRADVIZ_DIRECT_CONV=off gives the window matrices' results, within float32 rounding."""
-    from gradviz_core.kernels import fast_conv
+    from gradviz_core.kernels import direct_conv
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 16, 12, 12)).astype(np.float32)
     w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
     d = rng.standard_normal((4, 16, 12, 12)).astype(np.float32)
     results = {}
     for mode in ("on", "off"):
-        monkeypatch.setattr(fast_conv, "DIRECT", mode)
-        assert fast_conv._direct(np.float32, 1, 3, 16) == (mode == "on")
+        monkeypatch.setattr(direct_conv, "DIRECT", mode)
+        assert direct_conv._direct(np.float32, 1, 3, 16) == (mode == "on")
         results[mode] = [F.conv2d_forward(x, w, None, 1, 1, 1), *F.conv2d_backward(d, x, w, 1, 1, 1)]
     for a, b in zip(results["on"], results["off"]):
         close(a, b, np.float32)

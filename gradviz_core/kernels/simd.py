@@ -18,7 +18,7 @@ vector, its broadcast operand folded into the instruction (``vfmadd231ps (…){1
 Each takes its shape constants (filter size, channels per block, vector width: 16 lanes on
 AVX-512, 8 on AVX2) as literals, so that each combination is its own unrolled loop. They
 read float32 arrays only and check no bounds: the caller keeps every read and write inside
-its buffers (see ``fast_conv._conv_fwd_direct`` and ``_conv_bwd_direct``).
+its buffers (see ``direct_conv._conv_fwd_direct`` and ``_conv_bwd_direct``).
 """
 from __future__ import annotations
 
