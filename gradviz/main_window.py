@@ -28,6 +28,7 @@ from gradviz.panels.inspector import Inspector
 from gradviz.panels.palette import Palette
 from gradviz.panels.problems import ProblemsList
 from gradviz.worker import KernelWarmUp
+from gradviz.sessions.collect import collect_on_gui_thread
 from gradviz_core.model import fileformat
 from gradviz_core.teach import lessons
 from gradviz_core.model.commands import (SetData, SetRuns, SetTraining)
@@ -50,6 +51,7 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
     def __init__(self, path: str | None = None, theme: str = "light", restore: bool = True) -> None:
         """``restore``: offer unsaved work back after a crash (off for headless renders)."""
         super().__init__()
+        collect_on_gui_thread()  # before any thread starts: a collection off this thread can freeze it
         self.resize(1280, 800)
         self.path: Path | None = None
         self.undo = QUndoStack(self)

@@ -57,6 +57,22 @@ def _no_dialog_waits(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _no_silent_hang():
+    """A test that deadlocks (two threads each waiting for what the other holds, the GIL among
+    them) cannot be stopped by pytest-timeout, which needs the GIL. faulthandler's watchdog is a
+    C thread: it prints every thread's stack and ends the worker, so the run reports the test
+    instead of hanging CI. After the test, garbage is collected here, on the GUI thread (the
+    window turns automatic collection off)."""
+    import faulthandler
+    faulthandler.dump_traceback_later(240, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+    collect = sys.modules.get("gradviz.sessions.collect")
+    if collect is not None:
+        collect.collect_now()
+
+
+@pytest.fixture(autouse=True)
 def _app_state(tmp_path, monkeypatch):
     """The app's settings and recovery files go to a temporary folder, never the user's home."""
     monkeypatch.setenv("GRADVIZ_STATE_DIR", str(tmp_path / "gradviz-state"))
