@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     from gradviz_core.errors import GradvizError
     try:
         if app:  # `gradviz` or `gradviz FILE`: the desktop app
-            from gradviz.app import run
+            from gradviz.app.start import run
             return run(argv[0] if argv else None)
         with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about
             verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "info": cmd_info,
@@ -199,7 +199,7 @@ def cmd_step(args) -> int:
         if r.phase != phase:
             phase = r.phase
             print(f"\n{phase.upper()}")
-        for line in trace.describe(run_graph, r):
+        for line in trace.describe(run_graph, r, trace.objective_of(stepper.program)):
             print("  " + line)
     loss = stepper.loss()
     print(f"\nL = {trace.num(loss)}" if loss is not None else "\n(no scalar output: nothing to "
@@ -256,7 +256,7 @@ def cmd_render(args) -> int:
     if args.race:
         from gradviz_core.runs.playground import Surface
         Surface(graph)  # not a loss of two numbers: the reason, before any window opens
-    from gradviz.render import render
+    from gradviz.app.render import render
     from gradviz_core.model.fileformat import find
     render(str(find(args.file)), args.output, steps, (width, height), args.select, args.set, args.train, args.view,
            race=args.race)
@@ -421,10 +421,10 @@ def cmd_bench(args) -> int:
     from gradviz_core.perf import bench
 
     if args.ui:
-        from gradviz.app import quiet_qt_messages
-        from gradviz.canvas_bench import step_redraw
+        from gradviz.app.start import quiet_qt_messages
+        from gradviz.bench.canvas import step_redraw
         quiet_qt_messages()
-        from gradviz import ui_bench
+        from gradviz.bench import ui as ui_bench
         ms = step_redraw()
         out = {"step_redraw_ms": round(ms, 2), **ui_bench.run(busy=args.busy, scale=args.seconds)}
         if args.json:

@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from gradviz.app import display_problem
+from gradviz.app.start import display_problem
 
 
 def test_no_display_is_explained(monkeypatch):

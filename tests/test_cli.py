@@ -35,8 +35,8 @@ def test_step_text_shows_the_chain_rule(examples_dir):
     code, out, _ = run("step", examples_dir / "circuit_xyz.json")
     assert code == 0
     assert "q = Add(a=x, b=y) = Add(-2, 5) = 3" in out
-    assert "dL/dq += dL/df · ∂f/∂a = 1 · -4 = -4" in out
-    assert "dL/dx += dL/dq · ∂q/∂a = -4 · 1 = -4" in out
+    assert "∂f/∂q += ∂f/∂f · ∂f/∂q = 1 · -4 = -4" in out
+    assert "∂f/∂x += ∂f/∂q · ∂q/∂x = -4 · 1 = -4" in out
 
 
 def test_sigmoid_neuron_gradients(examples_dir):

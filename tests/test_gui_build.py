@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QAction  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from gradviz.main_window import MainWindow  # noqa: E402
+from gradviz.app.main_window import MainWindow  # noqa: E402
 from gradviz_core.model import fileformat  # noqa: E402
 from gradviz_core.runs.stepper import Stepper  # noqa: E402
 from test_gui_editor import drag_wire  # noqa: E402

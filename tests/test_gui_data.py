@@ -53,7 +53,7 @@ def test_the_digits_preview_shows_images(window, examples_dir):
 
 
 def test_colour_images_preview_in_colour_scaled_together():
-    from gradviz.panels.heat import sample_grid
+    from gradviz.look.heat import sample_grid
     X = np.zeros((5, 3, 2, 2))
     X[:, 0] = 1.0  # red
     X[4, :, 0, 0] = -1.0  # one black pixel: the lowest value

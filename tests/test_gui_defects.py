@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QAction, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 
-from gradviz.main_window import EXAMPLES, MainWindow  # noqa: E402
+from gradviz.app.main_window import EXAMPLES, MainWindow  # noqa: E402
 from gradviz_core.model import fileformat  # noqa: E402
 from test_gui_editor import drag_wire, window  # noqa: E402,F401
 

@@ -7,7 +7,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from gradviz.main_window import MainWindow  # noqa: E402
+from gradviz.app.main_window import MainWindow  # noqa: E402
 from gradviz_core.model import fileformat  # noqa: E402
 from gradviz_core.model.commands import MoveNodes, AddNode  # noqa: E402
 
@@ -156,7 +156,7 @@ def test_export_png_and_svg(window, tmp_path):
 
 
 def test_kernels_warm_up_in_the_background(qtbot, monkeypatch):
-    from gradviz.worker import KernelWarmUp
+    from gradviz.sessions.worker import KernelWarmUp
     monkeypatch.setattr(KernelWarmUp, "_started", False)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
     w = MainWindow()
@@ -166,7 +166,7 @@ def test_kernels_warm_up_in_the_background(qtbot, monkeypatch):
 
 
 def test_autosave_and_recovery_after_a_crash(window, qtbot, monkeypatch, examples_dir):
-    from gradviz import safety
+    from gradviz.app import safety
     window.scene.push(AddNode("Exp", "lost_work"))
     window.save_recovery()  # what the 30 s timer does
     assert window.autosave.interval() == 30_000 and window.autosave.isActive()
@@ -180,7 +180,7 @@ def test_autosave_and_recovery_after_a_crash(window, qtbot, monkeypatch, example
 
 
 def test_open_recent_remembers_files(window, examples_dir):
-    from gradviz import safety
+    from gradviz.app import safety
     window.open(examples_dir / "mlp_softmax.json")
     recent = safety.recent_files()
     assert recent[0].endswith("mlp_softmax.json") and any(f.endswith("circuit_xyz.json") for f in recent)
@@ -223,7 +223,7 @@ def test_dark_theme_is_app_wide(window):
 
 
 def test_canvas_benchmark_runs(qtbot):
-    from gradviz.canvas_bench import measure
+    from gradviz.bench.canvas import measure
     r = measure(40, frames=4)  # timings are reported by the benchmark, never asserted here
     assert r["nodes"] == 40 and r["zoom_ms_per_frame"] > 0 and r["pan_ms_per_frame"] > 0
 

@@ -33,7 +33,7 @@ def test_stepping_the_circuit_shows_the_lecture_numbers(window, qtbot):
     assert edge(window, "x", "q", "a") == ("−2", "∂ −4") and edge(window, "y", "q", "b") == ("5", "∂ −4")
     window.select_node("q")
     text = window.values.text.text()
-    assert "∂f/∂x = ∂f/∂q · ∂q/∂x = −4 · 1 = −4" in text and "∂f/∂y = ∂f/∂q · ∂q/∂y = −4 · 1 = −4" in text
+    assert "∂f/∂x += ∂f/∂q · ∂q/∂x = −4 · 1 = −4" in text and "∂f/∂y += ∂f/∂q · ∂q/∂y = −4 · 1 = −4" in text
     assert "output</b> q = 3" in text
     assert window.scene.nodes["x"].overlay_rows()[1][1] == "∂f/∂x = −4"
     assert "iteration complete" in window.stepper_panel.where.text()
@@ -161,7 +161,7 @@ def test_quiz_mode_asks_before_revealing_and_keeps_score(window, qtbot):
     qtbot.keyClicks(panel.guess, "-4")
     qtbot.keyClick(panel.guess, Qt.Key_Return)
     assert s.position == 6 and panel.result.text().startswith("✓ Right: −4")
-    assert "∂f/∂q = ∂f/∂f · ∂f/∂q = 1 · −4 = −4" in panel.result.text()
+    assert "∂f/∂q += ∂f/∂f · ∂f/∂q = 1 · −4 = −4" in panel.result.text()
     assert window.scene.edges[("q", "f", "a")].grad_text == "∂ −4"
     press(window, qtbot, Qt.Key_F10)  # q's step: what does q send to x?
     qtbot.keyClicks(panel.guess, "4")
@@ -181,5 +181,5 @@ def test_the_chain_rule_line_of_a_scalar_upstream_shows_its_value(examples_dir):
     rec = next(r for r in s.records if r.phase == "backward" and r.node == "L_hinge")
     line = next(x for x in chain_rule_lines(s.graph, rec, "L") if "/∂s_hinge " in x)
     assert line.startswith("∂L/∂s_hinge += ∂L/∂L_hinge = 1 through ∂L_hinge/∂s_hinge: ") and "()" not in line
-    from gradviz.panels.heat import num
+    from gradviz.look.heat import num
     assert num(-0.0) == "0" and num(-0.5) == "−0.5"  # −c · 0 is −0: written 0

@@ -153,7 +153,7 @@ def test_each_format_trains_a_convnet_from_the_command_line(tmp_path, three_sour
 def test_the_data_panel_reads_each_format_and_the_window_trains_on_it(tmp_path, three_sources, qtbot, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    from gradviz.main_window import MainWindow
+    from gradviz.app.main_window import MainWindow
     (tmp_path / "net.json").write_text(json.dumps({**CONVNET, "data": {"source": "digits"}}))
     w = MainWindow(str(tmp_path / "net.json"), restore=False)
     qtbot.addWidget(w)

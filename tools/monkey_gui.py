@@ -27,7 +27,7 @@ def main() -> int:
     os.environ.setdefault("GRADVIZ_STATE_DIR", str(Path("/tmp") / "gradviz-monkey-state"))
     from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit, QMessageBox
 
-    from gradviz.main_window import EXAMPLES, MainWindow
+    from gradviz.app.main_window import EXAMPLES, MainWindow
     from gradviz_core import brick_types
     from gradviz_core.model.commands import Connect, Disconnect
 

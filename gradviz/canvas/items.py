@@ -6,11 +6,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QGraphicsSimpleTextItem
 
-from gradviz.panels.heat import heat_image, num
+from gradviz.look.colors import FAMILY_COLORS
+from gradviz.look.heat import heat_image, num
 from gradviz_core.shapes import fmt
 
-FAMILY_COLORS = {"Data": "#4c8bf5", "Gates": "#8e6ad8", "Layers": "#2f9e8f", "Activations": "#e0a030",
-                 "Losses": "#b83280", "Regularizers": "#7f8c8d"}
 WIDTH, ROW = 200.0, 18.0
 PORT_R = 5.0
 THUMB = 40.0  # heatmap thumbnails of a node's value and gradient, inside the node while stepping

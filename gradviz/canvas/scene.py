@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsView, 
 import numpy as np
 
 from gradviz.canvas.items import EdgeItem, NodeItem
-from gradviz.panels.heat import num
-from gradviz.undo import push_command
+from gradviz.look.heat import num
+from gradviz.sessions.undo import push_command
 from gradviz_core.model.commands import Connect, MoveNodes, RemoveNodes
 from gradviz_core.errors import GradvizError
 

@@ -9,73 +9,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gradviz.compute import Compute
+from gradviz.sessions.compute import Compute
 
 from gradviz.panels.curves import cache_axes
-from gradviz.panels.data import CLASS_COLORS
-from gradviz.panels.heat import diverging_rgb
-from gradviz_core.teach import insight
+from gradviz.look.colors import CLASS_COLORS
+from gradviz.look.heat import diverging_rgb
+from gradviz.sessions.views import boundary_frame
 from gradviz_core.errors import GradvizError
 
-GRID = 200
-HIDDEN_RES = 32
 HIDDEN_MS = 250
-
-
-def rgb_of(hex_colour: str) -> tuple[int, int, int]:
-    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
-
-
-PALETTE = np.array([rgb_of(c) for c in CLASS_COLORS], dtype=np.float32)
-
-
-def region_image(regions: np.ndarray, confidence: np.ndarray | None) -> np.ndarray:
-    """Pale class colours; with ``confidence`` (0..1) the colour fades where the net is unsure."""
-    mix = np.float32(0.38) if confidence is None else (0.1 + 0.45 * confidence[..., None]).astype(np.float32)
-    rgb = (PALETTE - 255)[regions % len(PALETTE)] * mix + 255  # = palette·mix + 255·(1 − mix)
-    return rgb.astype(np.uint8)
-
-
-def frame(session, discretize: bool, hidden: bool, owner: str) -> dict | None:
-    """One frame of the view, as arrays ready to draw (computed on any thread): the regions
-    (or the regression surface) on the grid, and the hidden units' mosaics."""
-    got = session.boundary(GRID, owner)
-    if got is None:
-        return None
-    scores, extent = got
-    probe = session.probe(owner)
-    regions = probe.program.bricks[probe.head[0]].predict_classes(scores.reshape(GRID * GRID, -1))
-    out = {"extent": extent, "regression": regions is None}
-    if regions is None:  # regression: the surface, on a diverging map
-        out["image"] = diverging_rgb(scores[..., 0])
-        out["caption"] = "the regression surface (blue below 0, red above)"
-    else:
-        conf = None if discretize else confidence_of(scores)
-        out["image"] = region_image(regions.reshape(GRID, GRID), conf)
-        out["caption"] = "class regions" + ("" if conf is None else "; paler where the net is unsure")
-    if hidden:
-        out["hidden"] = {}
-        for name, units in insight.hidden_maps(probe, extent, HIDDEN_RES).items():
-            tile = insight.mosaic(units, cols=int(np.ceil(np.sqrt(len(units) * 1.6))), pad=2)
-            grey = np.where(np.isnan(tile), 1.0, 1 - 0.85 * tile)  # dark where the unit is active
-            total = probe.graph.shapes[name][1]
-            out["hidden"][name] = ((grey * 255).astype(np.uint8),
-                                   f"{len(units)} units" if len(units) == total else f"{len(units)} of {total} units")
-    return out
-
-
-def confidence_of(scores: np.ndarray) -> np.ndarray:
-    """How sure the net is at each grid point: the largest softmax probability rescaled to
-    0..1 for K classes; for one score, its distance from the decision threshold."""
-    if scores.shape[-1] > 1:
-        z = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        top = 1 / z.sum(axis=-1)  # the largest probability: its exp(0) = 1 over the sum
-        k = scores.shape[-1]
-        return np.clip((top - 1 / k) / (1 - 1 / k), 0, 1)
-    s = scores[..., 0]
-    if s.min() >= 0 and s.max() <= 1:  # probabilities (after a sigmoid)
-        return np.abs(2 * s - 1)
-    return np.tanh(np.abs(s))
 
 
 class BoundaryView(QWidget):
@@ -127,6 +69,20 @@ class BoundaryView(QWidget):
         lay = QHBoxLayout(self)
         lay.addLayout(left, 3)
         lay.addLayout(right, 2)
+        self.bind(session)
+
+    def bind(self, session) -> None:
+        """A document's training session: the last document's boundary, points and units go."""
+        if session is getattr(self, "_bound", None):
+            return  # already this document's
+        self._bound = session
+        self.session = session
+        self._points_for, self._extent = None, None
+        self.image.clear()
+        self.train_points.clear()
+        self.test_points.clear()
+        self.caption.setText("")
+        self._draw_hidden({})
 
     def refresh(self, sync: bool = False) -> None:
         """The boundary at every frame; the hidden units at most every HIDDEN_MS. ``sync``:
@@ -140,10 +96,10 @@ class BoundaryView(QWidget):
             # while training, a tick that finds a frame still being computed is skipped; otherwise
             # (paused, reset, finished) the request replaces any waiting one, so the last word wins
             if not (self.session.running and self.compute.busy()):
-                self.compute.request("frame", lambda: frame(self.session, discretize, hidden, "views"))
+                self.compute.request("frame", lambda: boundary_frame(self.session, discretize, hidden, "views"))
             return
         try:
-            got = frame(self.session, discretize, hidden, "window")
+            got = boundary_frame(self.session, discretize, hidden, "window")
         except GradvizError as exc:
             self._frame_failed("frame", str(exc))
             return

@@ -10,9 +10,8 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsObject
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from gradviz.compute import Compute
-from gradviz_core.teach import insight
-from gradviz_core.errors import GradvizError
+from gradviz.sessions.compute import Compute
+from gradviz.sessions.views import convnet_state, mosaic, sample_state
 
 GALLERY = 40  # images in the gallery at most
 SMALL = QFont()
@@ -152,6 +151,20 @@ class ConvNetView(QWidget):
         lay.addLayout(pick)
         lay.addLayout(grid, 1)
         lay.addWidget(self.cell_text)
+        self.bind(session)
+
+    def bind(self, session) -> None:
+        """A document's training session: the last document's images, predictions and picks go."""
+        if session is getattr(self, "_bound", None):
+            return  # already this document's
+        self._bound = session
+        self.session = session
+        self.matrix, self.truth, self.pred, self.cell, self.shown = None, None, None, None, []
+        self._raw_for = None
+        for item in (self.filters, self.image, self.saliency, self.maps, self.confusion, self.gallery):
+            item.clear()
+        self.counts.set_counts(np.zeros((0, 0), int))
+        self.sample_text.setText("")
 
     def dataset(self):
         t = self.session.trainer
@@ -181,11 +194,7 @@ class ConvNetView(QWidget):
 
     def _state(self, owner: str, ds) -> dict | None:
         """Everything the refresh draws that needs the net (any thread)."""
-        probe = self.session.probe(owner)
-        if probe is None:
-            return None
-        return {"filters": insight.first_filters(probe), "pred": insight.predictions(probe, ds), "ds": ds,
-                "sample": self._sample_state(probe, ds, self.sample.value(), self.layer.currentText())}
+        return convnet_state(self.session.probe(owner), ds, self.sample.value(), self.layer.currentText())
 
     def _computed(self, tag: str, got) -> None:
         if tag == "convnet":
@@ -201,9 +210,9 @@ class ConvNetView(QWidget):
         self.updates += 1
         ds = got["ds"]
         if got["filters"] is not None:
-            node, imgs = got["filters"]
-            self.filters_box.ci.layout.itemAt(0, 0).setText(f"{node}: {len(imgs)} filters")
-            self.filters.setImage(grey(insight.mosaic(imgs, pad=1)), levels=(0, 255))
+            node, count, tile = got["filters"]
+            self.filters_box.ci.layout.itemAt(0, 0).setText(f"{node}: {count} filters")
+            self.filters.setImage(grey(tile), levels=(0, 255))
         self.sample.blockSignals(True)
         self.sample.setMaximum(len(ds) - 1)
         self.sample.blockSignals(False)
@@ -253,7 +262,7 @@ class ConvNetView(QWidget):
             return
         imgs = np.stack([as_image(self.raw(i)) for i in self.shown])
         self.gallery_cols = 6
-        self.gallery.setImage(ink(insight.mosaic(imgs, cols=6, pad=1)), levels=(0, 255))
+        self.gallery.setImage(ink(mosaic(imgs, cols=6, pad=1)), levels=(0, 255))
         self._tile = imgs.shape[1:3]
 
     def gallery_clicked(self, row: int, col: int) -> None:
@@ -268,25 +277,15 @@ class ConvNetView(QWidget):
         """The chosen sample (a click, the spin box): one sample's maps, computed here."""
         probe, ds = self.session.probe(), self.dataset()
         if probe is not None and ds is not None and len(ds):
-            self._show_sample(self._sample_state(probe, ds, self.sample.value(), self.layer.currentText()))
-
-    def _sample_state(self, probe, ds, i: int, layer: str) -> dict:
-        i = min(i, len(ds) - 1)
-        x = ds.X[i]
-        try:
-            grad, cls, _ = probe.input_gradient(x)
-            maps = insight.feature_maps(probe, x)
-        except GradvizError as exc:
-            return {"error": str(exc)}
-        return {"i": i, "saliency": insight.saliency_image(grad), "cls": cls, "maps": maps, "layer": layer}
+            self._show_sample(sample_state(probe, ds, self.sample.value(), self.layer.currentText()))
 
     def _show_sample(self, st: dict) -> None:
         if "error" in st:
             self.sample_text.setText(st["error"])
             return
         i, maps = st["i"], st["maps"]
-        self.image.setImage(ink(insight.mosaic(as_image(self.raw(i))[None])), levels=(0, 255))
-        self.saliency.setImage(ink(insight.mosaic(st["saliency"][None])), levels=(0, 255))
+        self.image.setImage(ink(mosaic(as_image(self.raw(i))[None])), levels=(0, 255))
+        self.saliency.setImage(ink(st["saliency"]), levels=(0, 255))
         truth = self.truth[i] if self.truth is not None and i < len(self.truth) else None
         self.sample_text.setText(f"true class {truth}, predicted {st['cls']}" if truth is not None
                                  else f"predicted {st['cls']}")
@@ -298,5 +297,6 @@ class ConvNetView(QWidget):
                 self.layer.setCurrentText(st["layer"])
         name = self.layer.currentText() or (names[0] if names else "")
         if name in maps:
-            self.maps_box.ci.layout.itemAt(0, 0).setText(f"feature maps of {name}: {len(maps[name])}")
-            self.maps.setImage(grey(insight.mosaic(maps[name], pad=1)), levels=(0, 255))
+            count, tile = maps[name]
+            self.maps_box.ci.layout.itemAt(0, 0).setText(f"feature maps of {name}: {count}")
+            self.maps.setImage(grey(tile), levels=(0, 255))

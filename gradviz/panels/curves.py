@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QPushButton, QSlider, QVBoxLayout, QWidget)
 
-from gradviz.panels.data import CLASS_COLORS
+from gradviz.look.colors import CLASS_COLORS
 
 TRAIN, VAL, DATA, REG = "#1c7ed6", "#e8590c", "#2f9e44", "#868e96"
 
@@ -89,6 +89,15 @@ class CurvesView(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(bar)
         lay.addWidget(self.plots, 1)
+        self.bind(session)
+
+    def bind(self, session) -> None:
+        """A document's training session: its curves (none yet for a graph just opened)."""
+        if session is getattr(self, "_bound", None):
+            return  # already this document's
+        self._bound = session
+        self.session = session
+        self.refresh(force=True)
 
     def _log(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)
@@ -205,8 +214,17 @@ class CompareView(QWidget):
         lay = QHBoxLayout(self)
         lay.addLayout(side)
         lay.addWidget(self.plot, 1)
-        session.runs_changed.connect(self.refresh)
         self.curves: list = []
+        self.bind(session)
+
+    def bind(self, session) -> None:
+        """A document's training session: its runs (those saved in the graph, then new ones)."""
+        if session is getattr(self, "_bound", None):
+            return  # already this document's
+        self._bound = session
+        self.session = session
+        session.runs_changed.connect(self.refresh)
+        self.refresh()
 
     def refresh(self) -> None:
         runs, labels = self.session.runs, self.session.run_labels()

@@ -12,7 +12,7 @@ import time
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QScrollArea, QTabWidget
 
-from gradviz.compute import Compute
+from gradviz.sessions.compute import Compute
 from gradviz.panels.boundary import BoundaryView
 from gradviz.panels.convnet import ConvNetView
 from gradviz.panels.curves import CompareView, CurvesView
@@ -44,8 +44,27 @@ class Dashboard(QTabWidget):
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self.tick)
         self.currentChanged.connect(lambda _: self.draw(self.current_view()))
+        self.bind(session)
+
+    def bind(self, session) -> None:
+        """A document's training session: every view starts from what it holds (nothing, for a
+        graph just opened), never from the last document's run."""
+        if session is getattr(self, "_bound", None):
+            return  # already this document's
+        self._bound = session
+        self.timer.stop()
+        self.compute.cancel()
+        self.session = session
+        self._last = {}
+        for i in range(self.count()):
+            self.view_at(i).bind(session)
         session.changed.connect(self._changed)
         session.finished.connect(lambda _: self.draw(self.current_view(), force=True))
+        self._enable()
+
+    def redraw(self) -> None:
+        """The view in front, drawn again now (the kernels became ready, say)."""
+        self.draw(self.current_view(), force=True)
 
     def _changed(self) -> None:
         s = self.session

@@ -11,12 +11,11 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton,
                                QVBoxLayout, QWidget)
 
-from gradviz.panels.heat import sample_grid
+from gradviz.look.heat import sample_grid
 from gradviz.panels.forms import Choice, make_editor, replace_host
+from gradviz.look.colors import CLASS_COLORS
 from gradviz_core.data.spec import PIPELINE, SOURCES
 
-CLASS_COLORS = ("#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f59f00", "#0c8599", "#e03131", "#5c940d",
-                "#862e9c", "#495057")
 NO_DATA = "(no data)"
 
 

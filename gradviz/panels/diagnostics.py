@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from gradviz.panels.data import CLASS_COLORS
+from gradviz.look.colors import CLASS_COLORS
 
 MOMENTS = 4  # histograms drawn per layer: from the first record to the newest
 HEALTHY = 1e-3
@@ -52,7 +52,20 @@ class DiagnosticsView(QWidget):
         lay.addWidget(QLabel("<b>Warnings</b>"))
         lay.addWidget(self.warnings)
         lay.addWidget(self.empty)
+        self.bind(session)
+
+    def bind(self, session) -> None:
+        """A document's training session: its diagnostics and warnings (none yet, for a graph
+        just opened)."""
+        if session is getattr(self, "_bound", None):
+            return  # already this document's
+        self._bound = session
+        self.session = session
         self._drawn = (None, -1)
+        self.warnings.clear()
+        self.warnings.hide()
+        self.empty.show()
+        self.refresh()
 
     def _clicked(self, item: QListWidgetItem) -> None:
         node = item.data(Qt.UserRole)

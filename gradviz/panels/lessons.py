@@ -6,44 +6,33 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QListWidget, QListWidgetItem, QTextBrowser,
                                QVBoxLayout)
 
-from gradviz_core.teach import lessons
+from gradviz.sessions.lessons import LessonProgress
 
 
 class LessonNote(QTextBrowser):
-    """A graph's Markdown note. Its links are the window's to act on (``anchorClicked``);
-    ``reach`` records milestones (a node stepped, a run trained…) and ticks the checkpoints
-    that wait for them."""
+    """A graph's Markdown note, painted from its ``LessonProgress`` (checkpoints ticked). Its
+    links are the window's to act on (``anchorClicked``)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setOpenLinks(False)  # lesson links act (gradviz:set?…, gradviz:train); others open outside
-        self.note = ""
-        #: the milestones reached on this graph
-        self.reached: set[str] = set()
+        self.progress = LessonProgress()
 
-    def show_note(self, note: str) -> None:
-        """A new graph's note, nothing reached yet."""
-        self.note, self.reached = note.strip(), set()
-        self._render()
+    @property
+    def note(self) -> str:
+        return self.progress.note
 
-    def _render(self) -> None:
-        self.setMarkdown(lessons.ticked(self.note, self.reached) if self.note else "*This graph has no lesson note.*")
+    def show_progress(self, progress: LessonProgress) -> None:
+        """A document's lesson, from the top."""
+        self.progress = progress
+        self.setMarkdown(progress.markdown())
 
-    def reach(self, milestones: set[str]) -> tuple[int, int] | None:
-        """Record milestones; when that ticks a checkpoint, redraw the note where the student is
-        reading and return (checkpoints reached, checkpoints in the note); else None."""
-        new = set(milestones) - self.reached
-        if not new:
-            return None
-        self.reached |= new
-        waiting = set(lessons.checkpoints(self.note)) if "gradviz:check" in self.note else set()
-        if not new & waiting:
-            return None
+    def redraw(self) -> None:
+        """The ticks changed: redraw where the student is reading."""
         bar = self.verticalScrollBar()
         at = bar.value()
-        self._render()
+        self.setMarkdown(self.progress.markdown())
         bar.setValue(at)
-        return len(waiting & self.reached), len(waiting)
 
 
 def pick_lesson(parent, catalogue) -> str | None:

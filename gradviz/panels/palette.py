@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, QMimeData, QSize, Qt, Signal
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from gradviz.panels.icons import brick_icon
+from gradviz.look.icons import brick_icon
 from gradviz_core.model.registry import FAMILIES, brick_types, get_brick_class
 
 

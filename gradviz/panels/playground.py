@@ -1,7 +1,7 @@
 """The optimizer playground: a graph of two trainable numbers is a loss surface, drawn as
 contours; SGD, momentum, Nesterov, Adagrad, RMSProp and Adam race over it, live.
 
-The race itself is the core's, run by the window's session (``gradviz.racing``); the view
+The race itself is the core's, run by the window's session (``gradviz.sessions.racing``); the view
 follows its events through the bridge. Each timer tick takes a few steps of every rule
 (about a millisecond each: the surface is a handful of scalar gates) and the paths are
 redrawn, so the whole race plays in a few seconds. A click on the plot
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QCheckBox, QDockWidget, QGraphicsItem, QGridLayou
                                QVBoxLayout, QWidget)
 
 from gradviz.panels.curves import cache_axes
-from gradviz.racing import RULES, RaceSession
+from gradviz.sessions.racing import RULES, RaceSession
 from gradviz_core.errors import GradvizError
 from gradviz_core.model.commands import SetPlayground
 
@@ -55,9 +55,7 @@ class PlaygroundView(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.session = RaceSession(self)
-        self.session.bridge.event.connect(self._race_event)
-        self.session.running_changed.connect(lambda on: self.play_button.setText("Pause" if on else "Race"))
+        self.session = None
         self.plot = pg.PlotWidget()
         self.plot.setBackground(None)
         self.plot.setMinimumSize(320, 260)
@@ -133,6 +131,19 @@ class PlaygroundView(QWidget):
     race = property(lambda self: self.session.race)
     timer = property(lambda self: self.session.timer)
     total = property(lambda self: self.session.total)
+
+    def bind(self, race: RaceSession) -> None:
+        """A document's race (each document has its own)."""
+        if race is getattr(self, "_bound", None):
+            return  # already this document's
+        self._bound = race
+        self.session = race
+        race.bridge.event.connect(self._race_event)
+        race.running_changed.connect(self._running_changed)
+        self._running_changed(race.running)
+
+    def _running_changed(self, on: bool) -> None:
+        self.play_button.setText("Pause" if on else "Race")
 
     # ---- the surface ---------------------------------------------------------------------------
     def show_graph(self, graph) -> bool:
@@ -323,9 +334,11 @@ class PlaygroundDock(QDockWidget):
         self.view.start_picked.connect(self._start_at)
         self.view.lr_edited.connect(self._lr_at)
 
-    def set_document(self, graph) -> None:
+    def set_document(self, graph, race) -> None:
+        """A document and its race."""
         if self.graph is not None:
             self.graph.events.unsubscribe("*", self._event)
+        self.view.bind(race)
         self.graph, self._drawn = graph, None
         graph.events.subscribe("*", self._event)
         self.refresh()

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineE
                                QSlider, QToolBar,
                                QVBoxLayout, QWidget)
 
-from gradviz.stepping import parse_samples
+from gradviz.sessions.stepping import parse_samples
 
 
 class StepperPanel(QWidget):
@@ -70,7 +70,28 @@ class StepperPanel(QWidget):
         self.speed.valueChanged.connect(lambda v: self.player.setInterval(int(1000 / v)))
         actions["play"].setCheckable(True)
         actions["play"].toggled.connect(self.play)
+        self.bind(session)
+
+    def bind(self, session) -> None:
+        """A document's stepper session: the controls show its settings, the quiz starts over
+        (its score is the document's); quiz mode itself stays as the student set it."""
+        if session is getattr(self, "_bound", None):
+            return  # already this document's
+        self._bound = session
+        self.actions["play"].setChecked(False)
+        self.session = session
         session.changed.connect(self.refresh)
+        session.quiz_asked.connect(self._asked)
+        session.quiz_result.connect(self._revealed)
+        session.quiz = self.quiz.isChecked()
+        for box, value in ((self.training, session.training),):
+            box.blockSignals(True)
+            box.setChecked(value)
+            box.blockSignals(False)
+        self.samples.setText("batch" if session.samples is None else ", ".join(map(str, session.samples)))
+        self.question.setText("")
+        self.result.setText("")
+        self.quiz_box.hide()
         self.refresh()
 
     def _quiz_box(self) -> QWidget:
@@ -92,8 +113,6 @@ class StepperPanel(QWidget):
         for w in (self.question, self.guess, self.choice, self.check):
             row.addWidget(w)
         row.addWidget(self.result, 1)
-        self.session.quiz_asked.connect(self._asked)
-        self.session.quiz_result.connect(self._revealed)
         box.hide()
         return box
 

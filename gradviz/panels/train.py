@@ -46,11 +46,11 @@ class TrainingPanel(QWidget):
             b.setToolTip(tip)
             setattr(self, key, b)
         self.start.clicked.connect(lambda: self.session.start(self.start_from.currentData()))
-        self.pause.clicked.connect(self.session.pause)
+        self.pause.clicked.connect(lambda: self.session.pause())
         self.stop.clicked.connect(lambda: self.session.stop())
         self.one_step.clicked.connect(lambda: self.session.advance("step"))
         self.one_epoch.clicked.connect(lambda: self.session.advance("epoch"))
-        self.reset.clicked.connect(self.session.reset)
+        self.reset.clicked.connect(lambda: self.session.reset())
         self.keep.clicked.connect(self.keep_requested.emit)
         self.start_from = Choice()
         self.start_from.addItem("fresh weights", "fresh")
@@ -100,6 +100,14 @@ class TrainingPanel(QWidget):
         lay.addWidget(self.model_host)
         lay.addWidget(self.data_link)
         lay.addStretch(1)
+        self.bind(session)
+
+    def bind(self, session) -> None:
+        """A document's training session: the controls follow it."""
+        if session is getattr(self, "_bound", None):
+            return  # already this document's
+        self._bound = session
+        self.session = session
         session.changed.connect(self.refresh)
         session.diverged.connect(self._diverged)
         self.refresh()

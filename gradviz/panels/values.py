@@ -11,41 +11,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from gradviz.panels.heat import diverging_rgb, num, plane, stats
-
-from gradviz_core.teach.trace import SMALL, show as _show
-
-
-def show(a) -> str:
-    """A value as the panel writes it: the trace's text, with real minus signs."""
-    return _show(a, number=num)
-
-
-def chain_rule_lines(graph, rec, objective: str) -> list[str]:
-    """The chain rule with the numbers filled in, one line per input of a backward step:
-    ∂f/∂x = ∂f/∂q · ∂q/∂x = −4 · 1 = −4 (scalars), or the shapes and a summary (tensors)."""
-    lines = []
-    sources = graph.inputs_of(rec.node)
-    up = rec.upstream
-    for port, d in rec.input_grads.items():
-        src = sources.get(port)
-        if src is None:
-            continue
-        if d is None:
-            lines.append(f"∂{objective}/∂{src}: none (labels are data)")
-            continue
-        if np.ndim(up) == 0 and np.ndim(d) == 0:
-            local = float(d) / float(up) if float(up) != 0 else float("nan")
-            lines.append(f"∂{objective}/∂{src} = ∂{objective}/∂{rec.node} · ∂{rec.node}/∂{src} = "
-                         f"{num(up)} · {num(local)} = {num(d)}")
-        else:
-            shape = f" ({'×'.join(map(str, np.shape(up)))})" if np.ndim(up) else f" = {num(up)}"
-            lines.append(f"∂{objective}/∂{src} += ∂{objective}/∂{rec.node}{shape} "
-                         f"through ∂{rec.node}/∂{src}: {show(d)}")
-    for key, d in rec.param_grads.items():
-        name = key if "." in key else f"{rec.node}.{key}"
-        lines.append(f"∂{objective}/∂{name} = {show(d)}")
-    return lines
+from gradviz.look.heat import diverging_rgb, plane, stats
+from gradviz.sessions.stepping import SMALL, chain_rule_lines, show
 
 
 class Heatmap(QWidget):

@@ -9,28 +9,26 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox,
                                QWidget)
 from shiboken6 import isValid
 
-from gradviz import menus, safety
-from gradviz.bridge import Bridge
+from gradviz.app import menus, safety
 from gradviz.canvas.scene import GraphScene, GraphView
-from gradviz.checking import GradientCheck
-from gradviz.editing import EditActions
-from gradviz.files import DocumentFiles
+from gradviz.sessions.checking import GradientCheck
+from gradviz.app.editing import EditActions
+from gradviz.app.files import DocumentFiles
 from gradviz.panels.stepper import StepperPanel
 from gradviz.panels.values import ValuesPanel
 from gradviz.panels.dashboard import Dashboard
 from gradviz.panels.lessons import LessonNote, pick_lesson
 from gradviz.panels.playground import PlaygroundDock
 from gradviz.panels.train import TrainingPanel
-from gradviz.stepping import StepSession
-from gradviz.training import TrainSession
+from gradviz.sessions.document import DocumentSession
+from gradviz.sessions.lessons import catalogue
 from gradviz.panels.data import DataPanel
 from gradviz.panels.inspector import Inspector
 from gradviz.panels.palette import Palette
 from gradviz.panels.problems import ProblemsList
-from gradviz.worker import KernelWarmUp
+from gradviz.sessions.worker import KernelWarmUp
 from gradviz.sessions.collect import collect_on_gui_thread
 from gradviz_core.model import fileformat
-from gradviz_core.teach import lessons
 from gradviz_core.model.commands import (SetData, SetRuns, SetTraining)
 from gradviz_core.errors import GradvizError
 from gradviz_core.model.graph import Graph
@@ -66,10 +64,9 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         self.problems = ProblemsList()
         self.lesson = LessonNote()
         self.lesson.anchorClicked.connect(self.lesson_link)
-        self.bridge = Bridge(self)
-        self.session = StepSession(self.bridge, self)
+        #: the open document's session: its stepper, its runs, its race, its lesson's progress
+        self.doc = DocumentSession(self.graph, self)
         self.values = ValuesPanel()
-        self.train_session = TrainSession(self)
         self.training_panel = TrainingPanel(self.train_session)
         self.training_panel.lr_edited.connect(lambda v: self.scene.push(SetTraining("lr", v)))
         self.training_panel.setting_edited.connect(lambda k, v: self.scene.push(SetTraining(k, v)))
@@ -82,10 +79,6 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         self.dashboard.compare.save_requested.connect(
             lambda: self.scene.push(SetRuns(self.train_session.runs)))
         self.dashboard.diagnostics.node_clicked.connect(self.select_node)
-        self.train_session.warning.connect(self._node_warning)
-        self.train_session.changed.connect(self._training_changed)
-        self.train_session.finished.connect(
-            lambda result: result.status == "done" and self.reach({"trained"}))
         self.data_panel = DataPanel()
         self.data_panel.data_edited.connect(lambda spec: self.scene.push(SetData(spec)))
         docks = []
@@ -145,10 +138,8 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         # (Window > Dashboard brings it too); laid out then, so that Start costs no layout
         self.docks["Training"].visibilityChanged.connect(
             lambda shown: shown and self.graph.data is not None and self._show_dashboard())
-        self.session.changed.connect(self._steps_changed)
-        self.session.message.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
-        self.train_session.message.connect(lambda msg: self.statusBar().showMessage(msg, 15000))
-        self.scene.run_to.connect(self.session.run_to)
+        self.scene.run_to.connect(lambda node: self.session.run_to(node))
+        self._bind_document()
         self.checker = GradientCheck(self)
         self.checker.started.connect(lambda: self.statusBar().showMessage("Checking every gradient numerically…"))
         self.checker.finished.connect(self._checked)
@@ -157,7 +148,7 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         self.kernels_label = QLabel("")
         self.statusBar().addPermanentWidget(self.kernels_label)
         self.warm_up = KernelWarmUp(self)
-        self.warm_up.finished.connect(lambda s: self.kernels_label.setText(f"Kernels ready ({s:.1f} s)"))
+        self.warm_up.finished.connect(self._kernels_ready)
         self.warm_up.failed.connect(lambda msg: self.kernels_label.setText(f"Kernels unavailable: {msg}"))
         if not restore:  # a headless render: kernels compile when a step needs them
             self.kernels_label.setText("")
@@ -178,7 +169,7 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
     # ---- menus --------------------------------------------------------------------------------
     def _menus(self) -> None:
         self.step_actions, self.train_actions = {}, {}
-        self.lesson_list = lessons.catalogue(EXAMPLES)  # the lessons in the lectures' order, then the rest
+        self.lesson_list = catalogue(EXAMPLES)  # the lessons in the lectures' order, then the rest
         menus.build(self, self.lesson_list)
 
     def start_training(self) -> None:
@@ -188,33 +179,63 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
     def _watch(self, graph: Graph) -> None:
         graph.events.subscribe("analyzed", lambda **kw: self._model_changed())
 
+    # the open document's sessions (each document has its own; menus and tests reach them here)
+    session = property(lambda self: self.doc.stepping)
+    train_session = property(lambda self: self.doc.training)
+
     def set_document(self, graph: Graph, path: Path | None) -> None:
+        """Another document: the last one's session is closed (its threads stopped, what is still
+        on its way to it dropped) and every panel is bound to the new one's."""
+        self.doc.close()
         self.graph, self.path = graph, path
         self.example = None
         self.undo.clear()
         self.scene.set_graph(graph)
         self._watch(graph)
-        self.session.set_document(graph)
-        self.train_session.set_document(graph)
+        self.doc = DocumentSession(graph, self)
+        self._bind_document()
         self.training_panel.show_graph(graph)
-        self.playground.set_document(graph)
         self._training_changed()
         self.show_lesson()
         self._model_changed()
         self.view.fit()
         self._update_title()
 
+    def _bind_document(self) -> None:
+        """The panels and the window follow the open document's sessions."""
+        doc = self.doc
+        self.stepper_panel.bind(doc.stepping)  # the panels first: the menus copy their buttons' state
+        self.training_panel.bind(doc.training)
+        self.dashboard.bind(doc.training)
+        doc.stepping.changed.connect(self._steps_changed)
+        doc.stepping.message.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
+        doc.training.message.connect(lambda msg: self.statusBar().showMessage(msg, 15000))
+        doc.training.warning.connect(self._node_warning)
+        doc.training.changed.connect(self._training_changed)
+        doc.training.finished.connect(lambda result: result.status == "done" and self.reach({"trained"}))
+        self.playground.set_document(doc.graph, doc.race)
+        self.values.clear("Step the graph to see its values and gradients.")
+
+    def _kernels_ready(self, seconds: float) -> None:
+        """The kernels compiled: the views that waited for them draw now."""
+        self.kernels_label.setText(f"Kernels ready ({seconds:.1f} s)")
+        if self.docks["Dashboard"].isVisible():
+            self.dashboard.redraw()
+
     def show_lesson(self) -> None:
         """The graph's lesson note beside the canvas; raised when there is one."""
-        self.lesson.show_note(self.graph.note)
+        self.lesson.show_progress(self.doc.lesson)
         if self.lesson.note:
             self.docks["Lesson"].raise_()
 
     def reach(self, milestones: set[str]) -> None:
         """The student got somewhere (a node stepped, a run trained, a race run): the note's
         checkpoints that wait for it tick, and the status bar counts them."""
-        ticked = self.lesson.reach(milestones)
+        self._ticked(self.doc.lesson.reach(milestones))
+
+    def _ticked(self, ticked: tuple[int, int] | None) -> None:
         if ticked is not None:
+            self.lesson.redraw()
             self.statusBar().showMessage(f"Checkpoint reached ({ticked[0]} of {ticked[1]} in this lesson)", 6000)
 
     # ---- safety ---------------------------------------------------------------------------------
@@ -233,10 +254,11 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
             QDesktopServices.openUrl(url)
             return
         try:
-            action, command = lessons.command(self.graph, text)
+            link = self.doc.lesson.link(self.graph, text)
         except GradvizError as exc:
             self.statusBar().showMessage(str(exc), 10000)
             return
+        action, command = link.action, link.command
         if command is not None and self.scene.push(command):
             self.statusBar().showMessage(f"{command.text} (Ctrl+Z undoes it)", 8000)
         if action == "train":
@@ -247,11 +269,10 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         elif action == "play":
             self.playground.play()
         elif action == "check":
-            what = dict(lessons.parse(text)[1])["milestone"]
-            state = "reached" if what in self.lesson.reached else "not reached yet"
+            state = "reached" if link.argument in self.doc.lesson.reached else "not reached yet"
             self.statusBar().showMessage(f"A checkpoint ({state}): do what it says, and it ticks itself", 8000)
         elif action == "open":
-            self.open_example(EXAMPLES / dict(lessons.parse(text)[1])["file"])
+            self.open_example(EXAMPLES / link.argument)
 
     def _node_warning(self, record: dict) -> None:
         if record.get("node"):
@@ -303,6 +324,7 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
                 self.keep_trained_weights()
         if self.confirm_discard():
             safety.clear_recovery()  # a clean close leaves nothing to recover
+            self.doc.close()
             self.dashboard.close()
             event.accept()
         else:
@@ -350,7 +372,7 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         selected = [i.name for i in self.scene.selectedItems() if hasattr(i, "name")]
         node = selected[0] if len(selected) == 1 else (s.records[-1].node if s.records else None)
         self.values.show_node(s, node)
-        self.reach(lessons.milestones_of_steps(s.records))
+        self._ticked(self.doc.lesson.reach_steps(s.records))
         if s.records:
             self.docks["Values"].raise_()  # stepping: the values panel comes to the front
 

@@ -1,6 +1,6 @@
 """How smoothly a large canvas pans and zooms: milliseconds per fully rendered frame.
 
-python -m gradviz.canvas_bench [NODES]   (offscreen works: QT_QPA_PLATFORM=offscreen)
+python -m gradviz.bench.canvas [NODES]   (offscreen works: QT_QPA_PLATFORM=offscreen)
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def step_redraw(n: int = 20, steps: int = 40) -> float:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from gradviz.main_window import MainWindow
+    from gradviz.app.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     w = MainWindow(restore=False)

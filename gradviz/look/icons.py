@@ -7,7 +7,7 @@ from functools import lru_cache
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
-from gradviz.canvas.items import FAMILY_COLORS
+from gradviz.look.colors import FAMILY_COLORS
 from gradviz_core.model.registry import get_brick_class
 
 

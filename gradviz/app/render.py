@@ -10,8 +10,8 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from gradviz.app import quiet_qt_messages
-    from gradviz.main_window import MainWindow
+    from gradviz.app.start import quiet_qt_messages
+    from gradviz.app.main_window import MainWindow
     from gradviz_core.model.overrides import apply_set
 
     quiet_qt_messages()

@@ -18,7 +18,7 @@ def _window(path: Path):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from gradviz.main_window import MainWindow
+    from gradviz.app.main_window import MainWindow
     from gradviz_core import kernels
 
     app = QApplication.instance() or QApplication([])
@@ -105,7 +105,7 @@ def run(busy: bool = False, scale: float = 1.0) -> dict:
         if hog is not None:
             hog.terminate()
     out["busy"] = busy
-    from gradviz.training import APP_THREADS
+    from gradviz.sessions.training import APP_THREADS
     out["app_threads"] = APP_THREADS
     return out
 

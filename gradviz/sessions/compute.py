@@ -18,6 +18,7 @@ from gradviz_core.errors import GradvizError
 class Compute(QObject):
     done = Signal(str, object)
     failed = Signal(str, str)
+    _finished = Signal(int, str, object, object)  # generation, tag, result, error message (from the thread)
 
     def __init__(self, parent=None, threads: int = 1) -> None:
         super().__init__(parent)
@@ -26,6 +27,8 @@ class Compute(QObject):
         self._pending: tuple | None = None
         self._running = False
         self._closed = False
+        self._generation = 0
+        self._finished.connect(self._deliver)  # queued: runs on the window's thread
         self._thread = threading.Thread(target=self._loop, name="gradviz-views", daemon=True)
         self._thread.start()
 
@@ -37,6 +40,22 @@ class Compute(QObject):
     def busy(self) -> bool:
         with self._cond:
             return self._running or self._pending is not None
+
+    def cancel(self) -> None:
+        """Forget the waiting job, and the result of the one in hand: they were for a document
+        that is gone (its result, even one already on its way, is not delivered)."""
+        with self._cond:
+            self._pending = None
+            self._generation += 1
+
+    def _deliver(self, generation: int, tag: str, result, error) -> None:
+        with self._cond:
+            if generation != self._generation:
+                return
+        if error is not None:
+            self.failed.emit(tag, error)
+        else:
+            self.done.emit(tag, result)
 
     def close(self, timeout: float = 5.0) -> None:
         """End the thread (after the job in hand, if any)."""
@@ -58,14 +77,15 @@ class Compute(QObject):
                     return
                 (tag, job), self._pending = self._pending, None
                 self._running = True
+                generation = self._generation
             try:
                 result = job()
             except GradvizError as exc:
-                self.failed.emit(tag, str(exc))
+                self._finished.emit(generation, tag, None, str(exc))
             except Exception as exc:  # noqa: BLE001 - a view's message, never a traceback
-                self.failed.emit(tag, f"internal error: {type(exc).__name__}: {exc}")
+                self._finished.emit(generation, tag, None, f"internal error: {type(exc).__name__}: {exc}")
             else:
-                self.done.emit(tag, result)
+                self._finished.emit(generation, tag, result, None)
             finally:
                 with self._cond:
                     self._running = False

@@ -37,7 +37,7 @@ def quiet_qt_messages() -> None:
     qInstallMessageHandler(handler)
 
 
-ICON = Path(__file__).resolve().parent / "assets" / "gradviz.svg"
+ICON = Path(__file__).resolve().parents[1] / "assets" / "gradviz.svg"
 
 
 def app_icon():
@@ -53,7 +53,7 @@ def run(path: str | None = None) -> int:
         return 2
     from PySide6.QtWidgets import QApplication
 
-    from gradviz.main_window import MainWindow
+    from gradviz.app.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("gradviz")

@@ -9,7 +9,7 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
-from gradviz.bridge import Bridge
+from gradviz.sessions.bridge import Bridge
 from gradviz_core import kernels
 from gradviz_core.teach import compare
 from gradviz_core.errors import GradvizError

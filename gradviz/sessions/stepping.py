@@ -7,9 +7,21 @@ from PySide6.QtCore import QObject, Signal
 
 import numpy as np
 
-from gradviz.panels.heat import num
+from gradviz.look.heat import num
+from gradviz_core.teach.trace import SMALL, chain_rule, objective_of, show as _show  # noqa: F401 (SMALL: the panels read it here)
 from gradviz_core.errors import GradvizError
 from gradviz_core.runs.stepper import Stepper
+
+
+def show(a) -> str:
+    """A value as the window writes it: the command line's text, with real minus signs."""
+    return _show(a, number=num)
+
+
+def chain_rule_lines(graph, rec, objective: str) -> list[str]:
+    """The chain rule with the numbers filled in, worded as the command line words it
+    (``gradviz_core.teach.trace``), with real minus signs."""
+    return chain_rule(graph, rec, objective, number=num)
 
 
 def parse_samples(text: str) -> list[int] | None:
@@ -176,9 +188,8 @@ class StepSession(QObject):
             ok = text == sign_class(right)
             shown = sign_class(right)
         self.score[0] += ok
-        from gradviz.panels.values import chain_rule_lines
-        objective = s.program.objective[0] if len(s.program.objective) == 1 else "L"
-        line = next((x for x in chain_rule_lines(s.graph, rec, objective) if f"/∂{q['src']} " in x), "")
+        lines = chain_rule_lines(s.graph, rec, objective_of(s.program))
+        line = next((x for x in lines if f"/∂{q['src']} " in x), "")
         self.quiz_result.emit(("✓ Right" if ok else f"✗ Not quite (you said {text or 'nothing'})")
                               + f": {shown}. {line}  Score {self.score[0]}/{self.score[1]}")
         self.changed.emit()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from gradviz.bridge import Bridge
+from gradviz.sessions.bridge import Bridge
 from gradviz_core.runs import playground
 from gradviz_core.runs.playground import RULES  # noqa: F401 (the view's rules, in order)
 

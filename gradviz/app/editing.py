@@ -9,7 +9,7 @@ import json
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from gradviz import safety
+from gradviz.app import safety
 from gradviz_core.model.commands import AddNode, Group, MoveNodes, SetParam, copy_nodes, paste_command
 from gradviz_core.model.layout import layered_positions
 

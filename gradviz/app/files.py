@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from gradviz import safety
+from gradviz.app import safety
 from gradviz_core.errors import GradvizError
 from gradviz_core.model import fileformat
 from gradviz_core.model.graph import Graph

@@ -45,11 +45,16 @@ MENUS = [
 
 
 def _call(window, spec: str):
+    """The action's slot: ``spec`` is looked up when it is triggered, so "session.step" always
+    reaches the open document's session (each document has its own)."""
     path, _, arg = spec.partition(":")
-    target = window
-    for part in path.split("."):
-        target = getattr(target, part)
-    return (lambda _=False: target(arg)) if arg else (lambda _=False: target())
+
+    def call(_=False):
+        target = window
+        for part in path.split("."):
+            target = getattr(target, part)
+        return target(arg) if arg else target()
+    return call
 
 
 def build(window, examples: list) -> None:

@@ -1,0 +1,89 @@
+"""Each document has its own session: nothing of one graph (its curves, its warnings, its runs,
+its quiz) shows on the next, a run's last message after another graph opened reaches no one,
+and a view that waited for the kernels draws when they are ready. Read from what is shown."""
+import threading
+
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import Qt  # noqa: E402
+
+from test_gui_editor import window  # noqa: E402,F401
+from test_gui_stepper import press  # noqa: E402
+
+
+def _train(window, qtbot, epochs=5):
+    from gradviz_core.model.commands import SetTraining
+    window.scene.push(SetTraining("epochs", epochs))
+    window.training_panel.start.click()
+    qtbot.waitUntil(lambda: window.train_session.state in ("paused", "finished"), timeout=120000)
+    window.dashboard.draw_all()
+
+
+def test_a_new_lesson_starts_with_an_empty_dashboard(window, qtbot, examples_dir):
+    from gradviz_core.model.commands import SetTraining
+    board = window.dashboard
+    window.open(examples_dir / "mlp_softmax.json")
+    window.scene.push(SetTraining("lr", 1e-7))  # a rate the babysitter warns about (updates too small)
+    _train(window, qtbot)
+    assert board.diagnostics.warnings.count() > 0, "the test needs a run that warns"
+    assert board.curves.points() > 0
+    first_session = window.train_session
+    window.open(examples_dir / "spiral_mlp.json")
+    assert window.train_session is not first_session  # a session of its own
+    board.draw_all()
+    xs, _ = board.curves.train_curve.getData()
+    assert xs is None or len(xs) == 0, "the last lesson's curve is still drawn"
+    assert board.diagnostics.warnings.count() == 0 and not board.diagnostics.empty.isHidden()
+    assert board.compare.list.count() == len(window.graph.runs)  # only the runs saved with this graph
+    assert board.boundary.image.image is None  # no boundary from another graph
+    assert window.training_panel.status.text() != "" and "epoch" not in window.training_panel.status.text()
+
+
+def test_the_quiz_line_does_not_survive_a_new_document(window, qtbot):
+    panel = window.stepper_panel
+    panel.quiz.setChecked(True)
+    press(window, qtbot, Qt.Key_F5)
+    press(window, qtbot, Qt.Key_F10)
+    qtbot.keyClicks(panel.guess, "-4")
+    qtbot.keyClick(panel.guess, Qt.Key_Return)
+    assert panel.result.text().startswith("✓ Right")
+    window.new()
+    assert panel.result.text() == "" and panel.quiz_box.isHidden()
+    assert panel.quiz.isChecked() and window.session.quiz  # the mode stays; the score starts over
+    assert window.session.score == [0, 0]
+
+
+def test_a_run_that_ends_after_another_graph_opened_reaches_no_one(window, qtbot, examples_dir):
+    """Its trainer is stopped and joined when its document closes; whatever it still sent is dropped
+    (before, the "done" message raised AttributeError in the new document's session)."""
+    from gradviz_core.model.commands import SetTraining
+    window.open(examples_dir / "spiral_mlp.json")
+    window.scene.push(SetTraining("epochs", 2000))
+    window.training_panel.start.click()
+    qtbot.waitUntil(lambda: window.train_session.trainer.steps > 0, timeout=60000)
+    old = window.train_session
+    window.open(examples_dir / "mlp_softmax.json")
+    assert not any(t.name == "gradviz-trainer" and t.is_alive() for t in threading.enumerate())
+    qtbot.wait(300)  # a few frames of the bridge: nothing raises (pytest-qt fails the test if it does)
+    assert window.train_session is not old and window.train_session.state == "none"
+    assert window.dashboard.curves.train_curve.getData()[0] is None or \
+        len(window.dashboard.curves.train_curve.getData()[0]) == 0
+
+
+def test_the_boundary_draws_when_the_kernels_become_ready(window, qtbot, examples_dir, monkeypatch):
+    from gradviz_core import kernels
+    if not kernels.active().__name__.endswith("fast"):
+        pytest.skip("the reference kernels need no compiling")
+    qtbot.waitUntil(kernels.ready, timeout=300000)
+    window.open(examples_dir / "spiral_mlp.json")
+    monkeypatch.setattr(kernels, "ready", lambda: False)  # as on a fresh install, still compiling
+    _train(window, qtbot, epochs=3)
+    board = window.dashboard
+    board.show_view(board.boundary)
+    board.draw_all()
+    assert board.boundary.image.image is None  # it waits for the kernels
+    monkeypatch.setattr(kernels, "ready", lambda: True)
+    window.warm_up.finished.emit(1.0)
+    qtbot.waitUntil(lambda: board.boundary.image.image is not None, timeout=20000)
+    assert "Kernels ready" in window.kernels_label.text()
