@@ -38,29 +38,39 @@ def _finite(a) -> bool:
     return a.dtype.kind != "f" or bool(np.all(np.isfinite(a)))
 
 
-def chain_rule(graph: Graph, rec: StepRecord) -> list[str]:
-    """One line per input: dL/d(src) += dL/d(node) · ∂node/∂port = … (numbers where scalar)."""
+def objective_of(program) -> str:
+    """The name the chain rule writes for what is differentiated: the one objective node, or L."""
+    return program.objective[0] if len(program.objective) == 1 else "L"
+
+
+def chain_rule(graph: Graph, rec: StepRecord, objective: str = "L", number=num) -> list[str]:
+    """The chain rule with the numbers filled in, one line per input of a backward step, as the
+    command line and the window both write it:
+    ∂f/∂x += ∂f/∂q · ∂q/∂x = -4 · 1 = -4 (scalars), or the upstream and a summary (tensors).
+    ``+=``: a node used twice receives the sum of what each use sends back."""
+    o, node = objective, rec.node
     lines = []
-    g = rec.upstream
-    sources = graph.inputs_of(rec.node)
+    up = rec.upstream
+    sources = graph.inputs_of(node)
     for port, d in rec.input_grads.items():
         src = sources.get(port, port)
         if d is None:
-            lines.append(f"dL/d{src}: no gradient (integer labels)")
+            lines.append(f"∂{o}/∂{src}: none (labels are data)")
             continue
-        if np.ndim(g) == 0 and np.ndim(d) == 0 and float(g) != 0.0:
-            local = float(d) / float(g)
-            lines.append(f"dL/d{src} += dL/d{rec.node} · ∂{rec.node}/∂{port} = "
-                         f"{num(g)} · {num(local)} = {num(d)}")
+        if np.ndim(up) == 0 and np.ndim(d) == 0 and float(up) != 0.0:
+            local = float(d) / float(up)
+            lines.append(f"∂{o}/∂{src} += ∂{o}/∂{node} · ∂{node}/∂{src} = "
+                         f"{number(up)} · {number(local)} = {number(d)}")
         else:
-            lines.append(f"dL/d{src} += {show(d)}")
+            shape = f" ({'×'.join(map(str, np.shape(up)))})" if np.ndim(up) else f" = {number(up)}"
+            lines.append(f"∂{o}/∂{src} += ∂{o}/∂{node}{shape} through ∂{node}/∂{src}: {show(d, number)}")
     for key, d in rec.param_grads.items():
-        name = key if "." in key else f"{rec.node}.{key}"
-        lines.append(f"dL/d{name} += {show(d)}")
+        name = key if "." in key else f"{node}.{key}"
+        lines.append(f"∂{o}/∂{name} = {show(d, number)}")
     return lines
 
 
-def describe(graph: Graph, rec: StepRecord) -> list[str]:
+def describe(graph: Graph, rec: StepRecord, objective: str = "L") -> list[str]:
     """Lines that describe one step."""
     b = graph.brick(rec.node)
     if rec.phase == "forward":
@@ -74,8 +84,8 @@ def describe(graph: Graph, rec: StepRecord) -> list[str]:
             warn = "    ← not finite: " + ("it starts here" if starts else "it comes from an input")
         return [f"{head} = {show(rec.output)}    {fmt(graph.shapes.get(rec.node))}{warn}"]
     if rec.phase == "backward":
-        return [f"{rec.node} ({b.type_name}): upstream dL/d{rec.node} = {show(rec.upstream)}"] + \
-               ["    " + line for line in chain_rule(graph, rec)]
+        return [f"{rec.node} ({b.type_name}): upstream ∂{objective}/∂{rec.node} = {show(rec.upstream)}"] + \
+               ["    " + line for line in chain_rule(graph, rec, objective)]
     lines = [f"{rec.node}: update"]
     for w, u in rec.update.items():
         extra = f", velocity {show(u['velocity'])}" if "velocity" in u else ""
