@@ -307,6 +307,7 @@ def _shape_text(shape) -> str:
 def cmd_train(args) -> int:
     from gradviz_core.model import fileformat
     from gradviz_core.errors import GradvizError
+    from gradviz_core.runs import babysit
     from gradviz_core.runs.trainer import Trainer
 
     graph = _load_checked(args.file, args.set)
@@ -325,8 +326,8 @@ def cmd_train(args) -> int:
     def warn(record):
         if args.json:
             print(json.dumps(record), flush=True)
-        else:
-            bar.interrupt(f"gradviz: warning: {record['message']}")
+        elif not any(w.code == record["code"] for w in trainer.warnings[:-1]):
+            bar.interrupt(f"gradviz: warning: {record['message']}")  # the first of its kind, at once
 
     def diagnostics(record):
         if args.json:
@@ -341,6 +342,9 @@ def cmd_train(args) -> int:
     result = trainer.run()
     if bar:
         bar.close()
+        for first, nodes in babysit.grouped(trainer.warnings):  # the others of each kind, counted
+            if len(nodes) > 1:
+                print(f"gradviz: warning: {babysit.group_line(first, nodes)}", file=sys.stderr)
     if args.save:  # after a divergence too: the weights kept are finite
         fileformat.save_weights(trainer.graph, args.save)
     if args.json:

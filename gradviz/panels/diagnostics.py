@@ -9,6 +9,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from gradviz.look.axes import readable_axes
+from gradviz.sessions.training import group_line, grouped
 from gradviz.look.colors import CLASS_COLORS
 
 MOMENTS = 4  # histograms drawn per layer: from the first record to the newest
@@ -32,6 +34,8 @@ class DiagnosticsView(QWidget):
         self.ratio_plot.addLegend(offset=(-5, 5))
         self.ratio_plot.addLine(y=np.log10(HEALTHY), pen=pg.mkPen("#2f9e44", style=Qt.DashLine))
         self.dead_plot = self.plots.addPlot(row=1, col=0, title="dead ReLUs (share of units)")
+        for plot in (self.ratio_plot, self.dead_plot):
+            readable_axes(plot)
         self.dead_plot.setYRange(0, 1)
         self.dead_plot.setLabel("bottom", "step")
         self.dead_plot.addLegend(offset=(-5, 5))
@@ -61,7 +65,7 @@ class DiagnosticsView(QWidget):
             return  # already this document's
         self._bound = session
         self.session = session
-        self._drawn = (None, -1)
+        self._drawn, self._warned = (None, -1), 0
         self.warnings.clear()
         self.warnings.hide()
         self.empty.show()
@@ -129,14 +133,19 @@ class DiagnosticsView(QWidget):
                     g.plot(st["grad_edges"], st["grad_hist"], stepMode="center", pen=pen)
 
     def _warnings(self, t) -> None:
+        """One line per kind of warning, with the number of nodes it was found at (a deep net's
+        dead ReLUs are one line); a click selects the first of them."""
         found = list(t.warnings) if t is not None else []
-        if self.warnings.count() == len(found):
+        if self._warned == len(found):
             return
+        self._warned = len(found)
         self.warnings.clear()
-        for w in found:
-            item = QListWidgetItem(("⚠ " + (f"{w.node}: " if w.node and not w.message.startswith(w.node) else ""))
-                                   + w.message)
-            item.setData(Qt.UserRole, w.node)
+        for first, nodes in grouped(found):
+            text = group_line(first, nodes)
+            item = QListWidgetItem("⚠ " + (f"{first.node}: " if first.node and not text.startswith(first.node)
+                                           and len(nodes) <= 1 else "") + text)
+            item.setData(Qt.UserRole, first.node)
+            item.setToolTip("\n".join(w.message for w in found if w.code == first.code)[:4000])
             self.warnings.addItem(item)
         self.empty.setVisible(not found)
         self.warnings.setVisible(bool(found))

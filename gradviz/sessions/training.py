@@ -13,6 +13,7 @@ from gradviz.sessions.bridge import Bridge
 from gradviz_core import kernels
 from gradviz_core.teach import compare
 from gradviz_core.errors import GradvizError
+from gradviz_core.runs.babysit import group_line, grouped  # noqa: F401 (the diagnostics panel's)
 from gradviz_core.runs.trainer import Trainer
 
 #: compute threads of the window's training runs. Measured in the app on a 2-core machine

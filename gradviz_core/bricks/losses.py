@@ -221,6 +221,7 @@ class HingeLoss(_ElementwiseLoss):
 class _ClassLoss(_Loss):
     """Scores (N, K) against class indices (N,) or one-hot rows (N, K)."""
     torch_predict = "{s}.argmax(1)"
+    scores_classes = True
 
     def infer_shape(self, shapes):
         s, t = shapes["x"], shapes["target"]

@@ -73,8 +73,27 @@ def infer(graph) -> tuple[list[str], dict, list[Problem]]:
             problems.append(Problem(name, getattr(exc, "port", None), str(exc)))
     if not problems:
         graph.shapes = shapes  # what the estimate reads
-        problems += memory_problem(graph, info)
+        # a graph that cannot fit is refused in one line; otherwise its scores are held to the classes
+        problems += memory_problem(graph, info) or class_count_problems(graph, order, shapes, info)
     return order, shapes, problems
+
+
+def class_count_problems(graph, order, shapes, info: dict | None) -> list[Problem]:
+    """A class loss whose scores do not number the data's classes: a last Linear of 16 units
+    before a softmax over 2 classes runs (the extra scores are never right) but is a mistake."""
+    classes = (info or {}).get("classes")
+    if (graph.data or {}).get("source") == "random":
+        classes = None  # made-up labels (an imported model's stand-in data): nothing to hold the scores to
+    out = []
+    for name in order if classes else ():
+        brick = graph.brick(name)
+        src = graph.inputs_of(name).get("x")
+        s = shapes.get(src) if brick.scores_classes and src else None
+        if s is not None and len(s) == 2 and s[1] != classes:
+            out.append(Problem(name, "x", f"{name}: {src} gives {s[1]} scores per sample, but the data has "
+                                          f"{classes} classes: a {brick.type_name} needs one score per class, "
+                                          f"so {src} should give {classes}", "classes"))
+    return out
 
 
 def connection_error(graph, src: str, dst: str, port: str, shapes: bool = True) -> str | None:

@@ -37,6 +37,8 @@ class Brick:
     is_source: ClassVar[bool] = False
     #: True for regularizers: they read and write other nodes' weights (see ``bind``)
     acts_on_weights: ClassVar[bool] = False
+    #: True for losses over K class scores (input "x", (N, K)): K must be the data's class count
+    scores_classes: ClassVar[bool] = False
     #: for data bricks: which array of a batch the runner feeds them, "X" (samples) or "y" (labels)
     feeds: ClassVar[str | None] = None
     #: True for bricks that draw random numbers each iteration (Dropout): see ``begin_iteration``

@@ -95,3 +95,23 @@ def from_history(history: list[dict]) -> list[Warning]:
                         f"start ({first:.4g}): the learning rate is too low, or so high that the loss bounces; "
                         "read the update ratios, and check for dead units")]
     return []
+
+
+def grouped(warnings) -> list[tuple[Warning, list[str]]]:
+    """The warnings by kind, in the order first seen: (the first warning of each code, the nodes
+    the code was found at). A deep net's 240 dead-ReLU layers are one entry, not 240 lines."""
+    out: dict[str, tuple[Warning, list[str]]] = {}
+    for w in warnings:
+        first, nodes = out.setdefault(w.code, (w, []))
+        if w.node and w.node not in nodes:
+            nodes.append(w.node)
+    return list(out.values())
+
+
+def group_line(first: Warning, nodes: list[str]) -> str:
+    """One line for a kind of warning: its first message, and how many nodes share it."""
+    if len(nodes) <= 1:
+        return first.message
+    names = ", ".join(nodes[:3]) + (f", … {nodes[-1]}" if len(nodes) > 4 else
+                                    "".join(f", {n}" for n in nodes[3:]))
+    return f"{len(nodes)} nodes ({names}) — the first: {first.message}"
