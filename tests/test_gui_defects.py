@@ -160,3 +160,38 @@ def test_a_selected_node_with_a_problem_looks_different(window, qtbot):
     plain = draw()
     item.setSelected(True)
     assert draw() != plain
+
+
+def test_added_bricks_land_on_free_spots_next_to_the_selection(window, qtbot):
+    """Bricks added one after another never overlap (not a cascade of 40-px offsets over each
+    other), and one added while a node is selected lands to its right, on the same row."""
+    action(window, "&New").trigger()
+    for _ in range(6):
+        window.add_brick("Exp")
+    rects = [i.sceneBoundingRect() for i in window.scene.nodes.values()]
+    assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])
+    first = window.graph.nodes()[0]
+    window.select_node(first)
+    before = set(window.graph.nodes())
+    window.add_brick("ReLU")
+    new = (set(window.graph.nodes()) - before).pop()
+    a, b = window.scene.nodes[first].sceneBoundingRect(), window.scene.nodes[new].sceneBoundingRect()
+    assert b.left() >= a.right() and abs(b.center().y() - a.center().y()) < 160
+    assert not any(b.intersects(window.scene.nodes[n].sceneBoundingRect()) for n in before)
+
+
+def test_long_problems_wrap_in_the_problems_panel(window, qtbot, examples_dir):
+    from gradviz_core.model.commands import SetParam
+    window.resize(1280, 800)
+    window.open(examples_dir / "spiral_mlp.json")
+    window.scene.push(SetParam("fc2", "units", 16))
+    problems = window.problems
+    text = [problems.item(i).text() for i in range(problems.count())]
+    assert any("fc2 gives 16 scores per sample, but the data has 3 classes" in t for t in text), text
+    window.docks["Problems"].show()
+    window.docks["Problems"].raise_()
+    qtbot.wait(30)
+    row = next(i for i in range(problems.count()) if "16 scores" in problems.item(i).text())
+    box = problems.visualItemRect(problems.item(row))
+    assert box.right() <= problems.viewport().width() + 1  # within the dock, not cut at its edge
+    assert box.height() > 2 * problems.fontMetrics().height()  # wrapped onto several lines

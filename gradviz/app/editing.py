@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -14,15 +15,37 @@ from gradviz_core.model.commands import AddNode, Group, MoveNodes, SetParam, cop
 from gradviz_core.model.layout import layered_positions
 
 
+NODE_W, NODE_H = 200.0, 90.0  # the room a new brick needs (a node's width; a little more than its height)
+
+
+def free_spot(x: float, y: float, taken: list, step: float = 30.0) -> tuple[float, float]:
+    """The free place nearest (x, y), in rings of ``step``, for a node of NODE_W × NODE_H."""
+    def free(px: float, py: float) -> bool:
+        box = QRectF(px - 10, py - 10, NODE_W + 20, NODE_H + 20)
+        return not any(box.intersects(t) for t in taken)
+    for ring in range(0, 60):
+        spots = [(x + step * i, y + step * j) for i in range(-ring, ring + 1) for j in range(-ring, ring + 1)
+                 if max(abs(i), abs(j)) == ring]
+        spots.sort(key=lambda p: (abs(p[1] - y) * 1.5 + abs(p[0] - x), p))  # rows before columns
+        for px, py in spots:
+            if free(px, py):
+                return px, py
+    return x, y
+
+
 class EditActions:
     def add_brick(self, type_name: str) -> None:
-        """At the centre of the view; a brick added where another one sits moves down and right,
-        so double-clicked bricks never land on top of each other."""
-        center = self.view.mapToScene(self.view.viewport().rect().center())
-        x, y = center.x() - 95, center.y() - 30
-        taken = [self.graph.pos(n) for n in self.graph.nodes()]
-        while any(abs(x - a) < 30 and abs(y - b) < 30 for a, b in taken):
-            x, y = x + 40, y + 40
+        """On a free spot: to the right of the selected node (where the next brick of a chain
+        goes), else at the centre of the view; if that is taken, the nearest free place in
+        rows and columns around it. Added bricks never land on one another."""
+        selected = [i for i in self.scene.selectedItems() if hasattr(i, "name")]
+        if len(selected) == 1:
+            box = selected[0].sceneBoundingRect()
+            x, y = box.right() + 40, selected[0].pos().y()
+        else:
+            center = self.view.mapToScene(self.view.viewport().rect().center())
+            x, y = center.x() - NODE_W / 2, center.y() - 30
+        x, y = free_spot(x, y, [item.sceneBoundingRect() for item in self.scene.nodes.values()])
         self.scene.push(AddNode(type_name, pos=(x, y)))
 
     def set_param(self, node: str, key: str, value) -> None:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import (QDesktopServices, QUndoStack)
-from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox,
-                               QWidget)
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox
 from shiboken6 import isValid
 
-from gradviz.app import menus, safety
+from gradviz.app import menus, safety, workspaces
 from gradviz.canvas.scene import GraphScene, GraphView
 from gradviz.sessions.checking import GradientCheck
 from gradviz.app.editing import EditActions
@@ -36,12 +35,6 @@ from gradviz_core.model.graph import Graph
 EXAMPLES = fileformat.examples_dir()
 
 
-def _scrolling(widget):
-    from PySide6.QtWidgets import QScrollArea
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setWidget(widget)
-    return area
 AUTOSAVE_MS = 30_000
 
 
@@ -81,28 +74,10 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         self.dashboard.diagnostics.node_clicked.connect(self.select_node)
         self.data_panel = DataPanel()
         self.data_panel.data_edited.connect(lambda spec: self.scene.push(SetData(spec)))
-        docks = []
-        for title, widget, area in (("Bricks", self.palette, Qt.LeftDockWidgetArea),
-                                    ("Inspector", self.inspector, Qt.RightDockWidgetArea),
-                                    ("Problems", self.problems, Qt.RightDockWidgetArea),
-                                    ("Lesson", self.lesson, Qt.RightDockWidgetArea),
-                                    ("Values", _scrolling(self.values), Qt.RightDockWidgetArea),
-                                    ("Data", _scrolling(self.data_panel), Qt.RightDockWidgetArea),
-                                    ("Training", _scrolling(self.training_panel), Qt.RightDockWidgetArea)):
-            dock = QDockWidget(title, self)
-            dock.setObjectName(title)
-            dock.setWidget(widget)
-            self.addDockWidget(area, dock)
-            docks.append(dock)
-        self.docks = {d.objectName(): d for d in docks}
-        # the right side holds one panel at a time, so the canvas keeps the window's full height
-        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Problems"])
-        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Lesson"])
-        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Values"])
-        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Data"])
-        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Training"])
-        self.docks["Inspector"].raise_()
-        self.resizeDocks(docks[:2], [180, 330], Qt.Horizontal)
+        self.docks = workspaces.make_docks(self, {"Inspector": self.inspector, "Problems": self.problems,
+                                                  "Lesson": self.lesson, "Values": self.values,
+                                                  "Data": self.data_panel, "Training": self.training_panel},
+                                           self.palette)
         self.palette.add_requested.connect(self.add_brick)
         self.inspector.param_edited.connect(self.set_param)
         self.problems.node_clicked.connect(self.select_node)
@@ -112,32 +87,20 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         self.undo.indexChanged.connect(self._undo_moved)
         self._menus()
         self.stepper_panel = StepperPanel(self.session, self.step_actions)
-        dock = QDockWidget("Stepper", self)
-        dock.setObjectName("Stepper")
-        dock.setWidget(self.stepper_panel)
-        dock.setTitleBarWidget(QWidget())  # a strip, not a panel: Window > Stepper brings it back
-        self.addDockWidget(Qt.BottomDockWidgetArea, dock)
-        self.docks["Stepper"] = dock
-        self.window_menu.addAction(dock.toggleViewAction())
+        strip = QDockWidget("Stepper", self)
+        strip.setWidget(self.stepper_panel)
+        workspaces.hide_title(strip)  # a strip, not a panel: View > Step brings it back
+        workspaces.add_bottom(self, "Stepper", strip)
         board = QDockWidget("Dashboard", self)
-        board.setObjectName("Dashboard")
         board.setWidget(self.dashboard)
-        self.addDockWidget(Qt.BottomDockWidgetArea, board)
-        self.splitDockWidget(board, dock, Qt.Vertical)  # the stepper strip stays at the very bottom
-        self.docks["Dashboard"] = board
-        self.window_menu.addAction(board.toggleViewAction())
+        workspaces.add_bottom(self, "Dashboard", board)
         self.playground = PlaygroundDock(self, self.scene)
-        self.addDockWidget(Qt.BottomDockWidgetArea, self.playground)
-        self.splitDockWidget(board, self.playground, Qt.Vertical)  # a column: dashboard, playground, stepper
-        self.window_menu.addAction(self.playground.toggleViewAction())
-        self.playground.hide()  # shown when the graph is a loss of two numbers
-        self.playground.visibilityChanged.connect(self._bottom_changed)
+        workspaces.add_bottom(self, "Playground", self.playground)
         self.playground.view.raced.connect(lambda: self.reach({"raced"}))
-        board.visibilityChanged.connect(self._bottom_changed)
-        board.hide()  # until the Training panel is brought forward, or training starts
-        # (Window > Dashboard brings it too); laid out then, so that Start costs no layout
-        self.docks["Training"].visibilityChanged.connect(
-            lambda shown: shown and self.graph.data is not None and self._show_dashboard())
+        self.playground.wanted.connect(lambda: workspaces.switch(self, "Playground"))
+        for dock in (strip, board, self.playground):
+            self.window_menu.addAction(dock.toggleViewAction())
+        workspaces.apply(self, workspaces.restore(self))
         self.scene.run_to.connect(lambda node: self.session.run_to(node))
         self._bind_document()
         self.checker = GradientCheck(self)
@@ -214,6 +177,10 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         doc.training.changed.connect(self._training_changed)
         doc.training.finished.connect(lambda result: result.status == "done" and self.reach({"trained"}))
         self.playground.set_document(doc.graph, doc.race)
+        if self.playground.view.surface is not None:  # a loss of two numbers: race it
+            workspaces.switch(self, "Playground")
+        elif getattr(self, "workspace", None) == "Playground":
+            workspaces.switch(self, "Build")
         self.values.clear("Step the graph to see its values and gradients.")
 
     def _kernels_ready(self, seconds: float) -> None:
@@ -281,27 +248,9 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
     def _undo_moved(self, _index: int) -> None:
         self.training_panel.refresh()  # kept weights come and go with undo and redo
 
-    def _bottom_changed(self, _shown: bool = False) -> None:
-        """A dock below the canvas came or went: the canvas gets the room back (a hidden dock's
-        height otherwise stays with its neighbours: an empty band, or a dashboard of 80%)."""
-        QTimer.singleShot(0, self, self._fit_bottom)  # cancelled with the window
-
-    def _fit_bottom(self) -> None:
-        if not isValid(self):
-            return
-        shown = [d for d in (self.docks["Dashboard"], self.playground) if d.isVisible()]
-        strip = self.docks["Stepper"]
-        if shown:
-            share = int(self.height() * (0.42 if len(shown) == 1 else 0.3))
-            self.resizeDocks(shown + [strip], [share] * len(shown) + [strip.sizeHint().height()], Qt.Vertical)
-        else:
-            self.resizeDocks([strip], [strip.sizeHint().height()], Qt.Vertical)
-
-    def _show_dashboard(self) -> None:
-        dock = self.docks["Dashboard"]
-        if not dock.isVisible():
-            dock.show()
-            self.resizeDocks([dock], [int(self.height() * 0.5)], Qt.Vertical)
+    def set_workspace(self, name: str) -> None:
+        """View > Build, Step, Train or Playground."""
+        workspaces.apply(self, name)
 
     def _training_changed(self) -> None:
         s = self.train_session
@@ -310,8 +259,7 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         if s.state in ("ready", "running") and s.trainer is not None and not s.trainer.warnings:
             self.scene.clear_warnings()  # a new run: its own warnings
         if s.state in ("ready", "running"):
-            self._show_dashboard()
-        if s.state in ("ready", "running"):
+            workspaces.switch(self, "Train")
             self.docks["Training"].raise_()
 
     def closeEvent(self, event) -> None:
@@ -324,6 +272,7 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
                 self.keep_trained_weights()
         if self.confirm_discard():
             safety.clear_recovery()  # a clean close leaves nothing to recover
+            workspaces.remember(self)
             self.doc.close()
             self.dashboard.close()
             event.accept()
@@ -373,8 +322,10 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         node = selected[0] if len(selected) == 1 else (s.records[-1].node if s.records else None)
         self.values.show_node(s, node)
         self._ticked(self.doc.lesson.reach_steps(s.records))
-        if s.records:
-            self.docks["Values"].raise_()  # stepping: the values panel comes to the front
+        if s.records:  # stepping: the Step workspace (the race stays, if it is shown), values in front
+            if self.workspace != "Playground":
+                workspaces.switch(self, "Step")
+            self.docks["Values"].raise_()
 
     def _model_changed(self) -> None:
         self.problems.show_problems(self.graph.problems)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from PySide6.QtGui import QAction, QKeySequence
 
+from gradviz.app.workspaces import WORKSPACES
+
 #: QKeySequence's standard keys by name, so the table holds plain text
 _STANDARD = {"New": QKeySequence.New, "Open": QKeySequence.Open, "Save": QKeySequence.Save,
              "SaveAs": QKeySequence.SaveAs, "Copy": QKeySequence.Copy, "Paste": QKeySequence.Paste}
@@ -21,7 +23,8 @@ MENUS = [
     ("E&xamples", ["examples"]),
     ("&Edit", ["undo", ("&Delete", "scene.delete_selected"), ("&Copy", "copy", "Copy"),
                ("&Paste", "paste", "Paste"), ("Auto-&layout", "auto_layout", "Ctrl+L")]),
-    ("&View", [("&Fit to window", "view.fit"), ("&Actual size", "view.actual_size", "Ctrl+0"),
+    ("&View", ["workspaces", "-", ("&Fit to window", "view.fit", "Ctrl+Shift+F"),
+               ("&Actual size", "view.actual_size", "Ctrl+0"),
                ("&Light theme", "set_theme:light"), ("&Dark theme", "set_theme:dark")]),
     ("&Step", [("&Step", "session.step", "F10", "step_actions.step",
                 "one step: the next node forward, then backward, then the update"),
@@ -31,14 +34,20 @@ MENUS = [
                ("Apply the &update", "session.run_phase:update", "F7", "step_actions.update"),
                ("&Reset", "session.reset", "Ctrl+R", "step_actions.reset", "back to before the first step"),
                ("&Play", None, "F8", "step_actions.play"), "-",
+               ("&Quiz: predict each gradient", None, "Ctrl+Shift+Q", "step_actions.quiz",
+                "before a backward step reveals a gradient, say what it will be"),
+               ("&Training mode", None, "Ctrl+Shift+M", "step_actions.training_mode",
+                "Dropout and BatchNorm as in training (off: as at test time)"),
+               ("Sa&mples to step…", None, "Ctrl+Shift+N", "step_actions.samples",
+                "which training samples to step: 0, 0-3, 0, 5, 7, or batch"), "-",
                ("&Check gradients numerically", "check_gradients", "Ctrl+G", "check_action")]),
     ("&Train", [("&Start training", "start_training", "F9", "train_actions.start"),
                 ("&Pause or resume", "train_session.pause", "Shift+F9", "train_actions.pause"),
-                ("One training s&tep", "train_session.advance:step", None, "train_actions.one_step"),
-                ("One &epoch", "train_session.advance:epoch", None, "train_actions.one_epoch"),
-                ("St&op", "train_session.stop", None, "train_actions.stop"),
-                ("&Reset weights", "train_session.reset", None, "train_actions.reset"), "-",
-                ("&Keep the trained weights", "keep_trained_weights", None, "train_actions.keep")]),
+                ("One training s&tep", "train_session.advance:step", "Ctrl+F9", "train_actions.one_step"),
+                ("One &epoch", "train_session.advance:epoch", "Ctrl+Shift+F9", "train_actions.one_epoch"),
+                ("St&op", "train_session.stop", "Ctrl+.", "train_actions.stop"),
+                ("&Reset weights", "train_session.reset", "Ctrl+Shift+R", "train_actions.reset"), "-",
+                ("&Keep the trained weights", "keep_trained_weights", "Ctrl+K", "train_actions.keep")]),
     ("&Window", ["docks"]),
     ("&Help", [("&Lessons…", "show_lessons", "F1")]),  # brings back a lesson panel that was closed
 ]
@@ -83,6 +92,12 @@ def build(window, examples: list) -> None:
                 # it twice makes Qt report an ambiguous shortcut and do nothing
                 redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
                 menu.addActions([undo, redo])
+            elif entry == "workspaces":
+                window.workspace_actions = {}
+                for ws in WORKSPACES.values():
+                    a = _action(window, menu, f"&{ws.name}", f"set_workspace:{ws.name}", ws.keys, None, ws.tip)
+                    a.setCheckable(True)
+                    window.workspace_actions[ws.name] = a
             elif entry == "docks":
                 window.window_menu = menu
                 for dock in window.docks.values():

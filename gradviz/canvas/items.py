@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QGraphicsSimpleTextItem
 
 from gradviz.look.colors import FAMILY_COLORS
@@ -120,10 +120,30 @@ class NodeItem(QGraphicsObject):
     def tensor_overlay(self) -> bool:
         return any(np.ndim(a) > 0 for _, _, a in self.overlay_rows())
 
-    def overlay_height(self) -> float:
-        """Scalars add rows below the body; tensor thumbnails sit inside it, on the right."""
+    def overlay_layout(self) -> list[tuple[str, str, QRectF]]:
+        """Where the stepper's numbers are written below the body: [(kind, text, its box)]. The
+        value on the left and the gradient on the right share a row when both fit with a gap;
+        otherwise each has a row of its own, so they never run into each other. A text longer
+        than the node is elided. (Tensors show as thumbnails instead: none.)"""
         rows = self.overlay_rows()
-        return ROW if rows and not self.tensor_overlay() else 0.0  # value and gradient share a row
+        if not rows or self.tensor_overlay():
+            return []
+        metrics = QFontMetricsF(canvas_font(TEXT_PT, bold=True))
+        room = WIDTH - 18
+        texts = [(kind, metrics.elidedText(text, Qt.ElideRight, room)) for kind, text, _ in rows]
+        widths = [metrics.horizontalAdvance(text) for _, text in texts]
+        one_row = sum(widths) + 16 <= room
+        top, out = self.body_height(), []
+        for i, ((kind, text), w) in enumerate(zip(texts, widths)):
+            x = WIDTH - 8 - w if one_row and kind == "grad" else 10
+            out.append((kind, text, QRectF(x, top + (0 if one_row else ROW * i), w, ROW)))
+        return out
+
+    def overlay_height(self) -> float:
+        """Scalars add rows below the body (one, or two when value and gradient do not both fit);
+        tensor thumbnails sit inside it, on the right."""
+        boxes = self.overlay_layout()
+        return max(box.bottom() for _, _, box in boxes) - self.body_height() if boxes else 0.0
 
     def body_height(self) -> float:
         rows = max(len(self.lines), len(self.ports), 3 if self.tensor_overlay() else 0)
@@ -236,10 +256,9 @@ class NodeItem(QGraphicsObject):
             painter.setPen(QPen(QColor(pal["port"]), 1))
             painter.drawLine(QPointF(6, top), QPointF(WIDTH - 6, top))
             painter.setFont(canvas_font(TEXT_PT, bold=True))
-            for kind, text, _ in rows:
+            for kind, text, box in self.overlay_layout():
                 painter.setPen(QColor(pal[kind]))
-                align = (Qt.AlignLeft if kind == "value" else Qt.AlignRight) | Qt.AlignVCenter
-                painter.drawText(QRectF(10, top, WIDTH - 18, ROW), align, text)
+                painter.drawText(box.adjusted(0, 0, 2, 0), Qt.AlignLeft | Qt.AlignVCenter, text)
             return
         # heatmap thumbnails on the right of the body: the value (blue frame), the gradient (red)
         for i, (kind, text, a) in enumerate(rows):

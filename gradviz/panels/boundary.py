@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from gradviz.sessions.compute import Compute
 
-from gradviz.panels.curves import cache_axes
+from gradviz.look.axes import readable_axes
 from gradviz.look.colors import CLASS_COLORS
 from gradviz.look.heat import diverging_rgb
 from gradviz.sessions.views import boundary_frame
@@ -37,8 +37,8 @@ class BoundaryView(QWidget):
         self.plot = pg.PlotWidget(title="decision boundary")
         self.plot.setBackground(None)
         self.plot.setAspectLocked(True)
-        self.plot.setMinimumSize(260, 240)
-        cache_axes(self.plot.plotItem)
+        self.plot.setMinimumSize(220, 180)
+        readable_axes(self.plot)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.train_points = pg.ScatterPlotItem(size=6, pen=pg.mkPen("#222222", width=0.6))
@@ -48,7 +48,7 @@ class BoundaryView(QWidget):
         self.plot.addLegend(offset=(5, 5))
         self.hidden = pg.GraphicsLayoutWidget()
         self.hidden.setBackground(None)
-        self.hidden.setMinimumSize(260, 240)
+        self.hidden.setMinimumSize(200, 180)
         self.hidden_items: dict[str, pg.ImageItem] = {}
         self.hidden_note = QLabel("")
         self.hidden_note.setWordWrap(True)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListW
                                QPushButton, QSlider, QVBoxLayout, QWidget)
 
 from gradviz.look.colors import CLASS_COLORS
+from gradviz.look.axes import readable_axes
 
 TRAIN, VAL, DATA, REG = "#1c7ed6", "#e8590c", "#2f9e44", "#868e96"
 
@@ -34,17 +35,9 @@ def column(history: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array([p[0] for p in pairs], float), np.array([p[1] for p in pairs], float)
 
 
-def cache_axes(plot) -> None:
-    """Draw each axis from a cached pixmap until its range changes: repainting axis text is
-    the costliest part of a plot's frame."""
-    from PySide6.QtWidgets import QGraphicsItem
-    for name in ("left", "bottom", "right", "top"):
-        plot.getAxis(name).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
-
-
 def _plot(layout, title: str, left: str):
     p = layout.addPlot(title=title)
-    cache_axes(p)
+    readable_axes(p)
     p.setLabel("bottom", "epoch")
     p.setLabel("left", left)
     p.showGrid(x=True, y=True, alpha=0.2)
@@ -71,7 +64,7 @@ class CurvesView(QWidget):
         bar.addStretch(1)
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground(None)
-        self.plots.setMinimumHeight(220)
+        self.plots.setMinimumHeight(200)
         self.loss_plot = _plot(self.plots, "loss", "loss")
         self.step_curve = self.loss_plot.plot(pen=pg.mkPen("#a5d8ff", width=1), name="each step")
         self.step_curve.setDownsampling(auto=True, method="peak")
@@ -199,6 +192,7 @@ class CompareView(QWidget):
                            "init, and train again.")
         self.note.setWordWrap(True)
         self.plot = pg.PlotWidget(title="runs compared")
+        readable_axes(self.plot)
         self.plot.setBackground(None)
         self.plot.setLabel("bottom", "epoch")
         self.plot.showGrid(x=True, y=True, alpha=0.2)

@@ -36,7 +36,8 @@ class Dashboard(QTabWidget):
         self.compare = CompareView(session)
         for view, title in ((self.curves, "Curves"), (self.boundary, "Boundary"), (self.convnet, "ConvNet"),
                             (self.diagnostics, "Diagnostics"), (self.compare, "Compare runs")):
-            self.addTab(view, title)
+            # the diagnostics need more height than the dashboard's share of the window: they scroll
+            self.addTab(_scrolled(view, 420) if view is self.diagnostics else view, title)
         self.period = {self.curves: PERIOD_MS["curves"], self.convnet: PERIOD_MS["heavy"],
                        self.diagnostics: PERIOD_MS["heavy"], self.compare: PERIOD_MS["heavy"]}
         self._last: dict = {}

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QP
 
 from gradviz.look.heat import sample_grid
 from gradviz.panels.forms import Choice, make_editor, replace_host
+from gradviz.look.axes import readable_axes
 from gradviz.look.colors import CLASS_COLORS
 from gradviz_core.data.spec import PIPELINE, SOURCES
 
@@ -42,6 +43,7 @@ class DataPanel(QWidget):
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #e03131;")
         self.preview = pg.PlotWidget()
+        readable_axes(self.preview)
         self.preview.setBackground(None)
         self.preview.setMinimumHeight(180)
         self.preview.setAspectLocked(True)

@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QDockWidget, QGraphicsItem, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QVBoxLayout, QWidget)
 
-from gradviz.panels.curves import cache_axes
+from gradviz.look.axes import readable_axes
 from gradviz.sessions.racing import RULES, RaceSession
 from gradviz_core.errors import GradvizError
 from gradviz_core.model.commands import SetPlayground
@@ -58,18 +58,18 @@ class PlaygroundView(QWidget):
         self.session = None
         self.plot = pg.PlotWidget()
         self.plot.setBackground(None)
-        self.plot.setMinimumSize(320, 260)
-        cache_axes(self.plot.plotItem)
+        self.plot.setMinimumSize(260, 200)
+        readable_axes(self.plot)
         self.image = pg.ImageItem(axisOrder="col-major")  # Z[i, j] = f(xs[i], ys[j])
         self.plot.addItem(self.image)
         self.contours: list[pg.IsocurveItem] = []
         self.plot.scene().sigMouseClicked.connect(self._clicked)
         self.losses = pg.PlotWidget(title="f − f<sub>low</sub> per step (log scale)")
         self.losses.setBackground(None)
-        self.losses.setMinimumSize(240, 160)
+        self.losses.setMinimumSize(200, 150)
         self.losses.setLogMode(y=True)
         self.losses.setLabel("bottom", "step")
-        cache_axes(self.losses.plotItem)
+        readable_axes(self.losses)
         self.paths, self.curves = {}, {}
         self._frames = 0
         self.show_rule, self.lr_field, self.state = {}, {}, {}
@@ -114,17 +114,20 @@ class PlaygroundView(QWidget):
         for b in (self.play_button, self.step_button, self.reset_button):
             buttons.addWidget(b)
         buttons.addWidget(self.progress, 1)
-        side = QVBoxLayout()
+        side = QVBoxLayout()  # three columns: the surface, the rules, the losses (a low pane)
         side.addLayout(buttons)
         side.addLayout(table)
-        side.addWidget(self.losses, 1)
-        side.addWidget(QLabel("Click the plot to start every rule from that point."))
+        hint = QLabel("Click the plot to start every rule from that point.")
+        hint.setWordWrap(True)
+        side.addWidget(hint)
+        side.addStretch(1)
         left = QVBoxLayout()
         left.addWidget(self.message)
         left.addWidget(self.plot, 1)
         lay = QHBoxLayout(self)
         lay.addLayout(left, 3)
-        lay.addLayout(side, 2)
+        lay.addLayout(side, 0)
+        lay.addWidget(self.losses, 2)
 
     # what the session runs, read by the view (and the tests)
     surface = property(lambda self: self.session.surface)
@@ -315,6 +318,8 @@ class PlaygroundView(QWidget):
 
 
 class PlaygroundDock(QDockWidget):
+    wanted = Signal()  # a race to show: the window's Playground workspace
+
     """The playground beside the canvas. It follows the document: shown when the graph becomes
     a loss of two numbers, redrawn when the graph or its playground settings change, and it
     changes the document only through undoable commands (``SetPlayground``)."""
@@ -342,8 +347,6 @@ class PlaygroundDock(QDockWidget):
         self.graph, self._drawn = graph, None
         graph.events.subscribe("*", self._event)
         self.refresh()
-        if self.view.surface is None:
-            self.hide()  # another kind of graph (Window > Playground brings it, with the reason)
 
     def _event(self, event: str, **_) -> None:
         if event in ("analyzed", "playground_changed", "training_changed"):
@@ -362,11 +365,8 @@ class PlaygroundDock(QDockWidget):
             self.bring()
 
     def bring(self) -> None:
-        """Shown at a height that leaves the canvas most of the window's."""
-        if not self.isVisible():
-            self.show()
-            window = self.parent()
-            window.resizeDocks([self], [int(window.height() * 0.42)], Qt.Vertical)
+        """In front: the window lays itself out for the playground (``wanted``)."""
+        self.wanted.emit()
         self.raise_()
 
     def _lr_at(self, rule: str, value: float) -> None:

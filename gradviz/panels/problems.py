@@ -10,6 +10,10 @@ class ProblemsList(QListWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        self.setWordWrap(True)  # a long message wraps within the dock, never cut at its edge
+        self.setResizeMode(QListWidget.Adjust)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setSpacing(2)
         self.itemClicked.connect(lambda item: self.node_clicked.emit(item.data(Qt.UserRole) or ""))
 
     def show_problems(self, problems) -> None:
