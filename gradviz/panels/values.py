@@ -69,7 +69,7 @@ class Heatmap(QWidget):
         if self.array is None:
             return
         p = plane(self.array, self.sample.value(), self.channel.value())
-        self.image.setImage(diverging_rgb(p))
+        self.image.setImage(diverging_rgb(p), levels=(0, 255))  # the colours as made: 0 is white
         self.image.setRect(0, 0, p.shape[1], p.shape[0])
         self.stats.setText(stats(self.array))
 

@@ -1,0 +1,112 @@
+"""What the student sees, read off the screen: the widgets and the canvas are grabbed as images
+and their pixels (or the painted items' text) are compared with what the engine computed. Each
+test here failed on a planted bug that every model-reading test let through: the values heatmap
+ignoring its channel selector, the wires' gradient labels never shown, the gradient check's badge
+colours swapped, the training panel printing a wrong accuracy."""
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QPointF, QRectF, Qt  # noqa: E402
+from PySide6.QtGui import QColor  # noqa: E402
+
+from gradviz.canvas.items import WIDTH  # noqa: E402
+from gradviz.look.heat import diverging_rgb  # noqa: E402
+from test_gui_editor import window  # noqa: E402,F401
+
+
+def rgb(img, x: int, y: int) -> tuple[int, int, int]:
+    c = QColor(img.pixel(x, y))
+    return c.red(), c.green(), c.blue()
+
+
+def near(a, b, tol: int = 12) -> bool:
+    return all(abs(int(p) - int(q)) <= tol for p, q in zip(a, b))
+
+
+def canvas_pixels(w, scene_rect: QRectF):
+    """The viewport's painted pixels inside a scene rectangle: an (n, 3) array."""
+    img = w.view.viewport().grab().toImage()
+    r = w.view.mapFromScene(scene_rect).boundingRect().intersected(img.rect())
+    return np.array([rgb(img, x, y) for x in range(r.left(), r.right() + 1) for y in range(r.top(), r.bottom() + 1)])
+
+
+def share(pixels, colour: str, tol: int = 30) -> float:
+    want = np.array(QColor(colour).getRgb()[:3])
+    return float(np.mean(np.all(np.abs(pixels - want) <= tol, axis=1))) if len(pixels) else 0.0
+
+
+def test_the_values_heatmap_paints_the_channel_the_selector_names(window, qtbot, examples_dir):
+    window.open(examples_dir / "digits_convnet.json")
+    qtbot.keyClick(window, Qt.Key_F5)  # the forward pass
+    window.select_node("conv1")
+    heat = window.values.value_map
+    out = window.session.stepper.values["conv1"]
+    for c in (0, 3, 7):
+        heat.channel.setValue(c)
+        want = diverging_rgb(np.asarray(out[0, c], np.float64))
+        img = heat.view.grab().toImage()
+        cells = [(i, j) for i in range(8) for j in range(8)]
+        seen = []
+        for i, j in cells:  # the centre of each painted cell against the colour of that value
+            p = heat.view.mapFromScene(heat.image.mapToScene(QPointF(j + 0.5, i + 0.5)))
+            seen.append(near(rgb(img, p.x(), p.y()), want[i, j]))
+        assert all(seen), f"channel {c}: {seen.count(False)} of 64 cells painted another channel's colour"
+    channels = [diverging_rgb(np.asarray(out[0, c], np.float64)) for c in range(8)]
+    assert len({a.tobytes() for a in channels}) == 8  # the channels do differ, so the test can tell
+
+
+def test_the_wires_carry_their_gradients_below_them_after_the_backward_pass(window, qtbot):
+    for _ in range(5 + 5):  # the circuit's forward pass and its backward pass, node by node
+        qtbot.keyClick(window, Qt.Key_F10)
+    grad = QColor(window.scene.palette["grad"]).name()
+    want = {("z", "f", "b"): "∂ 3", ("q", "f", "a"): "∂ −4"}  # df/dz = q = 3, df/dq = z = −4
+    for key, text in want.items():
+        label = window.scene.edges[key].grad_label
+        assert label.isVisible() and label.text() == text
+        painted = canvas_pixels(window, label.sceneBoundingRect())
+        assert share(painted, grad, 60) > 0.03, f"{key}: no gradient-coloured text painted under the wire"
+        value = window.scene.edges[key].label
+        assert value.sceneBoundingRect().bottom() <= label.sceneBoundingRect().top() + 1  # value above
+
+
+def test_the_gradient_check_badges_are_green_for_a_pass_and_red_for_a_failure(window, qtbot, examples_dir,
+                                                                              monkeypatch):
+    from gradviz_core.bricks.activations import ReLU
+    window.open(examples_dir / "mlp_softmax.json")
+    backward = ReLU.df
+    monkeypatch.setattr(ReLU, "df", lambda self, g, x, out: 2.0 * backward(self, g, x, out))  # a wrong rule
+    qtbot.keyClick(window, Qt.Key_G, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: window.scene.nodes["fc2"].check is not None, timeout=30000)
+    window.view.centerOn(window.scene.nodes["relu1"])
+
+    def badge(name):
+        item = window.scene.nodes[name]
+        window.view.ensureVisible(item)
+        return canvas_pixels(window, item.mapRectToScene(QRectF(WIDTH - 76, -8, 72, 12)))
+
+    assert window.scene.nodes["relu1"].check[0] == "fail"
+    assert share(badge("relu1"), "#e03131") > 0.5  # the broken rule: red
+    assert window.scene.nodes["fc2"].check[0] == "ok"
+    assert share(badge("fc2"), "#2f9e44") > 0.5  # a rule that holds: green
+    assert share(badge("fc2"), "#e03131") < 0.05
+
+
+def test_the_training_panel_prints_the_accuracy_of_the_weights_it_trained(window, qtbot, examples_dir):
+    window.open(examples_dir / "spiral_mlp.json")
+    window.graph.training["epochs"] = 60
+    with qtbot.waitSignal(window.train_session.finished, timeout=120000):
+        window.training_panel.start.click()
+    shown = re.search(r"training accuracy (\d+\.\d)%", window.training_panel.status.text())
+    assert shown, window.training_panel.status.text()
+    window.training_panel.keep.click()  # the trained weights into the document
+    W = window.graph.weights()
+    ds = window.graph.dataset()
+    X, y = ds.X.reshape(len(ds.X), -1), ds.y
+    hidden = np.maximum(0.0, X @ W["fc1/W"].reshape(X.shape[1], -1) + W["fc1/b"])
+    scores = hidden @ W["fc2/W"].reshape(hidden.shape[1], -1) + W["fc2/b"]
+    accuracy = 100 * np.mean(scores.argmax(1) == y)  # by hand, from the kept weights and the data
+    assert abs(float(shown.group(1)) - accuracy) <= 0.05 + 1e-9
+    assert 40 < accuracy < 100  # a run that learned something and is not at 100%: a wrong figure shows
