@@ -194,15 +194,15 @@ def cmd_step(args) -> int:
         return 0
     title = graph.title or args.file
     print(f"{title}: {len(graph.nodes())} nodes, {graph.total_params()} parameters")
-    phase = None
+    phase, objective = None, trace.objective_of(stepper.program)
     for r in records:
         if r.phase != phase:
             phase = r.phase
             print(f"\n{phase.upper()}")
-        for line in trace.describe(run_graph, r, trace.objective_of(stepper.program)):
+        for line in trace.describe(run_graph, r, objective):
             print("  " + line)
     loss = stepper.loss()
-    print(f"\nL = {trace.num(loss)}" if loss is not None else "\n(no scalar output: nothing to "
+    print(f"\n{objective} = {trace.num(loss)}" if loss is not None else "\n(no scalar output: nothing to "
           "differentiate; add a loss)")
     return 0
 

@@ -37,6 +37,7 @@ def test_step_text_shows_the_chain_rule(examples_dir):
     assert "q = Add(a=x, b=y) = Add(-2, 5) = 3" in out
     assert "∂f/∂q += ∂f/∂f · ∂f/∂q = 1 · -4 = -4" in out
     assert "∂f/∂x += ∂f/∂q · ∂q/∂x = -4 · 1 = -4" in out
+    assert out.rstrip().endswith("f = -12")  # the objective by its name, as the chain rule writes it
 
 
 def test_sigmoid_neuron_gradients(examples_dir):

@@ -2,6 +2,11 @@
 reach a user (an exception in a Qt slot goes to sys.excepthook):
 
     python tools/monkey_gui.py [--actions 6000] [--seed 0]
+
+Training is included: runs are started, paused, stepped, stopped and kept, the learning rate is
+changed mid-run, lessons are opened and closed while a run is going, the playground races, the
+gradient check runs and the workspaces switch. Training runs are kept short (a few epochs), so a
+run often ends just as the next document opens.
 """
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import argparse
 import os
 import random
 import sys
+import threading
 import traceback
 from collections import Counter
 from pathlib import Path
@@ -33,6 +39,9 @@ def main() -> int:
 
     tracebacks: list[str] = []
     sys.excepthook = lambda t, v, tb: tracebacks.append("".join(traceback.format_exception(t, v, tb)))
+    # a trainer or compute thread's uncaught exception counts too
+    threading.excepthook = lambda a: tracebacks.append("".join(traceback.format_exception(
+        a.exc_type, a.exc_value, a.exc_traceback)))
     QMessageBox.question = staticmethod(lambda *a, **k: QMessageBox.Discard)
     QMessageBox.warning = staticmethod(lambda *a, **k: None)
     QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: ("", ""))
@@ -125,6 +134,30 @@ def main() -> int:
         if r < 0.92:
             w.stepper_panel.training.setChecked(not w.stepper_panel.training.isChecked())
             return "training mode"
+        if r < 0.96:
+            if w.training_panel.start.isEnabled() and rng.random() < 0.5:
+                w.graph.training["epochs"] = rng.choice([1, 3, 20])  # short runs: they end mid-action
+            panel = w.training_panel
+            button = rng.choice([panel.start, panel.start, panel.pause, panel.stop, panel.one_step,
+                                 panel.one_epoch, panel.reset, panel.keep])
+            if button.isEnabled():
+                button.click()
+            if rng.random() < 0.2:
+                panel.lr.setText(rng.choice(TEXTS))
+                panel.lr.editingFinished.emit()
+            return "train"
+        if r < 0.97:
+            w.check_gradients()
+            return "check gradients"
+        if r < 0.98:
+            pv = w.playground.view
+            button = rng.choice([pv.play_button, pv.step_button, pv.reset_button])
+            if button.isEnabled() and button.isVisible():
+                button.click()
+            return "playground"
+        if r < 0.99:
+            rng.choice(list(w.workspace_actions.values())).trigger()
+            return "workspace"
         w.view.fit()
         return "fit"
 
@@ -137,10 +170,14 @@ def main() -> int:
             kind = "raised"
         app.processEvents()
         done[kind] += 1
+        t = getattr(w.train_session, "trainer", None)
+        if t is not None and t.state == "running":
+            done["taken while a run trains"] += 1
         if len(tracebacks) > before:
             done["with a traceback"] += 1
     w.undo.setClean()
-    w.close()
+    w.close()  # with a run perhaps still going: closing stops it
+    app.processEvents()
     print(f"{args.actions} actions: {dict(done.most_common())}")
     print(f"{len(tracebacks)} tracebacks")
     for tb in list(dict.fromkeys(tracebacks))[:5]:
