@@ -76,3 +76,35 @@ def _no_silent_hang():
 def _app_state(tmp_path, monkeypatch):
     """The app's settings and recovery files go to a temporary folder, never the user's home."""
     monkeypatch.setenv("GRADVIZ_STATE_DIR", str(tmp_path / "gradviz-state"))
+
+
+@pytest.fixture
+def settle():
+    """``settle()``: every Qt event already posted on this thread is delivered, and those their
+    delivery posts (a layout request resizes widgets, which request layouts of their own), round
+    after round until a round delivers none. Then the layout is final: a test reads geometry after
+    it instead of after some milliseconds of the event loop. No clock is involved; the bound on the
+    rounds only turns an endless stream of events into a failure."""
+    from PySide6.QtCore import QCoreApplication, QObject
+
+    class Counter(QObject):
+        seen = 0
+
+        def eventFilter(self, obj, event):
+            self.seen += 1
+            return False
+
+    def run(rounds: int = 1000) -> None:
+        app = QCoreApplication.instance()
+        counter = Counter()
+        app.installEventFilter(counter)
+        try:
+            for _ in range(rounds):
+                counter.seen = 0
+                QCoreApplication.sendPostedEvents()
+                if not counter.seen:
+                    return
+            raise AssertionError(f"events were still being posted after {rounds} rounds of delivery")
+        finally:
+            app.removeEventFilter(counter)
+    return run

@@ -180,7 +180,7 @@ def test_added_bricks_land_on_free_spots_next_to_the_selection(window, qtbot):
     assert not any(b.intersects(window.scene.nodes[n].sceneBoundingRect()) for n in before)
 
 
-def test_long_problems_wrap_in_the_problems_panel(window, qtbot, examples_dir):
+def test_long_problems_wrap_in_the_problems_panel(window, qtbot, examples_dir, settle):
     from gradviz_core.model.commands import SetParam
     window.resize(1280, 800)
     window.open(examples_dir / "spiral_mlp.json")
@@ -190,7 +190,7 @@ def test_long_problems_wrap_in_the_problems_panel(window, qtbot, examples_dir):
     assert any("fc2 gives 16 scores per sample, but the data has 3 classes" in t for t in text), text
     window.docks["Problems"].show()
     window.docks["Problems"].raise_()
-    qtbot.wait(30)
+    settle()  # the dock laid out in front: every posted layout request delivered
     row = next(i for i in range(problems.count()) if "16 scores" in problems.item(i).text())
     box = problems.visualItemRect(problems.item(row))
     assert box.right() <= problems.viewport().width() + 1  # within the dock, not cut at its edge

@@ -15,8 +15,10 @@ from test_gui_stepper import press  # noqa: E402
 def _train(window, qtbot, epochs=5):
     from gradviz_core.model.commands import SetTraining
     window.scene.push(SetTraining("epochs", epochs))
-    window.training_panel.start.click()
-    qtbot.waitUntil(lambda: window.train_session.state in ("paused", "finished"), timeout=120000)
+    # the run's end as the window hears it: the bridge delivers "done" after every epoch and
+    # warning the run sent before it (the trainer's own state says finished sooner)
+    with qtbot.waitSignal(window.train_session.finished, timeout=120000):
+        window.training_panel.start.click()
     window.dashboard.draw_all()
 
 
@@ -54,7 +56,7 @@ def test_the_quiz_line_does_not_survive_a_new_document(window, qtbot):
     assert window.session.score == [0, 0]
 
 
-def test_a_run_that_ends_after_another_graph_opened_reaches_no_one(window, qtbot, examples_dir):
+def test_a_run_that_ends_after_another_graph_opened_reaches_no_one(window, qtbot, examples_dir, settle):
     """Its trainer is stopped and joined when its document closes; whatever it still sent is dropped
     (before, the "done" message raised AttributeError in the new document's session)."""
     from gradviz_core.model.commands import SetTraining
@@ -62,10 +64,25 @@ def test_a_run_that_ends_after_another_graph_opened_reaches_no_one(window, qtbot
     window.scene.push(SetTraining("epochs", 2000))
     window.training_panel.start.click()
     qtbot.waitUntil(lambda: window.train_session.trainer.steps > 0, timeout=60000)
-    old = window.train_session
+    old_doc, old = window.doc, window.train_session
+    assert old.running  # under way when the next graph opens (2000 epochs: many seconds)
+    messages = []
+    window.statusBar().messageChanged.connect(messages.append)
     window.open(examples_dir / "mlp_softmax.json")
     assert not any(t.name == "gradviz-trainer" and t.is_alive() for t in threading.enumerate())
-    qtbot.wait(300)  # a few frames of the bridge: nothing raises (pytest-qt fails the test if it does)
+    assert old.trainer.result.status == "cancelled"
+    shown = list(messages)
+    # the run's last message, arriving after its document closed, and a frame of every bridge,
+    # old and new (each bridge's timer slot), then everything posted for the window: nothing
+    # raises (pytest-qt fails the test if a slot does) and nothing reaches the window
+    old.trainer.events.emit("done", record=old.trainer.result)
+    old.trainer.events.emit("warning", record={"code": "late", "node": "fc1", "message": "a late warning"})
+    for bridge in (old_doc.bridge, old.bridge, old_doc.race.bridge,
+                   window.doc.bridge, window.train_session.bridge, window.doc.race.bridge):
+        bridge.flush()
+    settle()
+    assert messages == shown, messages[len(shown):]  # the status bar heard nothing of the old run
+    assert "late" not in (window.scene.nodes["fc1"].warning or "")  # nor did the new graph's canvas
     assert window.train_session is not old and window.train_session.state == "none"
     assert window.dashboard.curves.train_curve.getData()[0] is None or \
         len(window.dashboard.curves.train_curve.getData()[0]) == 0

@@ -68,10 +68,10 @@ def test_delete_key_and_ctrl_z(window, qtbot):
     assert "q" in window.graph and window.graph.source_of("f", "a") == "q"
 
 
-def test_drag_from_output_port_to_input_port(window, qtbot):
+def test_drag_from_output_port_to_input_port(window, qtbot, settle):
     window.scene.push(AddNode("Exp", "e", pos=(540, 300)))
     window.view.fit()
-    qtbot.wait(10)
+    settle()  # what the edit and the fit posted (the scene's growth, the scroll bars), delivered
     drag_wire(window, qtbot, "f", "e", "x")
     assert window.graph.source_of("e", "x") == "f"
 

@@ -30,19 +30,36 @@ def collections():
 def test_garbage_is_collected_on_the_gui_thread_only_while_a_lesson_trains(window, qtbot, examples_dir,
                                                                             collections):
     from PySide6.QtCore import QObject
+    from gradviz.sessions import collect
     from gradviz_core.model.commands import SetTraining
+    collector = collect._collector  # the window's: a timer on the GUI thread
+    assert collector is not None and collector.timer.isActive()
     window.open(examples_dir / "spiral_mlp.json")
-    window.scene.push(SetTraining("epochs", 300))
+    window.scene.push(SetTraining("epochs", 100000))  # it trains until it is stopped below
     window.training_panel.start.click()
+    t = window.train_session.trainer
     assert window.train_session.running
-    # while the trainer allocates on its thread, the window makes garbage with Qt objects in it
-    for _ in range(20):
-        for _ in range(50):
+
+    def garbage(n=50):
+        for _ in range(n):
             o = QObject()
             o.me = o  # a cycle: only the collector frees it
-        qtbot.wait(50)
-    qtbot.waitUntil(lambda: window.train_session.result is not None, timeout=120000)
-    qtbot.wait(700)  # one more tick of the window's collector
+
+    # while the trainer allocates on its thread, the window makes garbage with Qt objects in it:
+    # each time, the trainer takes another step (allocating) before the window goes on
+    for _ in range(20):
+        garbage()
+        before = t.steps
+        qtbot.waitUntil(lambda: t.steps > before, timeout=60000)
+    # enough garbage for a collection, then the collector's next tick, with the run still training
+    while gc.get_count()[0] <= 2 * collector.threshold[0]:
+        garbage()
+    with qtbot.waitSignal(collector.timer.timeout, timeout=60000):  # its check runs first (connected first)
+        pass
+    assert window.train_session.running  # it collected while the run trained
+    with qtbot.waitSignal(window.train_session.finished, timeout=120000):
+        window.training_panel.stop.click()
+    assert window.train_session.result.status == "cancelled"
     main = threading.main_thread().name
     assert main in collections, "the window's collector never ran"
     assert set(collections) == {main}, f"collections ran on {sorted(set(collections) - {main})}"

@@ -12,10 +12,6 @@ from test_gui_editor import window  # noqa: E402,F401
 WORKSPACES = ("Build", "Step", "Train", "Playground")
 
 
-def _settle(qtbot):
-    qtbot.wait(30)
-
-
 def _cut_tabs(w):
     from PySide6.QtWidgets import QTabBar
     out = []
@@ -37,12 +33,13 @@ def _cut_buttons(w):
 
 
 @pytest.mark.parametrize("graph", ["lesson_width.json", "lesson_saddle.json", "lesson_saturation.json"])
-def test_every_workspace_leaves_the_canvas_half_the_window_and_cuts_nothing(window, qtbot, examples_dir, graph):
+def test_every_workspace_leaves_the_canvas_half_the_window_and_cuts_nothing(window, qtbot, examples_dir, graph,
+                                                                            settle):
     window.resize(1280, 800)
     window.open(examples_dir / graph)
     for name in WORKSPACES:
         window.workspace_actions[name].trigger()  # View > Build … Playground
-        _settle(qtbot)
+        settle()  # laid out: every posted layout request delivered
         assert window.workspace == name and window.workspace_actions[name].isChecked()
         view = window.view
         assert view.width() >= window.width() / 2 and view.height() >= window.height() / 2, \
@@ -72,11 +69,11 @@ def test_the_workspaces_have_keys_and_follow_the_work(window, qtbot, examples_di
     window.train_session.stop(wait=True)
 
 
-def test_the_stepper_strip_hides_nothing_and_every_control_is_in_the_step_menu(window, qtbot):
+def test_the_stepper_strip_hides_nothing_and_every_control_is_in_the_step_menu(window, qtbot, settle):
     from PySide6.QtWidgets import QToolButton
     window.resize(1280, 800)
     window.set_workspace("Step")
-    _settle(qtbot)
+    settle()
     panel = window.stepper_panel
     for widget in (panel.samples, panel.training, panel.quiz, panel.timeline):
         assert widget.isVisible() and widget.visibleRegion().boundingRect().width() >= widget.width() - 1
@@ -102,13 +99,13 @@ def test_the_stepper_strip_hides_nothing_and_every_control_is_in_the_step_menu(w
         [t for t, a in train.items() if t and not a.shortcut().toString()]
 
 
-def test_the_loss_axis_is_in_the_losss_own_units(window, qtbot):
+def test_the_loss_axis_is_in_the_losss_own_units(window, qtbot, settle):
     import numpy as np
     curves = window.dashboard.curves
     curves.train_curve.setData(np.arange(10.0), np.linspace(0.0007, 0.0001, 10))
     curves.loss_plot.enableAutoRange()
     curves.loss_plot.vb.autoRange()
-    _settle(qtbot)
+    settle()
     axis = curves.loss_plot.getAxis("left")
     assert "x0.001" not in axis.labelString() and "(x" not in axis.labelString()
     assert axis.autoSIPrefixScale == 1.0
@@ -117,7 +114,7 @@ def test_the_loss_axis_is_in_the_losss_own_units(window, qtbot):
     assert all(abs(float(t.replace("−", "-"))) < 0.01 for t in texts if t), texts  # 0.0007, not 700
 
 
-def test_the_window_remembers_its_workspace_and_size(qtbot, examples_dir, monkeypatch):
+def test_the_window_remembers_its_workspace_and_size(qtbot, examples_dir, monkeypatch, settle):
     from PySide6.QtWidgets import QMessageBox
     from gradviz.app.main_window import MainWindow
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
@@ -126,7 +123,7 @@ def test_the_window_remembers_its_workspace_and_size(qtbot, examples_dir, monkey
     first.show()
     first.resize(1100, 700)
     first.set_workspace("Step")
-    _settle(qtbot)
+    settle()
     first.close()
     again = MainWindow(str(examples_dir / "circuit_xyz.json"))
     qtbot.addWidget(again)

@@ -7,7 +7,13 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPointF, Qt, QUrl  # noqa: E402
 
+from gradviz.sessions.racing import TICKS  # noqa: E402
 from test_gui_editor import window  # noqa: E402,F401
+
+
+def _a_fresh_race(event, payload) -> bool:
+    """The race's event that it starts again from its start (after an edit or an undo)."""
+    return event == "advanced" and payload["steps"] == 0
 
 
 def test_the_valley_lesson_races_the_six_rules_live(window, qtbot, examples_dir):
@@ -17,12 +23,18 @@ def test_the_valley_lesson_races_the_six_rules_live(window, qtbot, examples_dir)
     assert len(view.contours) > 5 and view.image.image.shape[:2] == (120, 120)
     assert [view.lr_field[r].text() for r in ("sgd", "adam")] == ["0.9", "0.2"]
     window.lesson_link(QUrl("gradviz:play"))
-    assert view.timer.isActive()
-    qtbot.waitUntil(lambda: 5 <= view.race.steps < 150, timeout=5000)
+    assert view.timer.isActive() and view.play_button.text() == "Pause"
+    assert view.race.steps == 0          # it starts from the start: no frame has run yet
+    per_frame = -(-view.total // TICKS)  # the race plays in TICKS frames of the timer
+    for _ in range(10):                  # ten frames of the live race, each as the timer gives it
+        view.timer.timeout.emit()
+    assert view.race.steps == 10 * per_frame < view.total and view.timer.isActive()  # still racing
     xs, _ = view.paths["sgd"].getData()
-    assert 5 <= len(xs) < 151           # drawn while it races, not only at the end
-    view.timer.setInterval(1)            # the rest of the race at full speed (30 ms a step live)
-    qtbot.waitUntil(lambda: not view.timer.isActive(), timeout=30000)
+    assert len(xs) == 10 * per_frame + 1  # drawn while it races, not only at the end
+    assert view.progress.text() == f"step {10 * per_frame} of {view.total}"
+    with qtbot.waitSignal(view.raced, timeout=60000):  # the race's last step
+        view.timer.setInterval(1)        # the rest of the race at full speed (30 ms a frame live)
+    assert not view.timer.isActive() and view.play_button.text() == "Race"  # it stops there
     assert view.race.steps == 150 and view.progress.text() == "step 150 of 150"
     assert all(view.race.losses[r][-1] < 1e-3 for r in view.race.rules)
     assert view.state["adam"].text().startswith("f = ")
@@ -41,9 +53,10 @@ def test_a_click_starts_the_rules_there_and_undo_puts_the_start_back(window, qtb
     a, b = window.graph.playground["start"]
     assert abs(a + 2.0) < 0.1 and abs(b + 1.0) < 0.1
     assert np.allclose(view.race.start, [a, b]) and view.timer.isActive()
-    window.undo.undo()
+    with qtbot.waitSignal(view.session.bridge.event, check_params_cb=_a_fresh_race, timeout=30000):
+        window.undo.undo()                 # the race starts again, at the next turn of the event loop
     assert window.graph.playground["start"] == (-4.5, 1.2)
-    qtbot.waitUntil(lambda: np.allclose(view.race.start, [-4.5, 1.2]), timeout=2000)
+    assert np.allclose(view.race.start, [-4.5, 1.2]) and view.race.steps == 0
 
 
 def test_a_typed_learning_rate_is_the_graphs_and_a_bad_one_is_named(window, qtbot, examples_dir):
@@ -76,8 +89,9 @@ def test_editing_the_surface_redraws_it_and_other_graphs_hide_the_playground(win
     window.open_example(examples_dir / "lesson_optimizers.json")
     view = window.playground.view
     before = view.surface.grid(9)[2]
-    window.set_param("shallow", "c", 0.5)
-    qtbot.waitUntil(lambda: not np.allclose(view.surface.grid(9)[2], before), timeout=2000)
+    with qtbot.waitSignal(view.session.bridge.event, check_params_cb=_a_fresh_race, timeout=30000):
+        window.set_param("shallow", "c", 0.5)  # redrawn at the next turn of the event loop, raced afresh
+    assert not np.allclose(view.surface.grid(9)[2], before)
     window.lesson_link(QUrl("gradviz:open?file=lesson_saddle.json"))
     assert window.example == "lesson_saddle.json" and view.surface.names == ["a", "b"]
     import pyqtgraph as pg
