@@ -180,6 +180,22 @@ def test_batchnorm_training_normalizes_and_updates_running_averages():
     np.testing.assert_allclose(bn.buffers["running_var"], 0.5 + 0.5 * x.var(0))
 
 
+@pytest.mark.parametrize("m", [0.9, 0.7])
+def test_batchnorm_running_averages_keep_m_of_the_old_and_1_minus_m_of_the_batch(m):
+    # at momentum 0.5 m and 1 − m are the same: a swapped momentum shows only away from it
+    rng = np.random.default_rng()
+    x1, x2 = rng.standard_normal((32, 3)) * 3 + 1, rng.standard_normal((32, 3)) - 2
+    bn = make("BatchNorm", {"momentum": m}, {"x": x1})
+    bn.buffers = {"running_mean": np.zeros(3), "running_var": np.ones(3)}
+    bn.forward({"x": x1}, True)
+    mean, var = (1 - m) * x1.mean(0), m + (1 - m) * x1.var(0)
+    np.testing.assert_allclose(bn.buffers["running_mean"], mean, rtol=1e-12)
+    np.testing.assert_allclose(bn.buffers["running_var"], var, rtol=1e-12)
+    bn.forward({"x": x2}, True)  # a second batch: the average moves on from the first
+    np.testing.assert_allclose(bn.buffers["running_mean"], m * mean + (1 - m) * x2.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(bn.buffers["running_var"], m * var + (1 - m) * x2.var(0), rtol=1e-12)
+
+
 def test_max_margin_loss_has_both_forms_of_the_lectures():
     s = np.array([[3.2, 5.1, -1.7], [1.0, 1.5, 1.2]])
     y = np.array([0, 0])
