@@ -128,3 +128,41 @@ def test_training_flag_reaches_dropout():
     train.run_forward(), test.run_forward()
     assert float(test.values["s"]) == 32
     assert set(np.unique(train.values["d"])) <= {0.0, 2.0} and float(train.values["s"]) != 32
+
+
+def _with_batchnorm_and_dropout(examples_dir):
+    """mlp_softmax with x → fc1 → bn → relu1 → drop → fc2: running averages and masks to restore."""
+    import json
+    d = json.loads((examples_dir / "mlp_softmax.json").read_text())
+    d["nodes"] += [{"name": "bn", "type": "BatchNorm", "params": {"momentum": 0.9}, "pos": [0, 300]},
+                   {"name": "drop", "type": "Dropout", "params": {"p": 0.5}, "pos": [200, 300]}]
+    for e in d["edges"]:
+        if e["from"] == "fc1":
+            e["from"] = "bn"
+        if e["from"] == "relu1":
+            e["from"] = "drop"
+    d["edges"] += [{"from": "fc1", "to": "bn", "port": "x"}, {"from": "relu1", "to": "drop", "port": "x"}]
+    return fileformat.from_dict(d)
+
+
+def _buffers(stepper):
+    return {n: {k: np.copy(v) for k, v in b.buffers.items()} for n, b in stepper.graph.bricks().items()}
+
+
+def test_step_back_restores_batchnorms_running_averages_and_dropouts_masks_exactly(examples_dir):
+    g = _with_batchnorm_and_dropout(examples_dir)
+    g.training["momentum"] = 0.9
+    s = Stepper(g, training=True)
+    states = [(_state(s), _buffers(s))]
+    while not s.done:  # the iteration: the running averages move, a mask is drawn, the weights update
+        s.step()
+        states.append((_state(s), _buffers(s)))
+    moved = [b["bn"]["running_mean"] for _, b in states]
+    assert not np.array_equal(moved[0], moved[-1])  # the test has something to restore
+    for i in range(len(states) - 1, 0, -1):
+        rec = s.step_back()
+        assert _same(_state(s), states[i - 1][0]), f"values after stepping back over {rec.phase} {rec.node}"
+        assert _same(_buffers(s), states[i - 1][1]), f"buffers after stepping back over {rec.phase} {rec.node}"
+    for i in range(1, len(states)):  # and forward again: the same masks, the same numbers, bit for bit
+        s.step()
+        assert _same(_state(s), states[i][0]) and _same(_buffers(s), states[i][1])
