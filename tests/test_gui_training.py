@@ -143,7 +143,9 @@ def test_a_divergence_pauses_with_the_message_and_resumes_after_a_smaller_rate(w
     panel.start.click()
     qtbot.waitUntil(lambda: session.state == "paused", timeout=30000)
     t = session.trainer
-    qtbot.waitUntil(lambda: panel.alert.isVisible(), timeout=5000)
+    # the message comes with the run's "diverged" event, after the pause: wait for it, not for a clock
+    qtbot.waitUntil(lambda: "training diverged" in panel.alert.text(), timeout=60000)
+    assert panel.alert.isVisible()
     text = panel.alert.text()
     assert "training diverged" in text and "Try a smaller learning rate than 1000" in text
     assert "Resume" in text and panel.pause.text() == "Resume"
