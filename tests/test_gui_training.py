@@ -16,21 +16,35 @@ def test_training_the_spiral_from_the_window(window, qtbot, examples_dir):
     # the window compiles the kernels in the background; the boundary waits for them (a first
     # compile never freezes the window), and so does this test, so its first frames show the start
     qtbot.waitUntil(kernels.ready, timeout=300000)
-    panel, board = window.training_panel, window.dashboard
+    panel, board, session = window.training_panel, window.dashboard, window.train_session
     panel.start.click()
     assert window.docks["Dashboard"].isVisible()  # training shows the dashboard
     assert board.isTabEnabled(board.tab_of(board.boundary))
     assert not board.isTabEnabled(board.tab_of(board.convnet))  # no convolution here
     board.show_view(board.boundary)
     view = board.boundary
-    qtbot.waitUntil(lambda: view.frames >= 2, timeout=20000)
+    assert board.timer.isActive()  # while it trains, the dashboard's timer redraws the view in front
+    panel.pause.click()  # paused at once, at its first steps
+    assert session.state == "paused" and not board.timer.isActive()
+    panel.one_step.click()  # one step more, after which the run pauses itself: its weights stay put
+    qtbot.waitUntil(lambda: panel.status.text().startswith("Paused after"), timeout=60000)
+    t, steps = session.trainer, session.trainer.steps
+    _views_drawn(board, qtbot)
+    frames = view.frames
+    board.timer.timeout.emit()  # a frame as the timer gives it while training, of the paused weights
+    _views_drawn(board, qtbot)
+    assert view.frames == frames + 1 and t.steps == steps
     first = view.image.image.copy()
     assert first.shape[:2] == (200, 200)
-    qtbot.waitUntil(lambda: window.train_session.result is not None, timeout=60000)
-    r = window.train_session.result
-    assert r.status == "done" and r.train_acc >= 0.95
+    assert steps < t.settings.epochs  # (full batches: a step an epoch) far from its end
+    with qtbot.waitSignal(session.finished, timeout=120000):
+        panel.pause.click()  # Resume: live again, the timer redraws while it trains
+        assert session.state == "running" and board.timer.isActive()
+    _views_drawn(board, qtbot)  # the frames the end asked for
+    r = session.result
+    assert r.status == "done" and r.train_acc >= 0.95 and r.steps > steps
     assert not np.array_equal(first, view.image.image)  # the boundary moved while it learned
-    assert view.frames >= 5  # it was redrawn while training, not only at the end
+    assert view.frames >= frames + 2  # drawn mid-run (the timer's frame) and again at the end
     assert len(view.train_points.data) == 300
     hidden = view.hidden_items["relu1"].image
     assert hidden is not None and hidden.std() > 0  # the units' maps, drawn
@@ -94,6 +108,15 @@ def test_every_training_setting_has_a_field_and_each_change_is_undoable(window, 
     assert "epochs" in LIVE and "batch_size" not in LIVE  # marked * in the form: needs a new run
 
 
+def _views_drawn(board, qtbot) -> None:
+    """Every frame the dashboard asked its views' thread for is on screen: the thread has no job
+    in hand or waiting (it announces a result before it takes the next job) and the results it
+    sent are delivered."""
+    from PySide6.QtCore import QCoreApplication
+    qtbot.waitUntil(lambda: not board.compute.busy(), timeout=60000)
+    QCoreApplication.sendPostedEvents()  # the results, queued to the window's thread
+
+
 def _train_to_end(window, qtbot, timeout=120000):
     qtbot.waitUntil(lambda: window.train_session.result is not None, timeout=timeout)
     return window.train_session.result
@@ -111,7 +134,7 @@ def test_one_epoch_of_the_digits_convnet_fills_the_convnet_views(window, qtbot, 
     r = _train_to_end(window, qtbot)
     assert r.status == "done" and r.test_acc > 0.5
     view = board.convnet
-    qtbot.waitUntil(lambda: view.updates >= 1, timeout=10000)
+    assert view.updates >= 1  # drawn by the time the end is announced (here and now, once the run is over)
     # filters: the 8 first-layer 3×3 filters in a mosaic (3 columns of 3 + 1-pixel gutters)
     assert view.filters.image.shape == (11, 11)
     # the confusion matrix counts every test sample, true classes as rows
@@ -356,12 +379,17 @@ def test_help_lessons_lists_the_lessons_in_order_and_opens_one(window, qtbot, mo
     seen = []
 
     def pick():
-        items = window.lessons_dialog.findChild(QListWidget)
-        seen.extend(items.item(i).text().splitlines()[0] for i in range(items.count()))
-        items.setCurrentRow(2)
-        window.lessons_dialog.accept()
+        dialog = window.lessons_dialog
+        try:
+            assert dialog.isVisible()  # it runs in the dialog's own event loop: the list is up
+            items = dialog.findChild(QListWidget)
+            seen.extend(items.item(i).text().splitlines()[0] for i in range(items.count()))
+            items.setCurrentRow(2)
+            dialog.accept()
+        finally:
+            dialog.isVisible() and dialog.reject()  # never left waiting: a failure shows below
 
-    QTimer.singleShot(300, pick)
+    QTimer.singleShot(0, pick)  # at the first turn of an event loop: the dialog's own, once it is up
     window.show_lessons()
     assert seen[0].startswith("Lesson 1:") and seen[2].startswith("Lesson 3:")
     assert window.graph.title.startswith("Lesson 3:") and window.path is None  # an untitled copy
