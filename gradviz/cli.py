@@ -120,9 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                      "export": cmd_export, "import": cmd_import, "bench": cmd_bench}
             return verbs[args.verb](args)
     except GradvizError as exc:
+        from gradviz_core.fsio import OutputError
         message = str(exc)
         file = getattr(args, "file", None) or (argv[0] if app and argv else None)
-        if file and not message.startswith(str(file)):
+        if file and not message.startswith(str(file)) and not isinstance(exc, OutputError):
             message = f"{file}: {message}"  # every message names the file
         print(f"gradviz: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -155,6 +156,11 @@ def _load_checked(path: str, sets: list[str] | None = None, too_big_ok: bool = F
     return graph
 
 
+def check_output(path: str) -> None:
+    from gradviz_core.fsio import check_output as check
+    check(path)
+
+
 def to_jsonable(a):
     """Arrays as nested lists; NaN and infinities as null (JSON has no such numbers)."""
     if a is None:
@@ -172,6 +178,8 @@ def cmd_step(args) -> int:
     from gradviz_core.model import fileformat
 
     graph = _load_checked(args.file, args.set)
+    if args.save:
+        check_output(args.save)  # before the steps: a path that cannot be written is said at once
     stepper = Stepper(graph, training=not args.test_mode,  # its own weights, if it has them (imported)
                       dtype=np.float32 if args.float32 else np.float64,
                       weights="document" if graph.weights() else "fresh")
@@ -251,6 +259,7 @@ def cmd_render(args) -> int:
     if args.view != "window" and args.output.lower().endswith(".svg"):
         raise GradvizError(f"--view {args.view}: the dashboard renders as .png only")
     graph = _load_checked(args.file, args.set)  # bad input: a message before any window opens
+    check_output(args.output)
     if args.train is not None and graph.data is None:
         raise GradvizError(f"{args.file}: --train needs data: the graph has no data section")
     if args.race:
@@ -335,6 +344,8 @@ def cmd_train(args) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise GradvizError(f"--threads {args.threads}: give 1 or more compute threads")
+    if args.save:
+        check_output(args.save)  # before the run, not after it
     trainer = Trainer(graph, overrides, max_steps=args.steps, threads=args.threads)
     trainer.events.subscribe("epoch", report)
     trainer.events.subscribe("warning", warn)
@@ -403,7 +414,8 @@ def cmd_export(args) -> int:
         what = {"pytorch": "PyTorch file", "numpy": "NumPy script", "onnx": "ONNX model"}[args.to]
         raise GradvizError(f"-o {args.output}: the {what} must end in {suffix}")
     graph = _load_checked(args.file)
-    atomic_write(Path(args.output), export_bytes(graph, args.to))
+    check_output(args.output)
+    atomic_write(Path(args.output), export_bytes(graph, args.to), typed=args.output)
     print(f"wrote {args.output}")
     return 0
 
@@ -415,6 +427,7 @@ def cmd_import(args) -> int:
     from gradviz_core.formats.onnx_import import from_onnx
     if not args.output.endswith(".json"):
         raise GradvizError(f"-o {args.output}: the graph file must end in .json")
+    check_output(args.output)  # before the model is read
     graph = from_onnx(args.file)
     fileformat.save(graph, args.output, with_weights=True)
     print(f"wrote {args.output}: {len(graph.nodes())} nodes, {graph.total_params():,} parameters")

@@ -12,7 +12,12 @@ SHARE = 0.8
 
 
 def available_bytes() -> int:
-    """The memory the system can give without swapping (MemAvailable), or a guess."""
+    """The memory the system can give without swapping (MemAvailable), or a guess; no more than
+    the process's own limit of address space leaves (``ulimit -v``)."""
+    return min(_system_bytes(), _address_space_left())
+
+
+def _system_bytes() -> int:
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -24,6 +29,26 @@ def available_bytes() -> int:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 8 * 1024**3
+
+
+def _address_space_left() -> int:
+    """RLIMIT_AS less the address space this process already holds (infinite without a limit)."""
+    try:
+        import resource
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        return 1 << 62
+    if limit == resource.RLIM_INFINITY:
+        return 1 << 62
+    used = 0
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    used = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return max(limit - used, 0)
 
 
 def fmt_bytes(n: float) -> str:
@@ -84,10 +109,16 @@ def check_graph_fits(graph, batch: int, itemsize: int, what: str = "this graph")
         raise GradvizError(why)
 
 
+def data_bytes(samples: int, values_per_sample: int) -> int:
+    """The bytes a data set of ``samples`` × ``values_per_sample`` numbers takes in a run: held
+    four times over in float64 (the raw set, its splits, preprocessed, in the training dtype)."""
+    return 4 * 8 * samples * values_per_sample
+
+
 def check_data_fits(samples: int, values_per_sample: int, what: str = "data") -> None:
     """A dataset of ``samples`` × ``values_per_sample`` numbers, held a few times over (the raw
     set, its splits, preprocessed and in the training dtype)."""
-    need, have = 4 * 8 * samples * values_per_sample, available_bytes()
+    need, have = data_bytes(samples, values_per_sample), available_bytes()
     if need > SHARE * have:
         raise GradvizError(f"{what}: {samples:,} samples of {values_per_sample:,} values need about "
                            f"{fmt_bytes(need)}, but this machine has {fmt_bytes(have)} available; "

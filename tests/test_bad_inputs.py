@@ -71,7 +71,7 @@ def test_npz_and_csv_files_that_cannot_be_data_are_named_with_the_array_or_colum
     (tmp_path / "label.csv").write_text("label\n0\n1\n0\n")
     for data, says in (({"source": "npz", "path": "empty.npz"}, "empty.npz: X is empty (0 samples"),
                        ({"source": "npz", "path": "scalar.npz"}, "scalar.npz: X is a single number"),
-                       ({"source": "csv", "path": "label.csv"}, "label.csv: its only column, 'label', is the label")):
+                       ({"source": "csv", "path": "label.csv"}, "label.csv: has a single column, which is taken as the label")):
         code, _, err = _data_file(tmp_path, examples_dir, data, capsys)
         assert code == 2 and err.count("\n") == 1 and says in err, err
 

@@ -82,7 +82,7 @@ def test_npz(tmp_path):
         with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
             load_dataset({"source": "npz", "path": str(tmp_path / name)})
     (tmp_path / "bad.npz").write_bytes(b"junk")
-    with pytest.raises(DataError, match="not a readable .npz file"):
+    with pytest.raises(DataError, match="bad.npz: not a .npz file"):
         load_dataset({"source": "npz", "path": str(tmp_path / "bad.npz")})
     with pytest.raises(DataError, match="no such file"):
         load_dataset({"source": "npz", "path": str(tmp_path / "gone.npz")})

@@ -88,7 +88,7 @@ def test_missing_file_and_binary_file(tmp_path):
 def test_bad_weights_files(examples_dir, tmp_path):
     g = fileformat.load(examples_dir / "mlp_softmax.json")
     (tmp_path / "w.npz").write_bytes(b"not a zip")
-    with pytest.raises(GraphFileError, match="not a readable .npz weights file"):
+    with pytest.raises(GraphFileError, match="w.npz: not a weights file"):
         fileformat.load_weights(g, tmp_path / "w.npz")
     np.savez(tmp_path / "w2.npz", **{"fc1/W": np.zeros((3, 3))})
     with pytest.raises(GraphFileError, match=r"fc1/W has shape \(3, 3\) but the graph needs \(2, 16\)"):
@@ -112,21 +112,42 @@ def test_older_versions_are_migrated_step_by_step(monkeypatch):
     assert g.title == "migrated" and g.source_of("e", "x") == "x"
 
 
-def test_save_is_atomic(tmp_path, monkeypatch, examples_dir):
-    g = fileformat.load(examples_dir / "circuit_xyz.json")
+@pytest.mark.parametrize("with_weights", [False, True])
+def test_save_is_atomic_and_a_full_disk_is_said_leaving_nothing(tmp_path, monkeypatch, examples_dir, with_weights):
+    import errno
+
+    from gradviz_core.fsio import OutputError
+    g = fileformat.load(examples_dir / "mlp_softmax.json")
+    g.build(np.float64)
     target = tmp_path / "c.json"
-    fileformat.save(g, target)
-    before = target.read_bytes()
+    fileformat.save(g, target, with_weights=with_weights)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real = os.replace
 
-    def crash(*a, **k):
-        raise OSError("disk full")
+    def full(src, dst):  # the weights go in; the disk is full by the time the graph file comes
+        if str(dst).endswith(".json"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(src, dst)
 
-    monkeypatch.setattr(os, "replace", crash)
+    monkeypatch.setattr(os, "replace", full)
     g.title = "changed"
-    with pytest.raises(OSError):
-        fileformat.save(g, target)
-    assert target.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]  # no temp file left behind
+    g.brick("fc1").weights["W"] = g.brick("fc1").weights["W"] + 1  # new weights: a new weights file
+    with pytest.raises(OutputError, match=r"c.json: cannot be written \(the disk is full\); nothing was changed$"):
+        fileformat.save(g, target, with_weights=with_weights)
+    # the old graph and its weights, bit for bit; no temporary file, no orphan weights file
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_stale_temporary_files_of_any_save_in_the_folder_are_removed(examples_dir, tmp_path):
+    """A save killed while it wrote a weights file leaves ``.g.weights.<hash>.npz.<random>.gradviz.tmp``:
+    a later save to that folder (of another file too) removes it once it is old."""
+    stale = tmp_path / ".g.weights.0123456789.npz.abcdef.gradviz.tmp"
+    stale.write_bytes(bytes(1000))
+    os.utime(stale, (1, 1))
+    fresh = tmp_path / ".h.json.fedcba.gradviz.tmp"  # a save still running
+    fresh.write_bytes(b"x")
+    fileformat.save(fileformat.load(examples_dir / "mlp_softmax.json"), tmp_path / "other.json")
+    assert not stale.exists() and fresh.exists()
 
 
 def test_schema_file_matches_what_we_write(examples_dir):

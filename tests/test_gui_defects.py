@@ -195,3 +195,26 @@ def test_long_problems_wrap_in_the_problems_panel(window, qtbot, examples_dir, s
     box = problems.visualItemRect(problems.item(row))
     assert box.right() <= problems.viewport().width() + 1  # within the dock, not cut at its edge
     assert box.height() > 2 * problems.fontMetrics().height()  # wrapped onto several lines
+
+
+def test_a_save_to_a_folder_that_is_gone_says_so_and_keeps_the_work(window, qtbot, examples_dir, tmp_path,
+                                                                     monkeypatch):
+    """The file's folder was removed (a USB stick pulled) between open and save: the warning names
+    the path and the missing folder, nothing is written, and the work stays unsaved, not lost."""
+    window.open(examples_dir / "mlp_softmax.json")
+    window.graph.build()
+    window.select_node("reg")
+    editor = window.inspector.editors["lam"]
+    editor.setText("0.5")
+    editor.editingFinished.emit()  # an edit: the document is dirty
+    assert not window.undo.isClean()
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    window.path = docs / "stick" / "net.json"
+    assert window.save() is False
+    assert shown and shown[0][0] == "Cannot save"
+    assert f"{docs / 'stick' / 'net.json'}: cannot be written: there is no folder {docs / 'stick'}" in shown[0][1]
+    assert not window.undo.isClean() and window.graph.brick("reg").config["lam"] == 0.5
+    assert list(docs.iterdir()) == []

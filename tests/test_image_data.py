@@ -84,7 +84,7 @@ def test_cifar_batches_are_read_from_a_file_or_their_folder_and_never_run_code(t
         def __reduce__(self):
             return (print, ("this must never run",))
     (tmp_path / "evil").write_bytes(pickle.dumps({b"data": Boom(), b"labels": [0]}))
-    with pytest.raises(DataError, match=r"evil: not a CIFAR batch .*builtins.print is not data"):
+    with pytest.raises(DataError, match=r"evil: not a CIFAR batch: it asks to run builtins.print when it is read; builtins.print is not data"):
         load_dataset({"source": "cifar", "path": str(tmp_path / "evil")})
 
 
@@ -109,7 +109,7 @@ def test_each_problem_names_the_file(tmp_path):
             ({"source": "idx", "path": str(tmp_path / "missing-images-idx3-ubyte.gz")},
              "missing-images-idx3-ubyte.gz: no such file"),
             ({"source": "idx", "path": str(tmp_path / "bad-images-idx3-ubyte")},
-             "bad-images-idx3-ubyte: not an IDX file (wrong magic number 89504e47"),
+             "bad-images-idx3-ubyte: not an IDX file (IDX files start with the bytes 00 00, a type code and the rank"),
             ({"source": "cifar", "path": str(tmp_path / "nothing")}, "nothing: no such file"),
             ({"source": "folder", "path": str(tmp_path / "mixed")}, "2.png: is 9×8 but 1.png is 8×8; set data.size"),
             ({"source": "folder", "path": str(tmp_path / "mixed"), "size": 8}, "3.png: not a readable image")):

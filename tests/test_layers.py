@@ -1,6 +1,6 @@
 """The engine's folders are its architecture, and its imports run one way:
 
-    base (errors, events, params, shapes, memory) ← kernels ← data ← model ← bricks ← runs
+    base (errors, events, params, shapes, memory, fsio) ← kernels ← data ← model ← bricks ← runs
     ← teach | formats | perf
 
 A module imports only from its own layer or below (lazy imports inside functions count too),
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conftest import ROOT
 
-LAYERS = [("base", {"errors", "events", "params", "shapes", "memory"}), ("kernels", {"kernels"}), ("data", {"data"}),
+LAYERS = [("base", {"errors", "events", "params", "shapes", "memory", "fsio"}), ("kernels", {"kernels"}), ("data", {"data"}),
           ("model", {"model"}), ("bricks", {"bricks"}), ("runs", {"runs"}), ("top", {"teach", "formats", "perf"})]
 RANK = {name: i for i, (_, names) in enumerate(LAYERS) for name in names}
 

@@ -177,7 +177,7 @@ def test_the_command_line_exports_and_imports_and_the_imported_graph_steps(examp
     assert np.isfinite(json.loads(out)["loss"])
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     code, _, err = cli("import", tmp_path / "junk.onnx", "-o", tmp_path / "j.json")
-    assert code == 2 and "junk.onnx: not a readable ONNX model" in err
+    assert code == 2 and "junk.onnx: not an ONNX model (its bytes are not a model written by ONNX)" in err
     code, _, err = cli("export", examples_dir / "digits_convnet.json", "--to", "onnx", "-o", tmp_path / "d.py")
     assert code == 2 and "the ONNX model must end in .onnx" in err
 

@@ -127,7 +127,7 @@ def test_an_empty_split_and_an_empty_file_are_refused(tmp_path):
     with pytest.raises(DataError, match="the split leaves no training sample"):
         make_splits({"source": "inline", "X": [[1.0], [2.0]], "y": [0, 1], "val": 0.5, "test": 0.4})
     (tmp_path / "only.csv").write_text("label\n0\n1\n")
-    with pytest.raises(DataError, match="only.csv: its only column, 'label', is the label: there are no feature"):
+    with pytest.raises(DataError, match="only.csv: has a single column, which is taken as the label: there are no feature"):
         make_splits({"source": "csv", "path": str(tmp_path / "only.csv")})
     np.savez(tmp_path / "nofeat.npz", X=np.zeros((3, 0)), y=np.zeros(3))
     with pytest.raises(DataError, match="nofeat.npz: the samples have no features"):
@@ -137,8 +137,8 @@ def test_an_empty_split_and_an_empty_file_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("y,classes,message", [
-    ([0, 1, 2], 2, "class labels must be 0..1; sample 2 has label 2"),
-    ([0, -1, 1], None, "class labels must be 0..1; sample 1 has label -1"),
+    ([0, 1, 2], 2, r"data: sample 2 has the label 2, but data.classes = 2 allows only 0 … 1$"),
+    ([0, -1, 1], None, r"data: sample 1 has the label -1; class labels are whole numbers 0, 1, 2, … \(none below 0\)$"),
 ])
 def test_labels_out_of_range_are_refused(y, classes, message):
     from gradviz_core.data import DataError, load_dataset
@@ -216,8 +216,8 @@ def test_a_graph_and_its_weights_are_never_mixed(examples_dir, tmp_path, monkeyp
     g.brick("fc1").weights["W"] = old + 1
     real = fileformat.atomic_write
 
-    def killed(target, data):  # the weights are written, then the process dies
-        real(target, data)
+    def killed(target, data, **kw):  # the weights are written, then the process dies
+        real(target, data, **kw)
         if target.suffix == ".npz":
             raise KeyboardInterrupt
     monkeypatch.setattr(fileformat, "atomic_write", killed)

@@ -80,6 +80,9 @@ class DocumentFiles:
         try:
             # kept weights go with the graph (a weights file beside it), so training resumes from them
             fileformat.save(self.graph, self.path, with_weights=bool(self.graph.weights()))
+        except GradvizError as exc:  # the path said, as typed: a missing folder, a full disk…
+            QMessageBox.warning(self, "Cannot save", f"{exc}\n\nYour work is still here: save it elsewhere.")
+            return False
         except OSError as exc:
             QMessageBox.warning(self, "Cannot save", f"{self.path}: {exc.strerror or exc}")
             return False
@@ -108,7 +111,7 @@ class DocumentFiles:
         if not self.undo.isClean():
             try:
                 safety.save_recovery(self.graph, self.path)
-            except OSError as exc:
+            except (OSError, GradvizError) as exc:
                 self.statusBar().showMessage(f"Autosave failed: {exc.strerror or exc}", 8000)
 
     def offer_recovery(self) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from gradviz_core.fsio import OutputError
+
 
 def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: str | None = None,
            sets=(), train: int | None = None, view: str = "window", race: bool = False) -> None:
@@ -49,7 +51,7 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
             app.processEvents()
             _close(app, w)
             if not saved:
-                raise OSError(f"{output}: the image could not be written")
+                raise OutputError(f"{output}: the image could not be written")
             return
     app.processEvents()
     w.view.fit()
@@ -57,7 +59,7 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
     if output.lower().endswith(".svg"):
         w.export_image(output)
     elif not w.grab().save(output):
-        raise OSError(f"{output}: the image could not be written")
+        raise OutputError(f"{output}: the image could not be written")
     _close(app, w)
 
 

@@ -155,7 +155,10 @@ def _load(key: str, stamp) -> Dataset:
             if "path" not in spec:
                 raise DataError(f"data: a {source} source needs a \"path\"")
             path = Path(spec.pop("path"))
-            X, y = READERS[source](path, **spec)
+            try:
+                X, y = READERS[source](path, **spec)
+            except MemoryError:  # past every estimate (the machine's memory taken meanwhile)
+                raise DataError(f"{path}: does not fit in the memory this machine has free") from None
         else:
             raise DataError(f"data: unknown source {source!r}; choose one of {', '.join(SOURCES)}")
     except TypeError as exc:
@@ -193,10 +196,15 @@ def _dataset(X: np.ndarray, y: np.ndarray, classes: int | None = None, where="da
                         "clean the data or leave those samples out")
     if y.dtype.kind in "iub":
         y = y.astype(np.int64)
+        if y.min() < 0:
+            first = int(np.flatnonzero(y < 0)[0])
+            raise DataError(f"{where}: sample {first} has the label {y[first]}; class labels are whole numbers "
+                            "0, 1, 2, … (none below 0)")
         k = classes or int(y.max()) + 1
-        if y.min() < 0 or y.max() >= k:
-            first = int(np.flatnonzero((y < 0) | (y >= k))[0])
-            raise DataError(f"data: class labels must be 0..{k - 1}; sample {first} has label {y[first]}")
+        if y.max() >= k:
+            first = int(np.flatnonzero(y >= k)[0])
+            raise DataError(f"{where}: sample {first} has the label {y[first]}, but data.classes = {k} allows "
+                            f"only 0 … {k - 1}")
         return Dataset(X, y, k)
     if not np.isfinite(y).all():
         first = int(np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))[0])

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gradviz_core import fsio
 from gradviz_core.errors import GradvizError
+from gradviz_core.memory import data_bytes
 
 
 class DataError(GradvizError):
@@ -28,24 +30,28 @@ def read_csv(path: Path, label: str | int | None = None, shape: list[int] | None
     other numbers a regression set. ``shape`` reshapes each row of features, e.g. [1, 8, 8].
     -> X (n, *shape), y (n,)
     """
+    size = fsio.regular_file(path, DataError, ".csv file")
+    # read as text, a cell of a few characters becomes a float64 and then its copies
+    fsio.check_fits(path, 4 * size * 8, DataError, "its table of numbers")
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder; give the path of a .csv file") from None
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text file") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+        raise DataError(f"{path}: not a text file (a CSV file is text: a header row, then rows of "
+                        "numbers separated by commas)") from None
+    except csv.Error:
+        raise DataError(f"{path}: not a readable CSV file (a cell holds a character a CSV file "
+                        "cannot hold, or a quote is never closed)") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
     col = _label_column(path, header, label)
     if len(header) < 2:
-        raise DataError(f"{path}: its only column, {header[0]!r}, is the label: there are no feature columns "
-                        "(a CSV needs a header row, one column per feature and one for the label)")
+        raise DataError(f"{path}: has a single column, which is taken as the label: there are no feature "
+                        "columns (a CSV needs a header row, one column per feature and one for the label, "
+                        "separated by commas)")
     problems: list[str] = []
     X = np.zeros((len(rows) - 1, len(header) - 1))
     labels: list[float] = []
@@ -115,18 +121,17 @@ def _reshape(path, X, shape):
 
 def read_npz(path: Path, shape: list[int] | None = None):
     """An .npz with arrays X (n, ...) and y (n,)."""
+    arrays = fsio.npz_arrays(path, DataError, ".npz file")  # sized from the headers first
+    missing = [k for k in ("X", "y") if k not in arrays]
+    if missing:
+        raise DataError(f"{path}: needs arrays named X and y; it has {', '.join(arrays) or 'none'}")
+    sx = arrays["X"][1]
+    fsio.check_fits(path, data_bytes(sx[0] if sx else 1, math.prod(sx[1:])), DataError, "X as float64")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in ("X", "y") if k not in npz.files]
-            if missing:
-                raise DataError(f"{path}: needs arrays named X and y; it has {', '.join(npz.files) or 'none'}")
             X, y = npz["X"], npz["y"]
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder; give the path of a .npz file") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise DataError(f"{path}: a damaged .npz file (its arrays X and y cannot be read)") from None
     for name, a in (("X", X), ("y", y)):
         if a.ndim == 0:
             raise DataError(f"{path}: {name} is a single number, not an array with one row per sample")

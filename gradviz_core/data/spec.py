@@ -22,9 +22,9 @@ def _noise(default: float) -> ParamSpec:
                      high=10.0)
 
 
-def _classes(default: int) -> ParamSpec:
+def _classes(default: int, high: int = 1000) -> ParamSpec:
     return ParamSpec("classes", "int", default, "K, the number of classes (or a list of the classes "
-                     "to keep)", low=2, high=1000)
+                     "to keep)", low=2, high=high)
 
 
 _SEED = ParamSpec("seed", "int", 0, "seed of the samples", low=0, high=2**31 - 1)
@@ -54,7 +54,7 @@ SOURCES: dict[str, tuple[str, tuple[ParamSpec, ...], tuple[str, ...]]] = {
                 _noise(0.1), _SEED), ()),
     "random": ("Gaussian noise with random labels (for trying shapes)",
                (_n(256), ParamSpec("shape", "ints", (2,), "the shape of one sample", low=1),
-                _classes(2), _SEED), ()),
+                _classes(2, high=100_000), _SEED), ()),  # as many as the imported model that it feeds
     "csv": ("your own CSV file with a header row", (
         _PATH, ParamSpec("label", "str", "", "the label column: a name or a 0-based index (empty: the "
                          "last column)"), _SHAPE), ("path",)),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gradviz_core import fsio
 from gradviz_core.errors import GradvizError
 from gradviz_core.formats.onnx_export import need_onnx
 from gradviz_core.model.graph import Graph
@@ -63,7 +64,7 @@ class _Reader:
         self.g = Graph()
         self.taken: set[str] = set()
         self.tensor: dict[str, str] = {}     # ONNX tensor -> the gradviz node that computes it
-        self.values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+        self.values = {t.name: _initializer(t, where, numpy_helper) for t in model.graph.initializer}
         self.consumers: dict[str, int] = {}
         for node in model.graph.node:
             for i in node.input:
@@ -97,6 +98,85 @@ class _Reader:
         if node.input[i] not in self.values:
             raise self.fail(node, f"its {what} must be a constant (an initializer), not a computed tensor")
         return self.values[node.input[i]]
+
+
+#: the opsets of the default domain whose operators gradviz reads as it reads today's (ONNX's
+#: operators took their present form, broadcasting included, in opset 7)
+OPSETS = (7, 28)
+
+
+def _load_model(path, where: str):
+    """The ONNX model at ``path``, checked to be one before anything of it is read: a regular
+    file of a size that fits, a model protobuf with a graph of nodes, an opset gradviz knows,
+    external data only in files inside the model's folder."""
+    onnx = need_onnx()
+    size = fsio.regular_file(path, OnnxImportError, "ONNX model (.onnx)")
+    if size == 0:
+        raise OnnxImportError(f"{where}: is empty (0 bytes): not an ONNX model")
+    fsio.check_fits(path, 2 * size, OnnxImportError, "the model")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - protobuf's errors: the bytes are no model
+        raise OnnxImportError(f"{where}: not an ONNX model (its bytes are not a model written by ONNX)") from None
+    if not model.ir_version or not model.HasField("graph"):
+        raise OnnxImportError(f"{where}: not an ONNX model (it holds no ONNX version and no graph)")
+    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    opset = opsets.get("ai.onnx")
+    if opset is None:
+        raise OnnxImportError(f"{where}: names no opset of ONNX's standard operators (opset_import); "
+                              "gradviz reads ONNX's standard operators only")
+    lo, hi = OPSETS
+    if not lo <= opset <= hi:
+        raise OnnxImportError(f"{where}: uses opset {opset} of ONNX's operators; gradviz reads opsets {lo} "
+                              f"to {hi} ({'re-export it with a newer exporter' if opset < lo else 'export it with opset_version ≤ ' + str(hi)})")
+    if not model.graph.node:
+        raise OnnxImportError(f"{where}: its graph has no nodes: there is nothing to compute")
+    _load_external(model, Path(path), where)
+    return model
+
+
+def _load_external(model, path: Path, where: str) -> None:
+    """Initializers whose data is stored beside the model (models over 2 GB): each file must be a
+    regular file inside the model's folder, of the size the tensors need."""
+    from onnx import TensorProto
+    from onnx.external_data_helper import load_external_data_for_model
+    folder = path.parent.resolve()
+    external = [t for t in model.graph.initializer if t.data_location == TensorProto.EXTERNAL]
+    for t in external:
+        info = {e.key: e.value for e in t.external_data}
+        location = info.get("location", "")
+        target = (folder / location).resolve()
+        if not location or Path(location).is_absolute() or folder not in (target, *target.parents):
+            raise OnnxImportError(f"{where}: the initializer {t.name!r} keeps its values in {location!r}, "
+                                  "outside the model's folder; gradviz reads external data only from files "
+                                  "beside the model")
+        size = fsio.regular_file(target, OnnxImportError, "file of the model's external data")
+        try:
+            end = int(info.get("offset", 0)) + int(info.get("length", size))
+        except ValueError:
+            end = -1
+        if not 0 <= end <= size:
+            raise OnnxImportError(f"{where}: the initializer {t.name!r} reads bytes past the end of {location!r}")
+    if external:
+        try:
+            load_external_data_for_model(model, str(folder))
+        except Exception:  # noqa: BLE001 - onnx's checks on the locations
+            raise OnnxImportError(f"{where}: its external data cannot be read from the model's folder") from None
+
+
+def _initializer(t, where: str, numpy_helper) -> np.ndarray:
+    """An initializer's values, their count checked against its shape before they are read."""
+    dims = list(t.dims)
+    if any(d < 0 for d in dims):
+        raise OnnxImportError(f"{where}: the initializer {t.name!r} has the shape {dims}: a size below 0")
+    try:
+        a = numpy_helper.to_array(t)
+    except Exception:  # noqa: BLE001 - onnx's errors on a tensor that does not hold its values
+        a = None
+    if a is None or a.size != int(np.prod(dims, dtype=object)) or a.dtype.kind not in "biuf":
+        raise OnnxImportError(f"{where}: the initializer {t.name!r} of shape {dims} does not hold "
+                              f"{'its ' + str(int(np.prod(dims, dtype=object))) if dims else 'its'} values")
+    return a
 
 
 def _constant(node):
@@ -303,16 +383,8 @@ OPS = {"Gemm": _gemm, "MatMul": _matmul, "Add": _add, "Conv": _conv, "MaxPool": 
 
 def from_onnx(path) -> Graph:
     """The graph of the ONNX model at ``path``, its weights set, laid out."""
-    onnx = need_onnx()
     where = str(path)
-    try:
-        model = onnx.load(str(path))
-    except FileNotFoundError:
-        raise OnnxImportError(f"{where}: no such file") from None
-    except IsADirectoryError:
-        raise OnnxImportError(f"{where}: is a folder, not an ONNX model") from None
-    except Exception as exc:  # noqa: BLE001 - protobuf's errors: the file is no ONNX model
-        raise OnnxImportError(f"{where}: not a readable ONNX model ({type(exc).__name__})") from None
+    model = _load_model(path, where)
     r = _Reader(model, where)
     inputs = [i for i in model.graph.input if i.name not in r.values]
     if len(inputs) > 1:

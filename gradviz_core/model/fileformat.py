@@ -22,6 +22,7 @@ from typing import Any, Callable
 import jsonschema
 import numpy as np
 
+from gradviz_core import fsio
 from gradviz_core.errors import GradvizError, GraphFileError
 from gradviz_core.model.graph import DEFAULT_TRAINING, Graph
 from gradviz_core.model.settings import check_playground
@@ -40,12 +41,10 @@ def schema() -> dict:
 def load(path: str | os.PathLike) -> Graph:
     """Read a graph file (and its weights file, if it names one)."""
     path = Path(path)
+    size = fsio.regular_file(path, GraphFileError, "graph file")
+    fsio.check_fits(path, size, GraphFileError, "the file")
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise GraphFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise GraphFileError(f"{path}: is a folder, not a graph file") from None
     except UnicodeDecodeError as exc:
         raise GraphFileError(f"{path}: not a text file (byte {exc.start} is not UTF-8)") from None
     except OSError as exc:
@@ -63,6 +62,9 @@ def loads(text: str, where: str = "<graph>", base_dir: str | None = None) -> Gra
                              f"{{\"format\": \"{FORMAT}\", \"version\": {VERSION}, \"nodes\": […], …}})")
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise GraphFileError(f"{where}: its JSON is nested too deeply to be a graph file (a graph file is "
+                             "an object of nodes, edges and settings, a few levels deep)") from None
     except json.JSONDecodeError as exc:
         truncated = exc.pos >= len(text.rstrip())
         hint = " (the file looks truncated)" if truncated else ""
@@ -168,7 +170,9 @@ def save(graph: Graph, path: str | os.PathLike, with_weights: bool = False) -> N
     import hashlib
     import io
 
+    typed = path
     path = Path(path)
+    fsio.check_output(typed)  # before the weights are written: a refused save leaves nothing
     weights_name = None
     previous = _weights_named_by(path)
     if with_weights:
@@ -176,9 +180,15 @@ def save(graph: Graph, path: str | os.PathLike, with_weights: bool = False) -> N
         np.savez(buf, **graph.weights())
         data = buf.getvalue()
         weights_name = f"{path.stem}.weights.{hashlib.sha256(data).hexdigest()[:10]}.npz"
-        atomic_write(path.parent / weights_name, data)
+        atomic_write(path.parent / weights_name, data, typed=typed)
     text = json.dumps(to_dict(graph, weights_name), indent=1, ensure_ascii=False) + "\n"
-    atomic_write(path, text.encode("utf-8"))
+    try:
+        atomic_write(path, text.encode("utf-8"), typed=typed)
+    except BaseException:
+        if weights_name and weights_name != previous:  # no orphan weights beside the old graph
+            with contextlib.suppress(OSError):
+                (path.parent / weights_name).unlink()
+        raise
     if previous and previous != weights_name and previous.startswith(f"{path.stem}.weights."):
         with contextlib.suppress(OSError):
             (path.parent / previous).unlink()
@@ -196,9 +206,14 @@ def _weights_named_by(path: Path) -> str | None:
 STALE_TMP_SECONDS = 60
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, typed: str | os.PathLike | None = None) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename. The
-    file keeps the permissions of the one it replaces; leftovers of killed saves are removed."""
+    output path is checked first; a failed write leaves nothing and raises ``fsio.OutputError``
+    naming ``typed`` (the path as the user gave it; ``path`` by default). The file keeps the
+    permissions of the one it replaces; leftovers of killed saves in the folder are removed."""
+    typed = path if typed is None else typed
+    path = Path(path)
+    fsio.check_output(path)
     _remove_leftovers(path)
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
@@ -206,23 +221,32 @@ def atomic_write(path: Path, data: bytes) -> None:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise fsio.write_failed(typed, exc) from None
         raise
 
 
+#: the end of the name of a save's temporary file
+TMP_SUFFIX = ".gradviz.tmp"
+
+
 def _remove_leftovers(path: Path) -> None:
+    """Temporary files of gradviz's saves in ``path``'s folder (and, by an older naming, of saves
+    to ``path``) that are too old to belong to a save still running."""
     now = time.time()
-    for old in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+    for old in {*path.parent.glob(f".*{TMP_SUFFIX}"), *path.parent.glob(f".{glob.escape(path.name)}.*.tmp")}:
         with contextlib.suppress(OSError):
             if now - old.stat().st_mtime > STALE_TMP_SECONDS:
                 old.unlink()
@@ -231,21 +255,21 @@ def _remove_leftovers(path: Path) -> None:
 def save_weights(graph: Graph, path: str | os.PathLike) -> None:
     import io
 
+    fsio.check_output(path)
     buf = io.BytesIO()
     np.savez(buf, **graph.weights())
-    atomic_write(Path(path), buf.getvalue())
+    atomic_write(Path(path), buf.getvalue(), typed=path)
 
 
 def load_weights(graph: Graph, path: str | os.PathLike, strict: bool = True) -> None:
     """Load ``node/weight`` arrays into a graph (its weights are built first)."""
     path = Path(path)
+    fsio.npz_arrays(path, GraphFileError, "weights file")  # sized from the headers first
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise GraphFileError(f"{path}: no such weights file") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise GraphFileError(f"{path}: not a readable .npz weights file ({exc})") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise GraphFileError(f"{path}: a damaged .npz weights file (its arrays cannot be read)") from None
     try:
         graph.build(np.float64)
         graph.set_weights(arrays, strict=strict)

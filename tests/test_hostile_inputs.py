@@ -1,12 +1,7 @@
-"""NOT YET PART OF THE SUITE: issue 27's case table, written before the fixes. Today 38 of its
-tests fail (exit 3, hangs, MemoryError, quoted file contents); run it with
-``python -m pytest -q tools/pending/test_hostile_inputs.py -n0``. It moves to ``tests/`` with
-the fixes that make it pass (and its two 20 s hang rows get fast once the readers refuse pipes).
-
-Hostile inputs on the command line, one row each: files built in the test's folder that a
-careless reader trusts (a header that claims 80 GB, a named pipe, a gzip bomb, a pickle that
-declares a 2⁶²-byte field, a PNG that claims 20000×20000…), writers pointed where they cannot
-write, garbage that must not be accepted and refusals that must say why.
+"""Issue 27's case table. Hostile inputs on the command line, one row each: files built in the
+test's folder that a careless reader trusts (a header that claims 80 GB, a named pipe, a gzip
+bomb, a pickle that declares a 2⁶²-byte field, a PNG that claims 20000×20000…), writers pointed
+where they cannot write, garbage that must not be accepted and refusals that must say why.
 
 The contract: bad input exits 2 with ONE line on stderr, ``gradviz: error: <path or field>:
 <a sentence>``, naming what the user typed; never exit 3 ("internal error … please report
@@ -40,7 +35,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 EXAMPLES = ROOT / "examples"
 TIMEOUT = 20            # seconds: a reader that blocks on a pipe fails here, naming the case
 MEMORY = 2 << 30        # bytes of address space each run may take (the inputs warrant far less)
