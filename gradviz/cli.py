@@ -97,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--roofline", action="store_true",
                    help="instead: each kernel of each reference net inside training steps, its GFLOP/s "
                         "and GB/s against this machine's measured GEMM rate and memory bandwidth")
+    b.add_argument("--sizes", action="store_true",
+                   help="instead: how the costs grow with the graph, for chains of 100 to 2,000 nodes: loading "
+                        "the file, one forward and backward pass, and in the window opening it and one step "
+                        "with its redraw")
     b.add_argument("--pinned", action="store_true", help=argparse.SUPPRESS)  # the unpinned rerun itself
     return p
 
@@ -434,6 +438,31 @@ def cmd_import(args) -> int:
     return 0
 
 
+def _bench_sizes(as_json: bool, say) -> int:
+    from gradviz_core.perf import sizes
+    say("loading and stepping chains of 100 to 2,000 nodes…")
+    rows = sizes.run()
+    try:
+        from gradviz.app.start import quiet_qt_messages
+        from gradviz.bench.canvas import sizes as window_sizes
+        quiet_qt_messages()
+        say("opening and stepping them in the window…")
+        for row, win in zip(rows, window_sizes(sizes.SIZES)):
+            row.update(open_s=win["open_s"], step_redraw_ms=win["step_redraw_ms"])
+    except ImportError as exc:  # no Qt here: the engine's figures alone
+        say(f"(no window figures: {exc})")
+    if as_json:
+        print(json.dumps({"sizes": rows}))
+        return 0
+    print(f"{'nodes':>6} {'load':>8} {'step':>8} {'open in window':>15} {'step + redraw':>14}")
+    for r in rows:
+        win = (f"{r['open_s']:>14.2f}s {r['step_redraw_ms']:>11.1f} ms" if "open_s" in r else "")
+        print(f"{r['nodes']:>6} {r['load_s']:>7.2f}s {r['step_s']:>7.2f}s {win}")
+    print("load: the graph file read, checked and analysed; step: one forward and backward pass, node by "
+          "node (gradviz step); open: until the window has painted it; step + redraw: one step in the window")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from gradviz_core.perf import bench
 
@@ -457,6 +486,8 @@ def cmd_bench(args) -> int:
         return 0
 
     say = lambda msg: None if args.json else print(msg, file=sys.stderr)  # noqa: E731
+    if args.sizes:
+        return _bench_sizes(args.json, say)
     if args.roofline:
         from gradviz_core.perf import roofline
         result = roofline.run(progress=say)

@@ -110,3 +110,27 @@ def test_the_training_panel_prints_the_accuracy_of_the_weights_it_trained(window
     accuracy = 100 * np.mean(scores.argmax(1) == y)  # by hand, from the kept weights and the data
     assert abs(float(shown.group(1)) - accuracy) <= 0.05 + 1e-9
     assert 40 < accuracy < 100  # a run that learned something and is not at 100%: a wrong figure shows
+
+
+def test_a_step_on_a_big_graph_redraws_only_the_nodes_it_changed(window, qtbot, monkeypatch):
+    """On a 201-node chain, F10 repaints the node it computed (and the one it leaves), and no
+    wire: a step costs the same at any size (issue 28)."""
+    import json
+
+    from gradviz.canvas.items import EdgeItem, NodeItem
+    from gradviz_core.model import fileformat
+    from gradviz_core.perf.sizes import chain_doc
+
+    window.set_document(fileformat.loads(json.dumps(chain_doc(201))), None)
+    qtbot.wait(50)
+    refreshed, updated = [], []
+    real_refresh, real_update = EdgeItem.refresh, NodeItem.update
+    monkeypatch.setattr(EdgeItem, "refresh", lambda self: refreshed.append(self.dst) or real_refresh(self))
+    monkeypatch.setattr(NodeItem, "update", lambda self, *a: updated.append(self.name) or real_update(self, *a))
+    for _ in range(3):
+        qtbot.keyClick(window, Qt.Key_F10)
+    stepped = [r.node for r in window.session.stepper.records]
+    assert stepped == ["x", "fc0", "t0"]
+    assert not refreshed
+    assert set(updated) <= set(stepped) and len(updated) <= 2 * len(stepped)
+    assert window.scene.nodes["t0"].overlay_rows()[0][0] == "value"  # what the step drew on it

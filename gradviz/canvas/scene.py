@@ -99,11 +99,12 @@ class GraphScene(QGraphicsScene):
             item.set_overlay(overlay)
         scalar = bool(values) and all(np.ndim(v) == 0 for v in values.values())
         for (src, dst, port), edge in self.edges.items():
-            edge.text = num(values[src]) if scalar and src in values else ""
             g = contributions.get((src, dst, port))
-            edge.grad_text = f"∂ {num(g)}" if scalar and g is not None and np.ndim(g) == 0 else ""
-        for (src, dst, _), edge in self.edges.items():
-            edge.refresh()
+            text = num(values[src]) if scalar and src in values else ""
+            grad_text = f"∂ {num(g)}" if scalar and g is not None and np.ndim(g) == 0 else ""
+            if (text, grad_text) != (edge.text, edge.grad_text):  # a step redraws what it changed
+                edge.text, edge.grad_text = text, grad_text
+                edge.refresh()
 
     def set_warning(self, node: str, message: str) -> None:
         """A training warning on its node (several are joined)."""

@@ -398,15 +398,16 @@ def from_onnx(path) -> Graph:
                                   "axis first and a fixed size for every other axis")
         r.add("Input", inputs[0].name)
         data = {"source": "random", "n": 64, "shape": list(dims[1:])}
-    for node in model.graph.node:
-        if node.op_type == "Constant":
-            continue
-        read = OPS.get(node.op_type)
-        if read is None or node.domain not in ("", "ai.onnx"):
-            known = ", ".join(sorted(OPS))
-            raise r.fail(node, f"gradviz has no brick for the operator {node.op_type}{'' if not node.domain else f' of {node.domain}'} "
-                         f"(it reads {known})")
-        read(r, node)
+    with r.g.batch():  # analysed once, when every node is in
+        for node in model.graph.node:
+            if node.op_type == "Constant":
+                continue
+            read = OPS.get(node.op_type)
+            if read is None or node.domain not in ("", "ai.onnx"):
+                known = ", ".join(sorted(OPS))
+                raise r.fail(node, f"gradviz has no brick for the operator {node.op_type}"
+                             f"{'' if not node.domain else f' of {node.domain}'} (it reads {known})")
+            read(r, node)
     outputs = [o.name for o in model.graph.output]
     missing = [o for o in outputs if o not in r.tensor]
     if missing:

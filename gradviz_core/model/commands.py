@@ -52,14 +52,16 @@ class RemoveNodes(Command):
         order = graph.nodes()
         self.saved = sorted(((n, graph.brick(n), graph.pos(n), order.index(n)) for n in self.names),
                             key=lambda item: item[3])
-        for n in self.names:
-            graph.remove_node(n)
+        with graph.batch():
+            for n in self.names:
+                graph.remove_node(n)
 
     def undo(self, graph):
-        for name, brick, pos, index in self.saved:  # in increasing index: each lands where it was
-            graph.restore_node(name, brick, pos, index)
-        for e in self.edges:
-            graph.connect(e.src, e.dst, e.port)
+        with graph.batch():
+            for name, brick, pos, index in self.saved:  # in increasing index: each lands where it was
+                graph.restore_node(name, brick, pos, index)
+            for e in self.edges:
+                graph.connect(e.src, e.dst, e.port)
 
 
 class Connect(Command):
@@ -226,18 +228,20 @@ class Group(Command):
 
     def do(self, graph):
         done = []
-        try:
-            for c in self.commands:
-                c.do(graph)
-                done.append(c)
-        except Exception:
-            for c in reversed(done):
-                c.undo(graph)
-            raise
+        with graph.batch():  # analysed once, after the last
+            try:
+                for c in self.commands:
+                    c.do(graph)
+                    done.append(c)
+            except Exception:
+                for c in reversed(done):
+                    c.undo(graph)
+                raise
 
     def undo(self, graph):
-        for c in reversed(self.commands):
-            c.undo(graph)
+        with graph.batch():
+            for c in reversed(self.commands):
+                c.undo(graph)
 
 
 def copy_nodes(graph: Graph, names: list[str]) -> dict:

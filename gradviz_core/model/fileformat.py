@@ -131,16 +131,17 @@ def from_dict(doc: Any, where: str = "<graph>", base_dir: str | None = None) -> 
             g.playground = check_playground(doc["playground"])
         except GradvizError as exc:
             raise GraphFileError(f"{where}: {exc}") from None
-    for i, node in enumerate(doc["nodes"]):
-        try:
-            g.add_node(node["type"], node["name"], node.get("params", {}), tuple(node.get("pos", (0, 0))))
-        except GradvizError as exc:
-            raise GraphFileError(f"{where}: nodes[{i}] ({node['name']}): {_strip(exc, node['name'])}") from None
-    for i, e in enumerate(doc["edges"]):
-        try:
-            g.connect(e["from"], e["to"], e["port"])
-        except GradvizError as exc:
-            raise GraphFileError(f"{where}: edges[{i}] ({e['from']} → {e['to']}.{e['port']}): {exc}") from None
+    with g.batch():  # analysed once, when every node and edge is in
+        for i, node in enumerate(doc["nodes"]):
+            try:
+                g.add_node(node["type"], node["name"], node.get("params", {}), tuple(node.get("pos", (0, 0))))
+            except GradvizError as exc:
+                raise GraphFileError(f"{where}: nodes[{i}] ({node['name']}): {_strip(exc, node['name'])}") from None
+        for i, e in enumerate(doc["edges"]):
+            try:
+                g.connect(e["from"], e["to"], e["port"])
+            except GradvizError as exc:
+                raise GraphFileError(f"{where}: edges[{i}] ({e['from']} → {e['to']}.{e['port']}): {exc}") from None
     return g
 
 

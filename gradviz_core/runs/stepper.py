@@ -95,9 +95,9 @@ class Stepper:
         """Back to before the first step (undoing every update made)."""
         while self._history:
             self._restore(self._history.pop()[1])
-        self.values: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        self.contributions: dict[tuple[str, str, str], np.ndarray] = {}
+        self.values: dict[str, np.ndarray] = _Journal()
+        self.grads: dict[str, np.ndarray] = _Journal()
+        self.contributions: dict[tuple[str, str, str], np.ndarray] = _Journal()
         self.program.zero_grads()
         self.events.emit("reset")
 
@@ -162,13 +162,11 @@ class Stepper:
     # ---- the three kinds of step ---------------------------------------------------------
     def _forward(self, node: str, rec: StepRecord) -> None:
         rec.inputs = self.program.node_inputs(node, self.values)
-        self.values = dict(self.values)
         rec.output = self.program.forward_node(node, self.values, self.training)
 
     def _backward(self, node: str, rec: StepRecord) -> None:
         b = self.run.bricks[node]
         before = dict(b.grads)
-        self.grads, self.contributions = dict(self.grads), dict(self.contributions)
         rec.inputs = self.program.node_inputs(node, self.values)
         rec.output = self.values[node]
         rec.upstream, rec.input_grads = self.program.backward_node(node, self.grads, self.values,
@@ -189,17 +187,54 @@ class Stepper:
         return [node]
 
     def _snapshot(self, phase: str, node: str):
+        """What the step may change, to be put back: the bricks it touches, the optimizer's state
+        (an update's), and what its writes to the values, gradients and contributions replace
+        (journalled as they happen, so a step's undo costs what the step did, at any size)."""
         bricks = {}
         for n in self._touched(phase, node):
             b = self.run.bricks[n]
             bricks[n] = ({k: v.copy() for k, v in b.weights.items()},
                          {k: v.copy() for k, v in b.grads.items()},
                          {k: v.copy() for k, v in b.buffers.items()}, b.cache)
-        return (self.values, self.grads, self.contributions, bricks, self.optimizer.state_copy())
+        logs = tuple(d.start() for d in (self.values, self.grads, self.contributions))
+        return (logs, bricks, self.optimizer.state_copy() if phase == "update" else None)
 
     def _restore(self, snapshot) -> None:
-        self.values, self.grads, self.contributions, bricks, opt_state = snapshot
+        logs, bricks, opt_state = snapshot
+        for d, log in zip((self.values, self.grads, self.contributions), logs):
+            d.undo(log)
         for n, (w, g, buf, cache) in bricks.items():
             b = self.run.bricks[n]
             b.weights, b.grads, b.buffers, b.cache = w, g, buf, cache
-        self.optimizer.state = opt_state
+        if opt_state is not None:
+            self.optimizer.state = opt_state
+
+
+_MISSING = object()
+
+
+class _Journal(dict):
+    """A dict that keeps, from ``start()`` on, what each write replaced: ``undo(log)`` puts it
+    back. Only item assignment is journalled (all the engine does to these dicts)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: dict | None = None
+
+    def start(self) -> dict:
+        self.log = {}
+        return self.log
+
+    def __setitem__(self, key, value) -> None:
+        if self.log is not None and key not in self.log:
+            self.log[key] = dict.get(self, key, _MISSING)
+        dict.__setitem__(self, key, value)
+
+    def undo(self, log: dict) -> None:
+        for key, old in log.items():
+            if old is _MISSING:
+                dict.pop(self, key, None)
+            else:
+                dict.__setitem__(self, key, old)
+        if log is self.log:
+            self.log = None
