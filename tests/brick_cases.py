@@ -129,6 +129,38 @@ def weighted_sum_cases(rng):
         yield {"weights": w}, {f"in{i}": np.asarray(rng.standard_normal()) for i in range(k)}, True
 
 
+def _images(rng, c=None):
+    return rng.standard_normal((_n(rng), c or int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(1, 5))))
+
+
+def lrn_cases(rng):
+    for size, alpha, beta, k in [(5, 1e-4, 0.75, 2.0), (3, 0.5, 0.75, 1.0), (1, 0.3, 0.5, 1.0), (5, 1.0, 1.2, 0.5)]:
+        yield ({"size": size, "alpha": alpha, "beta": beta, "k": k},
+               {"x": rng.standard_normal((_n(rng), int(rng.integers(1, 8)), 2, 3)) * 1.5}, True)
+
+
+def prelu_cases(rng):
+    for shape in [(_n(rng), int(rng.integers(1, 5))), (_n(rng), int(rng.integers(1, 4)), 3, 2)]:
+        yield {}, {"x": _away(rng, shape)}, True
+
+
+def merge_cases(kind):
+    def cases(rng):
+        for k in (2, 3, 5):
+            n, h, w = _n(rng), int(rng.integers(1, 4)), int(rng.integers(1, 4))
+            for rank in (2, 4):
+                chans = [int(rng.integers(1, 4)) if kind == "Concat" else 3 for _ in range(k)]
+                yield {"inputs": k}, {f"in{i}": rng.standard_normal((n, c, h, w) if rank == 4 else (n, c))
+                                      for i, c in enumerate(chans)}, True
+    return cases
+
+
+def pad_cases(rng):
+    for sides in [(1, 1, 1, 1), (0, 2, 1, 0), (3, 0, 0, 0), (0, 0, 0, 0), (-1, 1, 0, -1), (1, -1, -1, 2)]:
+        x = rng.standard_normal((_n(rng), int(rng.integers(1, 4)), int(rng.integers(2, 5)), int(rng.integers(2, 5))))
+        yield dict(zip(("top", "bottom", "left", "right"), sides)), {"x": x}, True  # −∞: test_zoo_bricks
+
+
 CASES = {
     "Add": _binary(), "Subtract": _binary(), "Multiply": _binary(), "Divide": _binary(low_b=True),
     "Max": _binary(), "Min": _binary(),
@@ -160,6 +192,10 @@ CASES = {
     "SoftmaxCrossEntropy": _class_loss(("index", "onehot", "soft")),
     "MaxMarginLoss": _class_loss(("index", "onehot"), ({"form": "sum"}, {"form": "max"})),
     "WeightedSum": weighted_sum_cases,
+    "LRN": lrn_cases, "PReLU": prelu_cases, "SELU": _unary(_away), "Softplus": _unary(_normal),
+    "LogSoftmax": lambda rng: [({}, {"x": rng.standard_normal((_n(rng), int(rng.integers(2, 6))))}, True)],
+    "GlobalAvgPool2D": lambda rng: [({}, {"x": _images(rng)}, True) for _ in range(3)],
+    "Pad2D": pad_cases, "AddN": merge_cases("AddN"), "Concat": merge_cases("Concat"),
 }
 
 #: bricks checked by their own tests, and why

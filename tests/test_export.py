@@ -22,6 +22,8 @@ def _module(path):
 
 
 EXAMPLES = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "examples").glob("*.json"))
+#: a test graph with every brick the model zoo brought (issue 28), exported like the examples
+EXAMPLES.append(str(Path(__file__).resolve().parent / "data" / "new_bricks.json"))
 
 
 @pytest.mark.parametrize("example", EXAMPLES)

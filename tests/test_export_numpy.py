@@ -14,6 +14,8 @@ from gradviz_core.runs.run import Run
 from test_cli import run as cli
 
 EXAMPLES = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "examples").glob("*.json"))
+#: a test graph with every brick the model zoo brought (issue 28), exported like the examples
+EXAMPLES.append(str(Path(__file__).resolve().parent / "data" / "new_bricks.json"))
 NO_NUMPY_FORM: set = set()  # every example has a NumPy form
 
 

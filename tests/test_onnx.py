@@ -32,7 +32,9 @@ def forward(graph, X=None, weights="fresh"):
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in fileformat.Path(__file__).resolve().parents[1]
-                                        .joinpath("examples").glob("*.json")))
+                                        .joinpath("examples").glob("*.json"))
+                         # and a test graph with every brick the model zoo brought (issue 28)
+                         + [str(fileformat.Path(__file__).resolve().parent / "data" / "new_bricks.json")])
 def test_every_example_exports_runs_in_onnxruntime_and_imports_back(examples_dir, tmp_path, name):
     g = fileformat.load(examples_dir / name)
     model = to_onnx(g)
@@ -152,8 +154,10 @@ def test_a_convnet_with_groups_pools_batchnorm_dropout_reshape_and_a_constant_im
      "node 'out' (Gather): gradviz has no brick for the operator Gather"),
     ([helper.make_node("Conv", ["input", "W"], ["out"], kernel_shape=[3, 1])], {"W": np.ones((2, 1, 3, 1))},
      "gradviz's window is the same in both directions, not [3, 1]"),
-    ([helper.make_node("MaxPool", ["input"], ["out"], kernel_shape=[2, 2], pads=[0, 0, 1, 1])], {},
-     "padding (on every side) is the same in both directions, not [0, 0, 1, 1]"),
+    ([helper.make_node("MaxPool", ["input"], ["out"], kernel_shape=[2, 2], strides=[2, 1])], {},
+     "gradviz's stride is the same in both directions, not [2, 1]"),
+    ([helper.make_node("Reshape", ["input", "shape"], ["out"])], {"shape": np.array([-1, 4, 4], np.int64)},
+     "it reshapes [None, 1, 4, 4] to [-1, 4, 4]: gradviz has a brick only for a reshape to (N, D)"),
 ])
 def test_what_has_no_brick_is_refused_with_the_operator_and_the_node(tmp_path, nodes, inits, says):
     g = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 4, 4])],

@@ -55,7 +55,7 @@ def pending_recovery() -> tuple[Graph, Path | None, float] | None:
     if not target.exists():
         return None
     try:
-        meta = json.loads((state_dir() / "recovery-meta.json").read_text())
+        meta = json.loads((state_dir() / "recovery-meta.json").read_text(encoding="utf-8"))
         graph = fileformat.load(target)
     except (OSError, ValueError, GradvizError):
         clear_recovery()

@@ -204,3 +204,143 @@ class Softmax(_Activation):
     def onnx(self, m, ins, out, shapes):
         m.node("Softmax", ins, out, axis=-1)
         return True
+
+
+@register
+class LogSoftmax(_Activation):
+    type_name = "LogSoftmax"
+    numpy_op = ('{x} - logsumexp({x})', {'x': '{g} - np.exp({out}) * {g}.sum(axis=-1, keepdims=True)'})
+    torch_op = "torch.log_softmax({x}, dim=-1)"
+    symbol = 'log p'
+    doc = ("The log of the softmax probabilities, computed without overflow (s − log Σ eˢ): "
+           "what a classifier exported with a negative log-likelihood loss ends in.")
+    forward_text = "out_k = s_k − log Σ_j e^(s_j)   (over the last axis)"
+    backward_text = "dL/ds = dL/dout − p ⊙ Σ_k dL/dout_k,  p = e^out"
+
+    def infer_shape(self, shapes):
+        return Softmax.infer_shape(self, shapes)
+
+    def f(self, x):
+        m = np.max(x, axis=-1, keepdims=True)
+        return x - (m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)))
+
+    def df(self, g, x, out):
+        return g - np.exp(out) * g.sum(axis=-1, keepdims=True)
+
+    def onnx(self, m, ins, out, shapes):
+        m.node("LogSoftmax", ins, out, axis=-1)
+        return True
+
+
+@register
+class Softplus(_Activation):
+    type_name = "Softplus"
+    onnx_op = "Softplus"
+    numpy_op = ('np.logaddexp(0.0, {x})', {'x': '{g} / (1.0 + np.exp(-{x}))'})
+    torch_op = "F.softplus({x})"
+    symbol = 'sp'
+    doc = "A smooth ReLU, log(1 + eˣ): its slope is the sigmoid, never exactly 0."
+    forward_text = "out = log(1 + eˣ)"
+    backward_text = "dL/dx = σ(x) · dL/dout"
+
+    def f(self, x):
+        return np.logaddexp(0.0, x).astype(x.dtype, copy=False)
+
+    def df(self, g, x, out):
+        return g / (1.0 + np.exp(-x))
+
+    def torch_layer(self, shapes):
+        return "Softplus", {}
+
+
+#: SELU's constants (Klambauer et al. 2017), as PyTorch and ONNX have them
+SELU_LAMBDA, SELU_ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
+
+
+@register
+class SELU(_Activation):
+    type_name = "SELU"
+    numpy_op = (f'{SELU_LAMBDA!r} * np.where({{x}} > 0, {{x}}, {SELU_ALPHA!r} * np.expm1(np.minimum({{x}}, 0)))',
+                {'x': f'{{g}} * np.where({{x}} > 0, {SELU_LAMBDA!r}, {{out}} + {SELU_LAMBDA * SELU_ALPHA!r})'})
+    torch_op = "F.selu({x})"
+    symbol = 'selu'
+    doc = ("A scaled ELU, λ·(x or α(eˣ − 1)), whose λ ≈ 1.0507 and α ≈ 1.6733 keep activations near "
+           "zero mean and unit variance layer after layer.")
+    forward_text = "out = λx if x > 0 else λα(eˣ − 1)"
+    backward_text = "dL/dx = dL/dout · (λ if x > 0 else out + λα)"
+    has_kink = True  # the slope jumps from λα to λ at 0
+
+    def f(self, x):
+        return SELU_LAMBDA * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+
+    def df(self, g, x, out):
+        return g * np.where(x > 0, SELU_LAMBDA, out + SELU_LAMBDA * SELU_ALPHA)
+
+    def kink_distance(self):
+        return float(np.min(np.abs(self.cache["x"]))) if np.size(self.cache["x"]) else None
+
+    def onnx(self, m, ins, out, shapes):
+        m.node("Selu", ins, out, alpha=SELU_ALPHA, gamma=SELU_LAMBDA)
+        return True
+
+
+@register
+class PReLU(Brick):
+    """Leaky ReLU whose negative slope is learned, one per channel (or per feature)."""
+    type_name = "PReLU"
+    family = "Activations"
+    symbol = '⌐a'
+    doc = ("x for x > 0 and a·x otherwise, with the slope a learned: one per channel of an image, "
+           "one per feature of a vector (He et al. 2015, who start it at 0.25).")
+    forward_text = "out = x if x > 0 else a_c·x"
+    backward_text = "dL/dx = dL/dout · (1 if x > 0 else a_c);  dL/da_c = Σ dL/dout · x over x ≤ 0 of channel c"
+    has_kink = True
+    torch_names = {"a": "weight"}
+
+    def infer_shape(self, shapes):
+        self.expect_rank(shapes, "x", (2, 4))
+        return shapes["x"]
+
+    def weight_shapes(self, shapes):
+        return {"a": (shapes["x"][1],)}
+
+    def param_count_text(self, shapes):
+        c = shapes["x"][1]
+        return f"one slope per {'channel' if len(shapes['x']) == 4 else 'feature'}: {c}"
+
+    def init_weights(self, shapes, rng, dtype):
+        self.weights = {"a": np.full(shapes["x"][1], 0.25, dtype)}
+
+    def _a(self, x):
+        return self.weights["a"].reshape((1, -1) + (1,) * (x.ndim - 2))
+
+    def forward(self, inputs, training):
+        x = inputs["x"]
+        self.cache = {"x": x}
+        return np.where(x > 0, x, self._a(x) * x)
+
+    def backward(self, g):
+        x = self.cache["x"]
+        neg = x <= 0
+        axes = (0,) + tuple(range(2, x.ndim))
+        self.add_grad("a", np.sum(np.where(neg, g * x, 0.0), axis=axes).astype(self.dtype, copy=False))
+        return {"x": np.where(neg, self._a(x) * g, g)}
+
+    def kink_distance(self):
+        return float(np.min(np.abs(self.cache["x"]))) if np.size(self.cache["x"]) else None
+
+    def torch_layer(self, shapes):
+        return "PReLU", {"num_parameters": shapes["x"][1]}
+
+    def numpy_code(self, ins, out, g, w, shapes):
+        x, a = ins["x"], w["a"]
+        sh = "(1, -1)" if len(shapes["x"]) == 2 else "(1, -1, 1, 1)"
+        axes = "0" if len(shapes["x"]) == 2 else "(0, 2, 3)"
+        return (f"np.where({x} > 0, {x}, {a}.reshape{sh} * {x})",
+                {"x": f"np.where({x} > 0, {g}, {a}.reshape{sh} * {g})"},
+                {"a": f"np.sum(np.where({x} > 0, 0.0, {g} * {x}), axis={axes})"})
+
+    def onnx(self, m, ins, out, shapes):
+        a = self.weights["a"]  # ONNX broadcasts from the right: (C, 1, 1) against (N, C, H, W)
+        m.node("PRelu", [ins[0], m.const(a.reshape(-1, 1, 1) if len(shapes["x"]) == 4 else a, f"{self.name}.a")], out)
+        return True

@@ -97,3 +97,74 @@ class BatchNorm(Brick):
         self.add_grad("gamma", dgamma)
         self.add_grad("beta", dbeta)
         return {"x": dx.reshape(g.shape)}
+
+
+def _channel_window_sum(a: np.ndarray, h: int) -> np.ndarray:
+    """Σ over the channels c − h … c + h (those that exist) of a, for every channel c of (N, C, …)."""
+    pad = [(0, 0)] * a.ndim
+    pad[1] = (h + 1, h)
+    c = np.cumsum(np.pad(a, pad), axis=1)
+    return c[:, 2 * h + 1:] - c[:, :-2 * h - 1]
+
+
+@register
+class LRN(Brick):
+    """Local response normalization across channels (AlexNet's)."""
+    type_name = "LRN"
+    symbol = 'LRN'
+    family = "Layers"
+    doc = ("Local response normalization (the lectures' \"contrast normalization\", AlexNet's): each "
+           "value is divided by the energy of the same position in the n neighbouring channels, "
+           "so strongly responding feature maps damp their neighbours. Not used since batch norm.")
+    forward_text = "out_c = x_c / (k + (α/n) Σ_{c' = c − n//2 … c + n//2} x_{c'}²)^β"
+    backward_text = ("dL/dx_j = dL/dout_j · d_j^(−β) − (2αβ/n) x_j Σ_{c near j} dL/dout_c · x_c · d_c^(−β−1),  "
+                     "d_c = k + (α/n) Σ x²")
+    params = (
+        ParamSpec("size", "int", 5, "n, how many neighbouring channels (odd: centred on the channel)",
+                  low=1, high=63),
+        ParamSpec("alpha", "float", 1e-4, "α, the scale of the energy", low=0.0),
+        ParamSpec("beta", "float", 0.75, "β, the exponent", low=0.0),
+        ParamSpec("k", "float", 2.0, "k, added to the energy (AlexNet: 2; PyTorch's default: 1)", low=0.0),
+    )
+
+    def infer_shape(self, shapes):
+        self.expect_rank(shapes, "x", (4,))
+        if self.config["size"] % 2 == 0:
+            raise self.shape_error(f"the window of n = {self.config['size']} channels must be odd, so that it "
+                                   "is centred on each channel; use "
+                                   f"{self.config['size'] - 1} or {self.config['size'] + 1}", "x")
+        return shapes["x"]
+
+    def param_count_text(self, shapes):
+        return "0 (its α, β, k and n are settings, not weights)"
+
+    def forward(self, inputs, training):
+        x = inputs["x"]
+        c = self.config
+        n = c["size"]
+        d = c["k"] + (c["alpha"] / n) * _channel_window_sum(x * x, n // 2)
+        scale = d ** -c["beta"]
+        self.cache = {"x": x, "d": d, "scale": scale}
+        return (x * scale).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x, d, scale = self.cache["x"], self.cache["d"], self.cache["scale"]
+        c = self.config
+        n = c["size"]
+        back = _channel_window_sum(g * x * scale / d, n // 2)
+        return {"x": (g * scale - (2 * c["alpha"] * c["beta"] / n) * x * back).astype(g.dtype, copy=False)}
+
+    def numpy_code(self, ins, out, g, w, shapes):
+        c = self.config
+        args = f"{c['size']}, {c['alpha']!r}, {c['beta']!r}, {c['k']!r}"
+        return f"lrn({ins['x']}, {args})", {"x": f"lrn_grad({g}, {ins['x']}, {args})"}, {}
+
+    def torch_expr(self, ins, shapes):
+        c = self.config
+        return f"F.local_response_norm({ins['x']}, {c['size']}, {c['alpha']!r}, {c['beta']!r}, {c['k']!r})"
+
+    def onnx(self, m, ins, out, shapes):
+        c = self.config
+        m.node("LRN", ins, out, size=int(c["size"]), alpha=float(c["alpha"]), beta=float(c["beta"]),
+               bias=float(c["k"]))
+        return True

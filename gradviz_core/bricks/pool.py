@@ -107,3 +107,37 @@ class AvgPool2D(_Pool):
     def backward(self, g):
         f, s, p = self._fsp()
         return {"x": kernels.active().avgpool_backward(g, self.cache["shape"], f, s, p)}
+
+
+@register
+class GlobalAvgPool2D(Brick):
+    type_name = "GlobalAvgPool2D"
+    family = "Layers"
+    symbol = 'gap'
+    doc = ("Averages each channel over the whole image, (N, C, H, W) → (N, C, 1, 1): how GoogLeNet, "
+           "ResNet and SqueezeNet end, instead of big fully connected layers.")
+    forward_text = "out[n,c] = (1/(H·W)) Σ_h Σ_w x[n,c,h,w]"
+    backward_text = "dL/dx[n,c,h,w] = dL/dout[n,c] / (H·W)"
+    torch_op = "F.adaptive_avg_pool2d({x}, 1)"
+    onnx_op = "GlobalAveragePool"
+
+    def infer_shape(self, shapes):
+        n, c, _, _ = self.expect_rank(shapes, "x", (4,))
+        return (n, c, 1, 1)
+
+    def param_count_text(self, shapes):
+        return "0 (pooling has no weights)"
+
+    def forward(self, inputs, training):
+        x = inputs["x"]
+        self.cache = {"shape": x.shape}
+        return x.mean(axis=(2, 3), keepdims=True)
+
+    def backward(self, g):
+        n, c, h, w = self.cache["shape"]
+        return {"x": np.broadcast_to(g / (h * w), (n, c, h, w)).astype(g.dtype, copy=True)}
+
+    def numpy_code(self, ins, out, g, w, shapes):
+        return (f"{ins['x']}.mean(axis=(2, 3), keepdims=True)",
+                {"x": f"np.broadcast_to({g} / ({ins['x']}.shape[2] * {ins['x']}.shape[3]), {ins['x']}.shape).copy()"},
+                {})

@@ -1,10 +1,14 @@
-"""Flatten: (N, C, H, W) -> (N, C·H·W), so a Linear layer can follow a ConvNet."""
+"""Flatten: (N, C, H, W) -> (N, C·H·W), so a Linear layer can follow a ConvNet; Pad2D: a
+border of zeros (or −∞), as wide on each side as asked."""
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from gradviz_core.model.brick import Brick
 from gradviz_core.model.registry import register
+from gradviz_core.params import ParamSpec
 from gradviz_core.shapes import fmt
 
 
@@ -38,4 +42,77 @@ class Flatten(Brick):
 
     def onnx(self, m, ins, out, shapes):
         m.node("Flatten", ins, out, axis=1)
+        return True
+
+
+#: what a Pad2D border holds: zeros (before a convolution), or −∞ (before a max pool, where a
+#: border must never win)
+FILLS = {"zeros": 0.0, "-inf": -np.inf}
+
+
+def place(x: np.ndarray, h: int, w: int, top: int, left: int, fill: float) -> np.ndarray:
+    """An (N, C, h, w) array of ``fill`` with ``x`` placed at row ``top``, column ``left`` (negative:
+    x's first rows or columns are cut off), and whatever falls outside cut off too."""
+    out = np.full(x.shape[:2] + (h, w), fill, dtype=x.dtype)
+    r0, c0, sr, sc = max(top, 0), max(left, 0), max(-top, 0), max(-left, 0)
+    rows, cols = min(x.shape[2] - sr, h - r0), min(x.shape[3] - sc, w - c0)
+    if rows > 0 and cols > 0:
+        out[:, :, r0:r0 + rows, c0:c0 + cols] = x[:, :, sr:sr + rows, sc:sc + cols]
+    return out
+
+
+@register
+class Pad2D(Brick):
+    type_name = "Pad2D"
+    family = "Layers"
+    symbol = '▢'
+    doc = ("Adds a border around each image, as wide on each side as asked: zeros (a convolution's "
+           "padding, on one side only if need be), or −∞ before a max pool. A negative side cuts rows "
+           "or columns off instead (what a framework's windows leave unread at the end).")
+    forward_text = "out = x with `top` rows above, `bottom` below, `left` columns before and `right` after"
+    backward_text = "dL/dx = dL/dout without the border (0 for what was cut off)"
+    params = tuple(ParamSpec(side, "int", 1, f"rows or columns added {where} (negative: cut off)", low=-64, high=64)
+                   for side, where in (("top", "above"), ("bottom", "below"), ("left", "on the left"),
+                                       ("right", "on the right"))) + (
+        ParamSpec("fill", "choice", "zeros", "what the border holds", choices=tuple(FILLS)),)
+
+    def _sides(self):
+        c = self.config
+        return c["top"], c["bottom"], c["left"], c["right"]
+
+    def infer_shape(self, shapes):
+        n, c, h, w = self.expect_rank(shapes, "x", (4,))
+        t, b, l, r = self._sides()
+        if h + t + b < 1 or w + l + r < 1:
+            raise self.shape_error(f"cutting {-min(t, 0) - min(b, 0)} rows and {-min(l, 0) - min(r, 0)} columns "
+                                   f"off a {h}×{w} image leaves nothing", "x")
+        return (n, c, h + t + b, w + l + r)
+
+    def forward(self, inputs, training):
+        x = inputs["x"]
+        t, b, l, r = self._sides()
+        self.cache = {"shape": x.shape}
+        return place(x, x.shape[2] + t + b, x.shape[3] + l + r, t, l, FILLS[self.config["fill"]])
+
+    def backward(self, g):
+        t, b, l, r = self._sides()
+        _, _, h, w = self.cache["shape"]
+        return {"x": place(g, h, w, -t, -l, 0.0)}
+
+    def torch_expr(self, ins, shapes):
+        t, b, l, r = self._sides()
+        value = "float('-inf')" if self.config["fill"] == "-inf" else "0.0"
+        return f"F.pad({ins['x']}, ({l}, {r}, {t}, {b}), value={value})"
+
+    def numpy_code(self, ins, out, g, w, shapes):
+        t, b, l, r = self._sides()
+        _, _, h, wd = shapes["x"]
+        fill = "-np.inf" if self.config["fill"] == "-inf" else "0.0"
+        return (f"place({ins['x']}, {h + t + b}, {wd + l + r}, {t}, {l}, {fill})",
+                {"x": f"place({g}, {h}, {wd}, {-t}, {-l}, 0.0)"}, {})
+
+    def onnx(self, m, ins, out, shapes):
+        t, b, l, r = self._sides()
+        m.node("Pad", [ins[0], m.const(np.array([0, 0, t, l, 0, 0, b, r], np.int64), f"{self.name}.pads"),
+                       m.const(np.array(FILLS[self.config["fill"]]), f"{self.name}.fill")], out)
         return True

@@ -44,6 +44,35 @@ def softmax(s):
     return z / z.sum(axis=-1, keepdims=True)
 
 
+def place(x, h, w, top, left, fill):
+    """x placed at (top, left) in an (N, C, h, w) array of fill; negative offsets cut x off"""
+    out = np.full(x.shape[:2] + (h, w), fill)
+    r0, c0, sr, sc = max(top, 0), max(left, 0), max(-top, 0), max(-left, 0)
+    rows, cols = min(x.shape[2] - sr, h - r0), min(x.shape[3] - sc, w - c0)
+    out[:, :, r0:r0 + rows, c0:c0 + cols] = x[:, :, sr:sr + rows, sc:sc + cols]
+    return out
+
+
+def channel_window_sum(a, h):
+    """the sum over the channels c - h ... c + h (those that exist), for each channel c"""
+    c = np.cumsum(np.pad(a, [(0, 0), (h + 1, h)] + [(0, 0)] * (a.ndim - 2)), axis=1)
+    return c[:, 2 * h + 1:] - c[:, :-2 * h - 1]
+
+
+def lrn(x, n, alpha, beta, k):
+    return x * (k + alpha / n * channel_window_sum(x * x, n // 2)) ** -beta
+
+
+def lrn_grad(g, x, n, alpha, beta, k):
+    d = k + alpha / n * channel_window_sum(x * x, n // 2)
+    return g * d ** -beta - 2 * alpha * beta / n * x * channel_window_sum(g * x * d ** (-beta - 1), n // 2)
+
+
+def logsumexp(s):
+    m = s.max(axis=-1, keepdims=True)
+    return m + np.log(np.exp(s - m).sum(axis=-1, keepdims=True))
+
+
 def square_loss(x, d):
     return 0.5 * np.sum((x - d.reshape(np.shape(x))) ** 2) / _n(x)
 

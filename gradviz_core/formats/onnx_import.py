@@ -73,6 +73,26 @@ class _Reader:
                 self.values[node.output[0]] = _constant(node)
         self.folded: dict[str, str] = {}     # MatMul output -> its Linear, for the Add of a bias
         self.weights: dict[str, dict] = {}  # node -> its arrays, set once the graph is built
+        self.shapes: dict[str, tuple] = {}  # node -> its output shape, inferred as it is read
+        self.sample_shape: tuple = ()        # the model input's, without its batch axis
+
+    def shape(self, name: str) -> tuple:
+        """The output shape of gradviz node ``name``, inferred from its inputs' (each node once, in
+        the order read: the reader's graph is analysed once, at the end)."""
+        if name not in self.shapes:
+            b = self.g.brick(name)
+            if b.is_source:
+                self.shapes[name] = (None, *self.sample_shape)
+            else:
+                ins = {p: self.shape(src) for p, src in self.g.inputs_of(name).items()}
+                self.shapes[name] = tuple(b.infer_shape(ins))
+        return self.shapes[name]
+
+    def shape_of(self, tensor: str, node) -> tuple:
+        try:
+            return self.shape(self.source(tensor, node))
+        except GradvizError as exc:
+            raise self.fail(node, f"the shape of its input is not known ({exc})") from None
 
     def fail(self, node, why: str) -> OnnxImportError:
         return OnnxImportError(f"{self.where}: node {node.name or node.output[0]!r} ({node.op_type}): {why}")
@@ -201,17 +221,46 @@ def _square(r: _Reader, node, values, what: str) -> int:
     return int(values[0])
 
 
-def _window(r: _Reader, node, a: dict, kernel: int) -> tuple[int, int]:
+def _window(r: _Reader, node, a: dict, kernel: int, fill: str = "zeros") -> tuple[str, int, int]:
+    """(the tensor the window brick reads, its stride, its padding). Padding that is not the same
+    on every side, and the rows a framework's floor or ceil mode drops or adds at the end, become
+    a Pad2D before the window (zeros, or −∞ before a max pool) and the brick pads nothing."""
+    src = node.input[0]
     stride = _square(r, node, a.get("strides", [1, 1]), "stride")
-    pads = a.get("pads", [0, 0, 0, 0])
-    pad = _square(r, node, pads, "padding (on every side)")
+    pads = list(a.get("pads", [0, 0, 0, 0]))
     if any(d != 1 for d in a.get("dilations", [1])):
         raise r.fail(node, "dilated windows have no gradviz brick")
-    if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
-        raise r.fail(node, "auto_pad SAME is not read; export with explicit pads")
-    if a.get("ceil_mode", 0):
-        raise r.fail(node, "ceil_mode is not read (gradviz's windows fit exactly)")
-    return stride, pad
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    h, w = r.shape_of(src, node)[2:]
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        for size in (h, w):
+            total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+            small = total // 2
+            pads.append((small, total - small) if auto == "SAME_UPPER" else (total - small, small))
+        pads = [pads[0][0], pads[1][0], pads[0][1], pads[1][1]]
+    elif auto not in ("NOTSET", "VALID"):
+        raise r.fail(node, f"auto_pad {auto} is not read")
+    top, left, bottom, right = pads
+    ends = []
+    for size, lo, hi in ((h, top, bottom), (w, left, right)):
+        span = size + lo + hi - kernel
+        if span < 0:
+            raise r.fail(node, f"its {kernel}×{kernel} window is larger than the padded input ({size} + {lo} + {hi})")
+        rest = span % stride
+        if rest and a.get("ceil_mode", 0):
+            hi += stride - rest          # ceil: one more window, over a border at the end
+        elif rest:
+            hi -= rest                   # floor: the last rows no window reaches are cut off
+        ends.append(hi)
+    bottom, right = ends
+    if top == bottom == left == right:
+        return src, stride, top
+    pad = r.add("Pad2D", f"{node.output[0]}_pad", {"top": top, "bottom": bottom, "left": left, "right": right,
+                                                 "fill": fill})
+    r.g.connect(r.source(src, node), pad, "x")
+    return f"{node.output[0]}_pad", stride, 0
 
 
 def _gemm(r: _Reader, node) -> None:
@@ -305,12 +354,12 @@ def _conv(r: _Reader, node) -> None:
     if W is None or W.ndim != 4:
         raise r.fail(node, "gradviz convolves images (N, C, H, W) with 4-D weights")
     f = _square(r, node, W.shape[2:], "window")
-    stride, pad = _window(r, node, a, f)
+    src, stride, pad = _window(r, node, a, f)
     b = r.value(node, 2, "bias")
     name = r.add("Conv2D", node.output[0], {"filters": int(W.shape[0]), "size": f, "stride": stride,
                                             "padding": pad, "groups": int(a.get("group", 1)),
                                             "bias": b is not None})
-    r.g.connect(r.source(node.input[0], node), name, "x")
+    r.g.connect(r.source(src, node), name, "x")
     r.weights[name] = {"W": W, **({"b": b} if b is not None else {})}
 
 
@@ -318,11 +367,12 @@ def _pool(brick: str):
     def read(r: _Reader, node) -> None:
         a = _attrs(node)
         f = _square(r, node, a["kernel_shape"], "window")
-        stride, pad = _window(r, node, a, f)
-        if brick == "AvgPool2D" and pad and not a.get("count_include_pad", 0):
+        src, stride, pad = _window(r, node, a, f, "-inf" if brick == "MaxPool2D" else "zeros")
+        padded = src != node.input[0] or pad
+        if brick == "AvgPool2D" and padded and not a.get("count_include_pad", 0):
             raise r.fail(node, "gradviz's average counts the padding (count_include_pad = 1)")
         name = r.add(brick, node.output[0], {"size": f, "stride": stride, "padding": pad})
-        r.g.connect(r.source(node.input[0], node), name, "x")
+        r.g.connect(r.source(src, node), name, "x")
     return read
 
 
@@ -333,10 +383,161 @@ def _flatten(r: _Reader, node) -> None:
 
 
 def _reshape(r: _Reader, node) -> None:
-    shape = r.value(node, 1, "shape")
-    if shape is None or len(shape) != 2 or not (shape[1] == -1 or shape[0] in (0, -1)):
-        raise r.fail(node, f"only a Reshape to (N, D) (a Flatten) has a brick, not to {None if shape is None else list(shape)}")
-    _unary("Flatten")(r, node)
+    """A Reshape, Squeeze or Flatten that lays each sample out as one row, (N, …) → (N, D), is a
+    Flatten (VGG's Reshape to a fixed (1, 25088) too); one that keeps the shape is nothing."""
+    shape_in = r.shape_of(node.input[0], node)
+    if node.op_type == "Reshape":
+        target = r.value(node, 1, "shape")
+        target = None if target is None else [int(d) for d in np.asarray(target).reshape(-1)]
+    else:  # Squeeze: the axes it drops must be of size 1
+        axes = _attrs(node).get("axes")
+        if axes is None and len(node.input) > 1:
+            axes = [int(v) for v in np.asarray(r.value(node, 1, "axes")).reshape(-1)]
+        axes = [a % len(shape_in) for a in (axes if axes is not None else
+                                             [i for i, d in enumerate(shape_in) if d == 1])]
+        if 0 in axes or any(shape_in[a] != 1 for a in axes):
+            raise r.fail(node, f"it squeezes axes {axes} of {list(shape_in)}, not only axes of size 1")
+        target = [0] + [d for i, d in enumerate(shape_in) if i and i not in axes]
+    per_sample = int(np.prod(shape_in[1:]))
+    if target is not None and len(target) >= 1:
+        rest = target[1:]
+        known = int(np.prod([d for d in rest if d > 0])) if rest else 1
+        dims = [per_sample // known if d == -1 else d for d in rest]
+        if target[0] in (0, -1, 1) and int(np.prod(dims)) == per_sample and \
+                (-1 not in rest or known and per_sample % known == 0):
+            if tuple(dims) == tuple(shape_in[1:]):
+                return _identity(r, node)
+            if len(dims) == 1:
+                return _unary("Flatten")(r, node)
+    raise r.fail(node, f"it reshapes {list(shape_in)} to {target}: gradviz has a brick only for a reshape to "
+                       "(N, D), a Flatten")
+
+
+def _pad(r: _Reader, node) -> None:
+    a = _attrs(node)
+    mode = a.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    pads = a.get("pads")
+    if pads is None:
+        pads = r.value(node, 1, "pads")
+    value = a.get("value", 0.0)
+    if len(node.input) > 2 and node.input[2]:
+        value = r.value(node, 2, "constant value")
+    pads = [int(v) for v in np.asarray(pads).reshape(-1)]
+    value = float(np.asarray(value).reshape(-1)[0])
+    if mode != "constant" or value not in (0.0, -np.inf):
+        raise r.fail(node, f"only padding with zeros (or −∞) has a brick, not {mode} padding with {value:g}")
+    if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)):
+        raise r.fail(node, f"gradviz pads the height and width of images (N, C, H, W) only, not {pads}")
+    name = r.add("Pad2D", node.output[0], {"top": pads[2], "left": pads[3], "bottom": pads[6], "right": pads[7],
+                                           "fill": "zeros" if value == 0.0 else "-inf"})
+    r.g.connect(r.source(node.input[0], node), name, "x")
+
+
+def _prelu(r: _Reader, node) -> None:
+    slope = r.value(node, 1, "slope")
+    c = r.shape_of(node.input[0], node)[1]
+    if slope is None or np.size(slope) not in (1, c) or np.asarray(slope).reshape(-1).size != np.size(slope):
+        raise r.fail(node, f"its slope must be one per channel ({c}) or one for all")
+    name = r.add("PReLU", node.output[0])
+    r.g.connect(r.source(node.input[0], node), name, "x")
+    r.weights[name] = {"a": np.broadcast_to(np.asarray(slope, np.float64).reshape(-1), (c,)).copy()}
+
+
+def _selu(r: _Reader, node) -> None:
+    from gradviz_core.bricks.activations import SELU_ALPHA, SELU_LAMBDA
+    a = _attrs(node)
+    if abs(a.get("alpha", SELU_ALPHA) - SELU_ALPHA) > 1e-5 or abs(a.get("gamma", SELU_LAMBDA) - SELU_LAMBDA) > 1e-5:
+        raise r.fail(node, "only SELU's own constants (α ≈ 1.6733, λ ≈ 1.0507) have a brick")
+    _unary("SELU")(r, node)
+
+
+def _logsoftmax(r: _Reader, node) -> None:
+    axis = _attrs(node).get("axis", -1)
+    if axis not in (-1, len(r.shape_of(node.input[0], node)) - 1):
+        raise r.fail(node, f"log-softmax over axis {axis}: gradviz's LogSoftmax is over the last axis")
+    _unary("LogSoftmax")(r, node)
+
+
+def _lrn(r: _Reader, node) -> None:
+    a = _attrs(node)
+    size = int(a["size"])
+    if size % 2 == 0:
+        raise r.fail(node, f"a window of {size} channels is not centred; gradviz's LRN takes an odd size")
+    name = r.add("LRN", node.output[0], {"size": size, "alpha": float(a.get("alpha", 1e-4)),
+                                         "beta": float(a.get("beta", 0.75)), "k": float(a.get("bias", 1.0))})
+    r.g.connect(r.source(node.input[0], node), name, "x")
+
+
+def _merge(brick: str):
+    def read(r: _Reader, node) -> None:
+        ins = [t for t in node.input if t]
+        if brick == "Concat":
+            axis = _attrs(node).get("axis", 1)
+            if axis not in (1, 1 - len(r.shape_of(ins[0], node))):
+                raise r.fail(node, f"concatenation along axis {axis}: gradviz's Concat joins channels (axis 1)")
+        if len(ins) == 1:
+            return _identity(r, node)
+        srcs = [r.source(t, node) for t in ins]
+        name = r.add(brick, node.output[0], {"inputs": len(ins)})
+        for i, src in enumerate(srcs):
+            r.g.connect(src, name, f"in{i}")
+    return read
+
+
+def _fold_reshape(x, shape, allowzero=0):
+    shape = [int(d) for d in shape]
+    return np.reshape(x, [x.shape[i] if d == 0 and not allowzero else d for i, d in enumerate(shape)])
+
+
+def _axes(a, ins, i=1):
+    axes = a.get("axes")
+    if axes is None and len(ins) > i:
+        axes = [int(v) for v in np.asarray(ins[i]).reshape(-1)]
+    return axes
+
+
+def _unsqueeze(x, axes):
+    for ax in sorted(ax % (x.ndim + len(axes)) for ax in axes):
+        x = np.expand_dims(x, ax)
+    return x
+
+
+#: operators computed at import when every input is a constant (the shapes and weights that some
+#: exporters compute in the graph): name -> f(inputs, attributes). The gates (Add, Mul, …) are
+#: not folded: a circuit of constants is what a student steps through
+FOLD = {
+    "Identity": lambda ins, a: ins[0],
+    "Cast": lambda ins, a: np.asarray(ins[0]).astype(
+        {1: np.float32, 6: np.int32, 7: np.int64, 9: np.bool_, 10: np.float16, 11: np.float64}.get(a.get("to"), np.float64)),
+    "ConstantOfShape": lambda ins, a: np.full([int(d) for d in np.asarray(ins[0]).reshape(-1)],
+                                              _constant_value(a.get("value"))),
+    "Reshape": lambda ins, a: _fold_reshape(ins[0], ins[1], a.get("allowzero", 0)),
+    "Unsqueeze": lambda ins, a: _unsqueeze(np.asarray(ins[0]), _axes(a, ins)),
+    "Squeeze": lambda ins, a: np.squeeze(ins[0], axis=tuple(_axes(a, ins)) if _axes(a, ins) else None),
+    "Concat": lambda ins, a: np.concatenate([np.atleast_1d(v) for v in ins], axis=a.get("axis", 0)),
+    "Gather": lambda ins, a: np.take(ins[0], np.asarray(ins[1]).astype(np.int64), axis=a.get("axis", 0)),
+    "Transpose": lambda ins, a: np.transpose(ins[0], a.get("perm")),
+    "Sqrt": lambda ins, a: np.sqrt(ins[0]),
+    "Range": lambda ins, a: np.arange(*(np.asarray(v).item() for v in ins)),
+}
+
+
+def _constant_value(t):
+    from onnx import numpy_helper
+    return 0.0 if t is None else numpy_helper.to_array(t).reshape(-1)[0]
+
+
+def _fold(r: _Reader, node) -> bool:
+    """Compute ``node`` now if it is a folding operator whose inputs are all constants."""
+    if node.op_type not in FOLD or not node.input or any(t and t not in r.values for t in node.input):
+        return False
+    try:
+        value = FOLD[node.op_type]([r.values[t] if t else None for t in node.input], _attrs(node))
+    except Exception as exc:  # noqa: BLE001 - NumPy's refusal: the constants do not fit the operator
+        raise r.fail(node, f"its constant inputs cannot be computed ({type(exc).__name__}: {exc})") from None
+    r.values[node.output[0]] = np.asarray(value)
+    return True
 
 
 def _batchnorm(r: _Reader, node) -> None:
@@ -363,7 +564,17 @@ def _reduce(brick: str):
             axes = r.value(node, 1, "axes")
         if a.get("keepdims", 1):
             raise r.fail(node, "keepdims = 1 is not read (gradviz's reductions drop the axes)")
-        over = "all" if axes is None or len(axes) == 0 else "batch" if list(axes) == [0] else "features"
+        rank = len(r.shape_of(node.input[0], node))
+        axes = sorted({int(v) % rank for v in np.asarray(axes).reshape(-1)}) if axes is not None else []
+        if not axes or axes == list(range(rank)):
+            over = "all"
+        elif axes == [0]:
+            over = "batch"
+        elif axes == list(range(1, rank)):
+            over = "features"
+        else:
+            raise r.fail(node, f"a reduction over axes {axes} of {rank}: gradviz's reduce all axes, the batch "
+                               "axis (0) or every axis but the batch")
         name = r.add(brick, node.output[0], {"over": over})
         r.g.connect(r.source(node.input[0], node), name, "x")
     return read
@@ -374,7 +585,10 @@ def _identity(r: _Reader, node) -> None:
 
 
 OPS = {"Gemm": _gemm, "MatMul": _matmul, "Add": _add, "Conv": _conv, "MaxPool": _pool("MaxPool2D"),
-       "AveragePool": _pool("AvgPool2D"), "Flatten": _flatten, "Reshape": _reshape,
+       "AveragePool": _pool("AvgPool2D"), "Flatten": _flatten, "Reshape": _reshape, "Squeeze": _reshape,
+       "Pad": _pad, "PRelu": _prelu, "Selu": _selu, "Softplus": _unary("Softplus"), "LogSoftmax": _logsoftmax,
+       "GlobalAveragePool": _unary("GlobalAvgPool2D"), "LRN": _lrn, "Concat": _merge("Concat"),
+       "Sum": _merge("AddN"),
        "BatchNormalization": _batchnorm, "Dropout": _dropout, "Softmax": _softmax, "Clip": _clip,
        "LeakyRelu": _unary("LeakyReLU", alpha=0.01), "Elu": _unary("ELU", alpha=1.0), "Pow": _pow,
        "ReduceSum": _reduce("Sum"), "ReduceMean": _reduce("Mean"), "Identity": _identity,
@@ -397,10 +611,11 @@ def from_onnx(path) -> Graph:
             raise OnnxImportError(f"{where}: input {inputs[0].name!r} has shape {dims}; gradviz needs a batch "
                                   "axis first and a fixed size for every other axis")
         r.add("Input", inputs[0].name)
+        r.sample_shape = tuple(dims[1:])
         data = {"source": "random", "n": 64, "shape": list(dims[1:])}
     with r.g.batch():  # analysed once, when every node is in
         for node in model.graph.node:
-            if node.op_type == "Constant":
+            if node.op_type == "Constant" or _fold(r, node):
                 continue
             read = OPS.get(node.op_type)
             if read is None or node.domain not in ("", "ai.onnx"):

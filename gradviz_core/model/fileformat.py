@@ -34,7 +34,7 @@ MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 
 def schema() -> dict:
-    return json.loads(resources.files("gradviz_core.schema").joinpath("graph.schema.json").read_text())
+    return json.loads(resources.files("gradviz_core.schema").joinpath("graph.schema.json").read_text(encoding="utf-8"))
 
 
 # ---- reading -------------------------------------------------------------------------------
