@@ -17,6 +17,7 @@ EXAMPLES = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "exampl
 #: a test graph with every brick the model zoo brought (issue 28), exported like the examples
 EXAMPLES.append(str(Path(__file__).resolve().parent / "data" / "new_bricks.json"))
 NO_NUMPY_FORM: set = set()  # every example has a NumPy form
+from conftest import HEAVY  # noqa: E402 (real-size nets: exported, but not run here)
 
 
 def _module(path):
@@ -26,7 +27,7 @@ def _module(path):
     return mod
 
 
-@pytest.mark.parametrize("example", [e for e in EXAMPLES if e not in NO_NUMPY_FORM])
+@pytest.mark.parametrize("example", [e for e in EXAMPLES if e not in NO_NUMPY_FORM and e not in HEAVY])
 def test_the_study_script_computes_gradviz_values_and_gradients(example, examples_dir, tmp_path):
     out = tmp_path / "study.py"
     code, _, err = cli("export", examples_dir / example, "--to", "numpy", "-o", out)

@@ -9,7 +9,8 @@ from gradviz_core.runs.gradcheck import check_graph
 
 
 def test_examples_pass(examples_dir):
-    for path in sorted(examples_dir.glob("*.json")):
+    from conftest import HEAVY
+    for path in sorted(p for p in examples_dir.glob("*.json") if p.name not in HEAVY):
         report = check_graph(fileformat.load(path), samples=32)
         assert report.passed, (path.name, report.to_json())
         # away from kinks, every gradient agrees to 1e-6, but for those that are rounding noise

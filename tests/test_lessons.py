@@ -112,3 +112,56 @@ def test_checkpoints_are_read_from_the_note_and_ticked_by_the_milestones_reached
     assert note.count("- [x] ") == 3 and note.count("- [ ] ") == 1 and "[ ] [Check every gradient" in note
     with pytest.raises(GradvizError, match="waits for one of stepped, updated"):
         lessons.checkpoints("- [ ] [x](gradviz:check?flew=1)")
+
+
+def test_the_alexnet_lesson_says_the_numbers_of_the_net_it_opens(examples_dir):
+    """Lesson 13b's every number, computed from the graph it opens (issue 28): conv1's output and
+    parameters, with and without sharing (and the lecture's typo), the whole net's count, where the
+    parameters are, the multiply-adds, the two groups (and what one group costs), the LRN's
+    settings."""
+    from math import prod
+    g = fileformat.load(examples_dir / "lesson_alexnet.json")
+    note = g.note
+    assert not g.problems and g.shapes["image"] == (None, 3, 227, 227)
+    conv1 = g.brick("conv1").config
+    assert (conv1["filters"], conv1["size"], conv1["stride"], conv1["padding"]) == (96, 11, 4, 0)
+    assert g.shapes["conv1"] == (None, 96, 55, 55) and (227 - 11) // 4 + 1 == 55
+    neurons = prod(g.shapes["conv1"][1:])
+    per_neuron = 11 * 11 * 3 + 1
+    assert neurons == 290_400 and per_neuron == 364
+    assert g.param_count("conv1") == 96 * per_neuron == 34_944
+    assert neurons * per_neuron == 105_705_600 != 105_706_600  # the slide's product has a typo
+    for number in ("290,400", "34,944", "105,705,600", "105,706,600", "(227 − 11)/4 + 1 = 55"):
+        assert number in note, number
+    total = g.total_params()
+    assert total == 60_965_224 and "60,965,224" in note
+    assert g.param_count("fc6") == 37_752_832 and f"{round(100 * 37_752_832 / total)}%" == "62%"
+    convs = [n for n in g.order if g.brick(n).type_name == "Conv2D"]
+    conv_params = sum(g.param_count(n) for n in convs)
+    assert conv_params == 2_334_080 and f"{100 * conv_params / total:.1f}%" == "3.8%"
+    for number in ("37,752,832", "62%", "2,334,080", "3.8%"):
+        assert number in note, number
+
+    def macs(n):  # multiply-adds per image: each output value, one per weight it reads
+        b = g.brick(n)
+        c_in = g.shapes[g.inputs_of(n)["x"]][1]
+        if b.type_name == "Conv2D":
+            return prod(g.shapes[n][1:]) * b.config["size"] ** 2 * c_in // b.config["groups"]
+        return g.shapes[n][1] * c_in
+    conv_macs = sum(macs(n) for n in convs)
+    fc_macs = sum(macs(n) for n in g.order if g.brick(n).type_name == "Linear")
+    assert round(conv_macs / 1e6) == 666 and round(fc_macs / 1e6) == 59
+    assert round(100 * conv_macs / (conv_macs + fc_macs)) == 92
+    assert "666 million multiply-adds per image (92%)" in note and "59 million" in note
+    assert {n: g.brick(n).config["groups"] for n in convs} == {"conv1": 1, "conv2": 2, "conv3": 1, "conv4": 2,
+                                                               "conv5": 2}
+    one_group = next(u for u in links_of(g) if "groups=1" in u)
+    _, cmd = lessons.command(g, one_group)
+    cmd.do(g)
+    assert g.total_params() == 62_378_344 and "62,378,344" in note
+    cmd.undo(g)
+    for n in ("norm1", "norm2"):
+        lrn = g.brick(n).config
+        assert (lrn["k"], lrn["size"], lrn["alpha"], lrn["beta"]) == (2.0, 5, 1e-4, 0.75)
+    assert "k = 2, n = 5, α = 10⁻⁴, β = 0.75" in note
+    assert f"{np.log(1000):.2f}" == "6.91" and "ln 1000 ≈ 6.91" in note

@@ -23,6 +23,7 @@ TRAINED = [  # (file, graph, epochs, view): the dashboard after training in the 
 ]
 LESSONS = [  # (file, graph, steps, selected node): lessons stepped, their note beside them
     ("lesson-losses.png", "lesson_losses.json", "all", "L_hinge"),
+    ("lesson-alexnet.png", "lesson_alexnet.json", "2", "conv1"),
 ]
 RACES = [  # (file, graph): the optimizer playground, its race run to the end
     ("lesson-saddle.png", "lesson_saddle.json"),
