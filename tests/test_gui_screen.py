@@ -134,3 +134,62 @@ def test_a_step_on_a_big_graph_redraws_only_the_nodes_it_changed(window, qtbot, 
     assert not refreshed
     assert set(updated) <= set(stepped) and len(updated) <= 2 * len(stepped)
     assert window.scene.nodes["t0"].overlay_rows()[0][0] == "value"  # what the step drew on it
+
+
+def _big_chain(window, qtbot, n=301):
+    import json
+
+    from gradviz_core.model import fileformat
+    from gradviz_core.perf.sizes import chain_doc
+    window.set_document(fileformat.loads(json.dumps(chain_doc(n))), None)
+    qtbot.wait(50)
+
+
+def _seen(window):
+    return window.view.mapToScene(window.view.viewport().rect()).boundingRect()
+
+
+def test_ctrl_f_finds_a_node_by_name_or_brick_and_goes_there(window, qtbot):
+    _big_chain(window, qtbot)
+    assert not _seen(window).intersects(window.scene.nodes["t120"].sceneBoundingRect())  # far off
+    qtbot.keyClick(window, Qt.Key_F, Qt.ControlModifier)
+    bar = window.view.find_bar
+    assert bar.isVisible() and bar.hasFocus()
+    qtbot.keyClicks(bar, "nothing-like-it")
+    qtbot.keyClick(bar, Qt.Key_Return)
+    assert bar.isVisible() and "no node" in bar.toolTip()  # says so, and stays open
+    bar.clear()
+    qtbot.keyClicks(bar, "t120")
+    qtbot.keyClick(bar, Qt.Key_Return)
+    assert not bar.isVisible()
+    assert [i.name for i in window.scene.selectedItems()] == ["t120"]
+    assert _seen(window).contains(window.scene.nodes["t120"].sceneBoundingRect())
+    assert "t120" in window.inspector.title.text()  # and the inspector shows it
+    qtbot.keyClick(window, Qt.Key_F, Qt.ControlModifier)  # a brick's name finds its first node
+    qtbot.keyClicks(bar, "SoftmaxCross")
+    qtbot.keyClick(bar, Qt.Key_Return)
+    assert [i.name for i in window.scene.selectedItems()] == ["loss"]
+
+
+def test_the_overview_map_shows_the_whole_big_graph_and_moves_the_view(window, qtbot):
+    assert not window.view.overview.isVisible()  # the circuit fits: no map
+    _big_chain(window, qtbot)
+    overview = window.view.overview
+    assert overview.isVisible()
+    img = overview.grab().toImage()
+    from gradviz.look.colors import FAMILY_COLORS
+    teal = QColor(FAMILY_COLORS["Layers"])
+    painted = sum(near(rgb(img, x, y), (teal.red(), teal.green(), teal.blue()), 40)
+                  for x in range(0, img.width(), 2) for y in range(0, img.height(), 2))
+    assert painted > 20, "no node drawn on the map"
+    last = window.scene.nodes["loss"].sceneBoundingRect()
+    assert not _seen(window).intersects(last)
+    frame = overview.visible_rect()
+    # a click where the map draws the last node brings the view there
+    s, ox, oy = overview._fit()
+    at = QPointF(ox + (last.center().x() - overview.source.left()) * s, oy + (last.center().y() - overview.source.top()) * s)
+    qtbot.mouseClick(overview, Qt.LeftButton, pos=at.toPoint())
+    assert _seen(window).intersects(last)
+    assert overview.visible_rect().top() > frame.top()  # the frame followed the view
+    window.overview_action.setChecked(False)  # View > Overview map: off
+    assert not overview.isVisible()

@@ -134,6 +134,9 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
         self.step_actions, self.train_actions = {}, {}
         self.lesson_list = catalogue(EXAMPLES)  # the lessons in the lectures' order, then the rest
         menus.build(self, self.lesson_list)
+        self.overview_action.setCheckable(True)
+        self.overview_action.setChecked(True)
+        self.overview_action.toggled.connect(self.view.set_overview)
 
     def start_training(self) -> None:
         self.train_session.start(self.training_panel.start_from.currentData())

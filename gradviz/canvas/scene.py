@@ -223,10 +223,46 @@ class GraphView(QGraphicsView):
         self.setRenderHints(self.renderHints())
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setDragMode(QGraphicsView.RubberBandDrag)
+        from gradviz.canvas.navigate import FindBar, OverviewMap
+        self.find_bar = FindBar(self)
+        self.find_bar.chosen.connect(self.go_to)
+        self.overview = OverviewMap(self)
+
+    # ---- getting around ------------------------------------------------------------------------
+    def show_find(self) -> None:
+        """Edit > Find node (Ctrl+F): the find bar over the canvas."""
+        self.find_bar.open(self.scene().graph)
+
+    def go_to(self, name: str) -> None:
+        """Select node ``name`` and bring it to the middle of the view, at a legible zoom."""
+        item = self.scene().nodes.get(name)
+        if item is None:
+            return
+        if self.transform().m11() < self.MIN_FIT:
+            self.resetTransform()
+            self.scale(1.0, 1.0)
+        self.scene().clearSelection()
+        item.setSelected(True)
+        self.centerOn(item)
+        self.overview.follow()
+
+    def set_overview(self, on: bool) -> None:
+        """View > Overview map: shown while the graph is larger than the view."""
+        self.overview.wanted = bool(on)
+        self.overview.follow()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.find_bar.move(12, 10)
+        self.find_bar.resize(min(480, self.viewport().width() - 24), self.find_bar.sizeHint().height())
+        vp = self.viewport()
+        self.overview.move(vp.width() - self.overview.width() - 10, vp.height() - self.overview.height() - 10)
+        self.overview.follow()
 
     def wheelEvent(self, event) -> None:
         factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
         self.scale(factor, factor)
+        self.overview.follow()
 
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MiddleButton:
@@ -287,9 +323,11 @@ class GraphView(QGraphicsView):
                 self.ensureVisible(QRectF(rect.topLeft(), rect.topLeft() + QPointF(10, 10)), 0, 0)
             else:
                 self.centerOn(rect.center())
+        self.overview.follow()
 
     def actual_size(self) -> None:
         self.resetTransform()
+        self.overview.follow()
 
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key_F:
