@@ -179,7 +179,7 @@ class NodeItem(QGraphicsObject):
     def paint(self, painter, option, widget=None) -> None:
         g = self.gscene.graph
         rect = QRectF(0, 0, WIDTH, self.height())
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:  # the overview map
+        if option is not None and option.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:  # the map
             colour = QColor("#4c8bf5") if self.isSelected() else QColor(FAMILY_COLORS.get(self.family, "#888"))
             painter.fillRect(rect, colour.lighter(150) if not self.overlay.get("active") else QColor("#f59f00"))
             painter.fillRect(QRectF(0, 0, WIDTH, 22), colour)

@@ -97,6 +97,9 @@ class OverviewMap(QFrame):
     def follow(self) -> None:
         """Shown (when wanted) only while the graph is larger than the view."""
         scene = self.view.scene()
+        if scene is None:  # the window is closing: its scene is gone first
+            self.hide()
+            return
         whole = scene.itemsBoundingRect()
         seen = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
         big = not whole.isEmpty() and not seen.contains(whole)
@@ -105,9 +108,9 @@ class OverviewMap(QFrame):
             self.redraw()
 
     def redraw(self) -> None:
-        if not self.isVisible():
-            return
         scene = self.view.scene()
+        if not self.isVisible() or scene is None:
+            return
         self.source = scene.itemsBoundingRect().adjusted(-40, -40, 40, 40)
         self.pixmap = QPixmap(self.size())
         self.pixmap.fill(QColor(scene.palette["background"]))
