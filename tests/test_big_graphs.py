@@ -110,3 +110,64 @@ def test_an_update_step_back_restores_the_optimizer_state():
     s.step_back()
     assert s.optimizer.state_copy().keys() == before.keys()
     assert all(np.array_equal(s.run.bricks[node].weights[k], w[k]) for k in w)
+
+
+def residual_net(blocks: int = 2):
+    """Input → conv → relu, then ``blocks`` residual blocks (conv → relu → conv, + the shortcut,
+    then relu), then a classifier: the graph of a small ResNet."""
+    g = Graph()
+    with g.batch():
+        g.set_data({"source": "random", "n": 8, "shape": [2, 4, 4], "classes": 3})
+        g.add_node("Input", "x")
+        g.add_node("Conv2D", "stem", {"filters": 3, "size": 3, "padding": 1})
+        g.add_node("ReLU", "r0")
+        g.connect("x", "stem", "x")
+        g.connect("stem", "r0", "x")
+        prev = "r0"
+        for i in range(1, blocks + 1):
+            a, ra, b, s, out = f"c{i}a", f"r{i}a", f"c{i}b", f"add{i}", f"r{i}"
+            g.add_node("Conv2D", a, {"filters": 3, "size": 3, "padding": 1})
+            g.add_node("ReLU", ra)
+            g.add_node("Conv2D", b, {"filters": 3, "size": 3, "padding": 1})
+            g.add_node("AddN", s, {"inputs": 2})
+            g.add_node("ReLU", out)
+            for src, dst, port in ((prev, a, "x"), (a, ra, "x"), (ra, b, "x"), (b, s, "in0"), (prev, s, "in1"),
+                                   (s, out, "x")):
+                g.connect(src, dst, port)
+            prev = out
+        for src, (n, t, p) in zip((prev, "flat"), (("flat", "Flatten", {}), ("fc", "Linear", {"units": 3}))):
+            g.add_node(t, n, p)
+            g.connect(src, n, "x")
+        g.add_node("Target", "y")
+        g.add_node("SoftmaxCrossEntropy", "loss")
+        g.connect("fc", "loss", "x")
+        g.connect("y", "loss", "target")
+    from gradviz_core.model.layout import layered_positions
+    for name, pos in layered_positions(g).items():
+        g.move_node(name, pos)
+    return g
+
+
+def test_the_blocks_of_a_residual_net_are_its_residual_blocks():
+    from gradviz_core.model.blocks import find_blocks
+    g = residual_net(3)
+    assert not g.problems
+    blocks = find_blocks(g)
+    assert [b.name for b in blocks] == ["add1", "add2", "add3"]
+    assert blocks[0].nodes == ("c1a", "r1a", "c1b", "add1") and blocks[0].entry == "r0"
+    assert blocks[1].entry == "r1" and blocks[2].nodes[-1] == "add3"
+    assert blocks[0].params == g.param_count("c1a") + g.param_count("c1b") == 2 * (3 * 3 * 3 * 3 + 3)
+    assert blocks[0].shape == g.shapes["add1"]
+
+
+def test_a_chain_has_no_blocks_and_nested_merges_give_the_smallest():
+    from gradviz_core.model.blocks import find_blocks
+    assert find_blocks(fileformat.loads(json.dumps(chain_doc(31)))) == []
+    g = residual_net(1)
+    with g.batch():  # a second merge around the whole block: the inner one is the block
+        g.add_node("AddN", "outer", {"inputs": 2})
+        g.disconnect("flat", "x")
+        g.connect("r1", "outer", "in0")
+        g.connect("r0", "outer", "in1")
+        g.connect("outer", "flat", "x")
+    assert [b.name for b in find_blocks(g)] == ["add1"]

@@ -193,3 +193,29 @@ def test_the_overview_map_shows_the_whole_big_graph_and_moves_the_view(window, q
     assert overview.visible_rect().top() > frame.top()  # the frame followed the view
     window.overview_action.setChecked(False)  # View > Overview map: off
     assert not overview.isVisible()
+
+
+def test_folding_shows_each_residual_block_as_one_node_and_a_step_inside_unfolds_it(window, qtbot):
+    from gradviz.canvas.items import BLOCK_COLOUR
+    from test_big_graphs import residual_net
+    window.set_document(residual_net(2), None)
+    qtbot.wait(50)
+    qtbot.keyClick(window, Qt.Key_B, Qt.ControlModifier | Qt.ShiftModifier)  # View > Fold blocks
+    scene = window.scene
+    assert sorted(scene.blocks) == ["add1", "add2"]
+    assert not any(scene.nodes[n].isVisible() for n in ("c1a", "r1a", "c1b", "add1"))
+    block = scene.blocks["add1"]
+    assert block.isVisible() and "168 parameters" == block.lines[2] and block.lines[0] == "4 nodes, from r0"
+    window.view.centerOn(block)
+    header = block.mapRectToScene(QRectF(20, 4, 120, 12))
+    assert share(canvas_pixels(window, header), QColor(BLOCK_COLOUR).name(), 30) > 0.3  # painted
+    # the wires from r0 and into r1 end on the block's ports; the wires inside are hidden
+    assert scene.edges[("r0", "c1a", "x")].path().pointAtPercent(1.0) == block.in_port_pos("x")
+    assert scene.edges[("add1", "r1", "x")].path().pointAtPercent(0.0) == block.out_port_pos()
+    assert not scene.edges[("c1a", "r1a", "x")].isVisible()
+    for _ in range(4):  # x, stem, r0, then the block's first node: the step unfolds it
+        qtbot.keyClick(window, Qt.Key_F10)
+    assert "add1" not in scene.blocks and scene.nodes["c1a"].isVisible() and "add2" in scene.blocks
+    assert scene.edges[("c1a", "r1a", "x")].isVisible()
+    qtbot.keyClick(window, Qt.Key_U, Qt.ControlModifier | Qt.ShiftModifier)  # View > Unfold all
+    assert not scene.blocks and all(item.isVisible() for item in scene.nodes.values())

@@ -166,6 +166,10 @@ def test_googlenet_with_inception_modules_ceil_mode_pools_and_global_average_poo
     g = _imports_and_agrees(net.model(["N", 3, 23, 23], net.gemm(x, 22, 6)), tmp_path)
     types = _types(g)
     assert types.count("Concat") == 2 and "GlobalAvgPool2D" in types and "Pad2D" in types
+    from gradviz_core.model.blocks import find_blocks
+    modules = find_blocks(g)  # each inception module folds into one node: its 4 branches, 6 convolutions
+    assert [g.brick(b.join).type_name for b in modules] == ["Concat", "Concat"]
+    assert [sum(g.brick(n).type_name == "Conv2D" for n in b.nodes) for b in modules] == [6, 6]
 
 
 def _basic_block(net: Net, x: str, c_in: int, c: int, stride: int, sum_op: str) -> str:
@@ -226,6 +230,9 @@ def test_densenet_with_dense_blocks_transitions_and_constant_shapes(tmp_path):
     g = _imports_and_agrees(net.model(["N", 3, 32, 32], net.gemm(x, 8, 4)), tmp_path)
     types = _types(g)
     assert types.count("Concat") == 2 and "AvgPool2D" in types and "Flatten" in types
+    from gradviz_core.model.blocks import find_blocks
+    layers = find_blocks(g)  # each dense layer: BN, ReLU, 1×1 conv, BN, ReLU, 3×3 conv, Concat
+    assert [len(b.nodes) for b in layers] == [7, 7]
 
 
 def test_a_shape_gradviz_cannot_express_is_refused_with_the_operator_the_node_and_why(tmp_path):

@@ -295,18 +295,22 @@ class EdgeItem(QGraphicsPathItem):
         self.refresh()
 
     def refresh(self) -> None:
-        a = self.gscene.nodes[self.src].out_port_pos()
-        b = self.gscene.nodes[self.dst].in_port_pos(self.port)
+        src, dst = self.gscene.anchor(self.src), self.gscene.anchor(self.dst)
+        self.setVisible(src is not dst)  # a wire inside a folded block
+        if src is dst:
+            return
+        a = src.out_port_pos()
+        b = dst.in_port_pos(self.port)
         path = QPainterPath(a)
         if b.x() < a.x() + 20 and b.y() > a.y() + 40:
             # a wrapped chain: down the right, along the gap above the target's row, into its port
-            gap = self.gscene.nodes[self.dst].pos().y() - 22
+            gap = dst.pos().y() - 22
             path.lineTo(a.x() + 18, a.y())
             path.lineTo(a.x() + 18, gap)
             path.lineTo(b.x() - 18, gap)
             path.lineTo(b.x() - 18, b.y())
             path.lineTo(b)
-            ports = self.gscene.nodes[self.dst].ports
+            ports = getattr(dst, "ports", [])
             shift = 70 * (ports.index(self.port) if self.port in ports else 0)  # two wires, two labels
             mid = QPointF(b.x() + 30 + shift, gap - 18)
             wrapped = True
@@ -340,3 +344,62 @@ def _short(v) -> str:
     if hasattr(v, "tolist"):
         return str(v.tolist())
     return str(v)
+
+
+#: a folded block's colour (its header), apart from every brick family's
+BLOCK_COLOUR = "#495057"
+
+
+class BlockItem(QGraphicsObject):
+    """A folded block (``gradviz_core.model.blocks``): one box where its nodes were, with its
+    name, how many nodes it holds, its output shape and its parameter count. Wires into any of
+    its nodes end on its input port, the merge's wires leave from its output port. A
+    double-click unfolds it; so does a step that reaches one of its nodes."""
+
+    def __init__(self, scene, block) -> None:
+        super().__init__()
+        self.gscene, self.block, self.name = scene, block, block.name
+        self.setZValue(1)
+        counts = f"{block.params:,} parameters" if block.params else "no parameters"
+        self.lines = [f"{len(block.nodes)} nodes, from {block.entry}", f"→ {fmt(block.shape)}", counts,
+                      "double-click to unfold"]
+        first = scene.nodes[block.nodes[0]]
+        self.setPos(first.pos())
+        self.setToolTip("A folded block: " + ", ".join(block.nodes))
+
+    def height(self) -> float:
+        return 24 + ROW * len(self.lines)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-PORT_R - 4, -4, WIDTH + 2 * PORT_R + 8, self.height() + 8)
+
+    def in_port_pos(self, port: str) -> QPointF:
+        return self.pos() + QPointF(0, 24 + ROW / 2)
+
+    def out_port_pos(self) -> QPointF:
+        return self.pos() + QPointF(WIDTH, 12)
+
+    def paint(self, painter, option, widget=None) -> None:
+        rect = QRectF(0, 0, WIDTH, self.height())
+        pal = self.gscene.palette
+        painter.setBrush(QBrush(QColor(pal["node"])))
+        painter.setPen(QPen(QColor(BLOCK_COLOUR), 2))
+        painter.drawRoundedRect(rect.adjusted(3, 3, 3, 3), 6, 6)  # a stack: more than one node
+        painter.drawRoundedRect(rect, 6, 6)
+        painter.fillRect(QRectF(1.5, 1.5, WIDTH - 3, 20), QColor(BLOCK_COLOUR))
+        painter.setPen(QColor("white"))
+        painter.setFont(canvas_font(TEXT_PT, bold=True))
+        title = painter.fontMetrics().elidedText(f"▸ {self.name} · block", Qt.ElideMiddle, int(WIDTH - 12))
+        painter.drawText(QRectF(6, 2, WIDTH - 12, 18), Qt.AlignVCenter, title)
+        painter.setFont(canvas_font(SMALL_PT))
+        for i, line in enumerate(self.lines):
+            painter.setPen(QColor(pal["muted"] if i == len(self.lines) - 1 else pal["text"]))
+            painter.drawText(QRectF(10, 24 + ROW * i, WIDTH - 16, ROW), Qt.AlignVCenter, line)
+        painter.setPen(QPen(QColor(pal["edge"]), 1.5))
+        painter.setBrush(QBrush(QColor(pal["port"])))
+        painter.drawEllipse(QPointF(0, 24 + ROW / 2), PORT_R, PORT_R)
+        painter.drawEllipse(QPointF(WIDTH, 12), PORT_R, PORT_R)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.gscene.unfold(self.name)
+        event.accept()

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsView, 
 
 import numpy as np
 
-from gradviz.canvas.items import EdgeItem, NodeItem
+from gradviz.canvas.items import BlockItem, EdgeItem, NodeItem
 from gradviz.look.heat import num
 from gradviz.sessions.undo import push_command
 from gradviz_core.model.commands import Connect, MoveNodes, RemoveNodes
@@ -32,6 +32,9 @@ class GraphScene(QGraphicsScene):
         self.palette = THEMES[theme]
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[tuple, EdgeItem] = {}
+        #: folded blocks: their items by name, and the block each folded node is in
+        self.blocks: dict[str, BlockItem] = {}
+        self.folded: dict[str, str] = {}
         self._drag_from: str | None = None
         self._rubber: QGraphicsPathItem | None = None
         self.graph = None
@@ -42,9 +45,9 @@ class GraphScene(QGraphicsScene):
             self.graph.events.unsubscribe("*", self._on_event)
         self.graph = graph
         graph.events.subscribe("*", self._on_event)
-        for item in list(self.nodes.values()) + list(self.edges.values()):
+        for item in list(self.nodes.values()) + list(self.edges.values()) + list(self.blocks.values()):
             self.removeItem(item)
-        self.nodes, self.edges = {}, {}
+        self.nodes, self.edges, self.blocks, self.folded = {}, {}, {}, {}
         self.sync()
 
     def set_theme(self, theme: str) -> None:
@@ -62,6 +65,8 @@ class GraphScene(QGraphicsScene):
     def sync(self) -> None:
         g = self.graph
         self.setBackgroundBrush(QColor(self.palette["background"]))
+        for name in [b for b, item in self.blocks.items() if any(n not in g for n in item.block.nodes)]:
+            self.unfold(name)  # an edit took a node of the block away: shown as it is now
         for name in [n for n in self.nodes if n not in g]:
             self.removeItem(self.nodes.pop(name))
         for name in g.nodes():
@@ -79,6 +84,49 @@ class GraphScene(QGraphicsScene):
                 self.addItem(self.edges[key])
             self.edges[key].refresh()
 
+    # ---- folded blocks ---------------------------------------------------------------------
+    def anchor(self, name: str):
+        """The item a wire to or from node ``name`` ends on: its block's when it is folded."""
+        block = self.folded.get(name)
+        return self.blocks[block] if block is not None else self.nodes[name]
+
+    def fold_blocks(self) -> int:
+        """View > Fold blocks: every residual block, inception module and dense layer the graph
+        repeats (``gradviz_core.model.blocks``) becomes one node; -> how many were folded."""
+        from gradviz_core.model.blocks import find_blocks
+        done = 0
+        for block in find_blocks(self.graph):
+            if block.name not in self.blocks and not any(n in self.folded for n in block.nodes):
+                item = BlockItem(self, block)
+                self.addItem(item)
+                self.blocks[block.name] = item
+                for n in block.nodes:
+                    self.folded[n] = block.name
+                    self.nodes[n].setVisible(False)
+                    self.nodes[n].setSelected(False)
+                done += 1
+        self._rewire()
+        return done
+
+    def unfold(self, name: str) -> None:
+        item = self.blocks.pop(name, None)
+        if item is None:
+            return
+        for n in item.block.nodes:
+            self.folded.pop(n, None)
+            if n in self.nodes:
+                self.nodes[n].setVisible(True)
+        self.removeItem(item)
+        self._rewire()
+
+    def unfold_all(self) -> None:
+        for name in list(self.blocks):
+            self.unfold(name)
+
+    def _rewire(self) -> None:
+        for edge in self.edges.values():
+            edge.refresh()
+
     def show_step(self, stepper) -> None:
         """Draw a stepper's state on the canvas: each computed node's value, each gradient the
         backward pass has reached, the active node; on a scalar circuit, every wire's value
@@ -87,6 +135,8 @@ class GraphScene(QGraphicsScene):
         grads = stepper.grads if stepper else {}
         contributions = stepper.contributions if stepper else {}
         last = stepper.records[-1] if stepper and stepper.records else None
+        if last is not None and last.node in self.folded:  # a step inside a block unfolds it
+            self.unfold(self.folded[last.node])
         objective = (stepper.program.objective[0] if stepper and len(stepper.program.objective) == 1 else "L")
         for name, item in self.nodes.items():
             overlay = {"objective": objective} if name in values else {}
