@@ -196,6 +196,9 @@ CASES = {
     "LogSoftmax": lambda rng: [({}, {"x": rng.standard_normal((_n(rng), int(rng.integers(2, 6))))}, True)],
     "GlobalAvgPool2D": lambda rng: [({}, {"x": _images(rng)}, True) for _ in range(3)],
     "Pad2D": pad_cases, "AddN": merge_cases("AddN"), "Concat": merge_cases("Concat"),
+    "Abs": _unary(_away),
+    "ChannelShuffle": lambda rng: [({"groups": g}, {"x": rng.standard_normal((_n(rng), c, 2, 3))}, True)
+                                   for g, c in ((1, 3), (2, 4), (3, 6), (4, 8))],
 }
 
 #: bricks checked by their own tests, and why

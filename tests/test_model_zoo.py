@@ -235,6 +235,26 @@ def test_densenet_with_dense_blocks_transitions_and_constant_shapes(tmp_path):
     assert [len(b.nodes) for b in layers] == [7, 7]
 
 
+def test_shufflenet_with_grouped_convolutions_and_its_channel_shuffle(tmp_path):
+    """ShuffleNet's unit: a grouped 1×1 convolution, the channel shuffle as PyTorch exports it (a
+    Reshape to 5 axes, a Transpose, a Reshape back: one ChannelShuffle), a depthwise 3×3, another
+    grouped 1×1, the shortcut added; and the Abs and Sqrt that exporters write elsewhere."""
+    net = Net()
+    x = net.relu(net.conv("data", 3, 12, 3, 1, 1))
+    y = net.relu(net.bn(net.conv(x, 12, 6, 1, group=3, bias=False), 6))
+    shape5 = net.init("shape5", np.array([0, 3, 2, 6, 6], np.int64))
+    y = net.op("Reshape", [net.op("Transpose", [net.op("Reshape", [y, shape5])], perm=[0, 2, 1, 3, 4]),
+                           net.init("shape4", np.array([0, -1, 6, 6], np.int64))])
+    y = net.bn(net.conv(y, 6, 6, 3, 1, 1, group=6, bias=False), 6)
+    y = net.bn(net.conv(y, 6, 12, 1, group=3, bias=False), 12)
+    x = net.relu(net.op("Add", [x, y]))
+    x = net.op("Sqrt", [net.op("Abs", [net.op("Flatten", [net.op("GlobalAveragePool", [x])], axis=1)])])
+    g = _imports_and_agrees(net.model(["N", 3, 6, 6], net.gemm(x, 12, 4)), tmp_path)
+    types = _types(g)
+    assert types.count("ChannelShuffle") == 1 and "Abs" in types and "Power" in types
+    assert g.brick(next(n for n in g.nodes() if g.brick(n).type_name == "ChannelShuffle")).config["groups"] == 3
+
+
 def test_a_shape_gradviz_cannot_express_is_refused_with_the_operator_the_node_and_why(tmp_path):
     """ShuffleNet's channel shuffle reshapes to 5 axes: refused by name, not imported wrong."""
     net = Net()

@@ -41,6 +41,9 @@ def _cases():
          lambda t, x, **w: x["in0"] + x["in1"] + x["in2"], {}),
         ("Concat", {"inputs": 3}, {f"in{i}": rng.standard_normal((2, i + 1, 2, 2)) for i in range(3)},
          lambda t, x, **w: t.cat([x["in0"], x["in1"], x["in2"]], dim=1), {}),
+        ("ChannelShuffle", {"groups": 3}, {"x": rng.standard_normal((2, 6, 3, 2))},
+         lambda t, x, **w: t.nn.functional.channel_shuffle(x["x"], 3), {}),
+        ("Abs", {}, {"x": vec}, lambda t, x, **w: t.abs(x["x"]), {}),
     ]
 
 

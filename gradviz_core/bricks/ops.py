@@ -257,6 +257,26 @@ class Negate(_Unary):
 
 
 @register
+class Abs(_Unary):
+    type_name = "Abs"
+    onnx_op = "Abs"
+    numpy_op = ('np.abs({x})', {'x': '{g} * np.sign({x})'})
+    torch_op = "torch.abs({x})"
+    symbol = '|x|'
+    doc = "|x|: the gradient is the sign of x (a kink at 0)."
+    forward_text = "out = |x|"
+    backward_text = "dL/dx = sign(x) · dL/dout"
+    has_kink = True
+    fn = staticmethod(np.abs)
+
+    def local(self, x, out):
+        return np.sign(x)
+
+    def kink_distance(self):
+        return float(np.min(np.abs(self.cache["x"]))) if np.size(self.cache["x"]) else None
+
+
+@register
 class Power(_Unary):
     type_name = "Power"
     numpy_op = ('np.power({x}, {p!r})', {'x': '{g} * {p!r} * np.power({x}, {p!r} - 1)'})

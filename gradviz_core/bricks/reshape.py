@@ -116,3 +116,56 @@ class Pad2D(Brick):
         m.node("Pad", [ins[0], m.const(np.array([0, 0, t, l, 0, 0, b, r], np.int64), f"{self.name}.pads"),
                        m.const(np.array(FILLS[self.config["fill"]]), f"{self.name}.fill")], out)
         return True
+
+
+@register
+class ChannelShuffle(Brick):
+    type_name = "ChannelShuffle"
+    family = "Layers"
+    symbol = '⇄'
+    doc = ("Interleaves the channels of g groups (ShuffleNet): channel j of group i moves to position "
+           "j·g + i, so that the next grouped convolution mixes every group.")
+    forward_text = "out = x reshaped to (N, g, C/g, H, W), axes 1 and 2 swapped, reshaped back to (N, C, H, W)"
+    backward_text = "dL/dx = dL/dout shuffled back: reshaped to (N, C/g, g, H, W), axes 1 and 2 swapped"
+    params = (ParamSpec("groups", "int", 2, "g, how many groups of channels are interleaved", low=1, high=1024),)
+
+    def infer_shape(self, shapes):
+        n, c, h, w = self.expect_rank(shapes, "x", (4,))
+        g = self.config["groups"]
+        if c % g:
+            raise self.shape_error(f"{c} channels do not split into {g} groups; use groups that divide {c}", "x")
+        return shapes["x"]
+
+    def param_count_text(self, shapes):
+        return "0 (a shuffle has no weights)"
+
+    def _shuffle(self, x, g):
+        n, c, h, w = x.shape
+        return np.ascontiguousarray(x.reshape(n, g, c // g, h, w).transpose(0, 2, 1, 3, 4)).reshape(n, c, h, w)
+
+    def forward(self, inputs, training):
+        return self._shuffle(inputs["x"], self.config["groups"])
+
+    def backward(self, g):
+        return {"x": self._shuffle(g, g.shape[1] // self.config["groups"])}
+
+    def torch_expr(self, ins, shapes):
+        _, c, h, w = shapes["x"]
+        g = self.config["groups"]
+        return f"{ins['x']}.reshape(-1, {g}, {c // g}, {h}, {w}).transpose(1, 2).reshape(-1, {c}, {h}, {w})"
+
+    def numpy_code(self, ins, out, g, w, shapes):
+        _, c, h, wd = shapes["x"]
+        k = self.config["groups"]
+        return (f"{ins['x']}.reshape(-1, {k}, {c // k}, {h}, {wd}).transpose(0, 2, 1, 3, 4).reshape(-1, {c}, {h}, {wd})",
+                {"x": f"{g}.reshape(-1, {c // k}, {k}, {h}, {wd}).transpose(0, 2, 1, 3, 4).reshape(-1, {c}, {h}, {wd})"},
+                {})
+
+    def onnx(self, m, ins, out, shapes):
+        _, c, h, w = shapes["x"]
+        g = self.config["groups"]
+        five, back = f"{self.name}.groups", f"{self.name}.swapped"
+        m.node("Reshape", [ins[0], m.const(np.array([0, g, c // g, h, w], np.int64), f"{self.name}.shape5")], five)
+        m.node("Transpose", [five], back, perm=[0, 2, 1, 3, 4])
+        m.node("Reshape", [back, m.const(np.array([0, c, h, w], np.int64), f"{self.name}.shape4")], out)
+        return True

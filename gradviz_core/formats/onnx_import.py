@@ -66,9 +66,12 @@ class _Reader:
         self.tensor: dict[str, str] = {}     # ONNX tensor -> the gradviz node that computes it
         self.values = {t.name: _initializer(t, where, numpy_helper) for t in model.graph.initializer}
         self.consumers: dict[str, int] = {}
+        self.readers: dict[str, list] = {}   # tensor -> the nodes that read it
+        self.skip: set[str] = set()          # outputs of nodes read as part of an earlier one (a shuffle's)
         for node in model.graph.node:
             for i in node.input:
                 self.consumers[i] = self.consumers.get(i, 0) + 1
+                self.readers.setdefault(i, []).append(node)
             if node.op_type == "Constant":
                 self.values[node.output[0]] = _constant(node)
         self.folded: dict[str, str] = {}     # MatMul output -> its Linear, for the Add of a bias
@@ -409,8 +412,32 @@ def _reshape(r: _Reader, node) -> None:
                 return _identity(r, node)
             if len(dims) == 1:
                 return _unary("Flatten")(r, node)
+            if len(dims) == 4 and len(shape_in) == 4 and _shuffle(r, node, shape_in, dims):
+                return
     raise r.fail(node, f"it reshapes {list(shape_in)} to {target}: gradviz has a brick only for a reshape to "
                        "(N, D), a Flatten")
+
+
+def _shuffle(r: _Reader, node, shape_in, dims) -> bool:
+    """ShuffleNet's channel shuffle, three nodes: a Reshape to (N, g, C/g, H, W), a Transpose of
+    axes 1 and 2, a Reshape back to (N, C, H, W): one ChannelShuffle. False: not that pattern."""
+    c, h, w = shape_in[1:]
+    g = dims[0]
+    if dims[1] * g != c or tuple(dims[2:]) != (h, w):
+        return False
+    after = r.readers.get(node.output[0], [])
+    if len(after) != 1 or after[0].op_type != "Transpose" or list(_attrs(after[0]).get("perm", [])) != [0, 2, 1, 3, 4]:
+        return False
+    back = r.readers.get(after[0].output[0], [])
+    if len(back) != 1 or back[0].op_type != "Reshape" or back[0].input[1] not in r.values:
+        return False
+    target = [int(d) for d in np.asarray(r.values[back[0].input[1]]).reshape(-1)]
+    if len(target) != 4 or target[0] not in (0, -1, 1) or [d for d in target[1:] if d != -1] not in ([c, h, w], [h, w]):
+        return False
+    name = r.add("ChannelShuffle", back[0].output[0], {"groups": int(g)})
+    r.g.connect(r.source(node.input[0], node), name, "x")
+    r.skip.update((after[0].output[0], back[0].output[0]))
+    return True
 
 
 def _pad(r: _Reader, node) -> None:
@@ -450,6 +477,11 @@ def _selu(r: _Reader, node) -> None:
     if abs(a.get("alpha", SELU_ALPHA) - SELU_ALPHA) > 1e-5 or abs(a.get("gamma", SELU_LAMBDA) - SELU_LAMBDA) > 1e-5:
         raise r.fail(node, "only SELU's own constants (α ≈ 1.6733, λ ≈ 1.0507) have a brick")
     _unary("SELU")(r, node)
+
+
+def _sqrt(r: _Reader, node) -> None:
+    name = r.add("Power", node.output[0], {"p": 0.5})
+    r.g.connect(r.source(node.input[0], node), name, "x")
 
 
 def _logsoftmax(r: _Reader, node) -> None:
@@ -588,7 +620,7 @@ OPS = {"Gemm": _gemm, "MatMul": _matmul, "Add": _add, "Conv": _conv, "MaxPool": 
        "AveragePool": _pool("AvgPool2D"), "Flatten": _flatten, "Reshape": _reshape, "Squeeze": _reshape,
        "Pad": _pad, "PRelu": _prelu, "Selu": _selu, "Softplus": _unary("Softplus"), "LogSoftmax": _logsoftmax,
        "GlobalAveragePool": _unary("GlobalAvgPool2D"), "LRN": _lrn, "Concat": _merge("Concat"),
-       "Sum": _merge("AddN"),
+       "Sum": _merge("AddN"), "Abs": _unary("Abs"), "Sqrt": _sqrt,
        "BatchNormalization": _batchnorm, "Dropout": _dropout, "Softmax": _softmax, "Clip": _clip,
        "LeakyRelu": _unary("LeakyReLU", alpha=0.01), "Elu": _unary("ELU", alpha=1.0), "Pow": _pow,
        "ReduceSum": _reduce("Sum"), "ReduceMean": _reduce("Mean"), "Identity": _identity,
@@ -615,7 +647,7 @@ def from_onnx(path) -> Graph:
         data = {"source": "random", "n": 64, "shape": list(dims[1:])}
     with r.g.batch():  # analysed once, when every node is in
         for node in model.graph.node:
-            if node.op_type == "Constant" or _fold(r, node):
+            if node.op_type == "Constant" or (node.output and node.output[0] in r.skip) or _fold(r, node):
                 continue
             read = OPS.get(node.op_type)
             if read is None or node.domain not in ("", "ai.onnx"):
