@@ -266,3 +266,26 @@ def test_a_shape_gradviz_cannot_express_is_refused_with_the_operator_the_node_an
     with pytest.raises(GradvizError, match=r"shuffle\.onnx: node .*\(Reshape\): it reshapes \[None, 4, 4, 4\] "
                                            r"to \[0, 2, 2, 4, 4\]"):
         from_onnx(path)
+
+
+def test_a_big_model_imports_with_a_batch_a_step_can_take(tmp_path, monkeypatch):
+    """A model whose batch of 32 would take more than a step should (or than this machine has)
+    imports with the largest batch that fits, and the note says so, instead of a stepper refused
+    as too big: ResNet50 at 224×224 steps one image."""
+    from gradviz_core import memory
+    from gradviz_core.formats import onnx_import
+    net = Net()
+    x = net.op("Flatten", [net.relu(net.conv("data", 3, 16, 3, 1, 1))], axis=1)
+    model = net.model(["N", 3, 32, 32], net.gemm(x, 16 * 32 * 32, 10))
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert from_onnx(path).training["batch_size"] == 32 and "batches of" not in from_onnx(path).note
+    monkeypatch.setattr(onnx_import, "STEP_BUDGET", 8 << 20)  # 8 MB for a step
+    g = from_onnx(path)
+    b = g.training["batch_size"]
+    assert 1 < b < 32 and not g.problems and f"batches of {b}" in g.note
+    assert sum(memory.graph_bytes(g, b, 8)) <= 8 << 20 < sum(memory.graph_bytes(g, 2 * b, 8))
+    from gradviz_core.runs.stepper import Stepper
+    s = Stepper(g, weights="document")
+    s.run_phase("backward")
+    assert s.loss() is not None and len(s.values[g.order[0]]) == b

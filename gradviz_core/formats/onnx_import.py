@@ -669,6 +669,9 @@ def from_onnx(path) -> Graph:
               + ". The input is fed random samples of its shape: set the data section (the Data panel) to "
               "your own data. Step it (F10) to see every value.")
     from gradviz_core.model.layout import layered_positions
+    if data is not None and (batch := _fitting_batch(g)) < 32:
+        g.note += (f" It steps and trains in batches of {batch}: a batch of 32 of a model this size would "
+                   "take more memory and time than a step should (`gradviz info` shows what it needs).")
     g.analyze()
     g.check()
     g.build(np.float64)
@@ -676,6 +679,26 @@ def from_onnx(path) -> Graph:
     for name, pos in layered_positions(g).items():
         g.move_node(name, pos)
     return g
+
+
+#: what a step of an imported model may take: a big model steps a smaller batch, so a student's
+#: step stays a matter of seconds (a ResNet50 at 224×224 takes about 0.9 GB a sample in float64)
+STEP_BUDGET = 2 << 30
+
+
+def _fitting_batch(g: Graph) -> int:
+    """The batch an imported model steps (in float64, the stepper's) and trains in: 32, or fewer
+    for a big model, down to 1, so that a step needs at most STEP_BUDGET and fits this machine;
+    -> it."""
+    from gradviz_core.memory import SHARE, available_bytes, graph_bytes
+    g.analyze()
+    budget = min(STEP_BUDGET, SHARE * available_bytes())
+    batch = 32
+    while batch > 1 and sum(graph_bytes(g, batch, 8)) > budget:
+        batch //= 2
+    if batch != g.training.get("batch_size"):
+        g.set_training("batch_size", batch)
+    return batch
 
 
 def _add_loss(g: Graph, r: _Reader, model, outputs: list[str], data: dict) -> None:

@@ -29,8 +29,9 @@ def show(a, number=num) -> str:
     shape = "×".join(str(d) for d in a.shape)
     if not np.issubdtype(a.dtype, np.floating):
         return f"[{shape} ints]"
-    return (f"[{shape}] mean {number(a.mean())}, std {number(a.std())}, "
-            f"min {number(a.min())}, max {number(a.max())}")
+    with np.errstate(invalid="ignore", over="ignore"):  # a −∞ border (Pad2D before a max pool)
+        return (f"[{shape}] mean {number(a.mean())}, std {number(a.std())}, "
+                f"min {number(a.min())}, max {number(a.max())}")
 
 
 def _finite(a) -> bool:
