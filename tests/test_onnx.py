@@ -196,3 +196,64 @@ def test_a_model_exported_by_pytorch_imports(tmp_path):
                       dynamic_axes={"input": {0: "N"}, "scores": {0: "N"}}, opset_version=17, dynamo=False)
     model = onnx.load(str(path))
     _imports_as_onnxruntime_computes(model, tmp_path, (1, 8, 8))
+
+
+def _torch_zoo(torch):
+    """The lectures' architectures' building blocks as PyTorch writes them (torchvision's
+    definitions, small): AlexNet's groups, a ResNet basic block with its downsampling
+    shortcut, an inception-like concatenation, a SqueezeNet fire module, a dense layer,
+    ShuffleNet's channel shuffle, and the activations exporters write (PReLU, SELU, Softplus,
+    LogSoftmax)."""
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self, c_in, c, stride):
+            super().__init__()
+            self.main = nn.Sequential(nn.Conv2d(c_in, c, 3, stride, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                                      nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c))
+            self.short = nn.Sequential(nn.Conv2d(c_in, c, 1, stride, bias=False), nn.BatchNorm2d(c))
+
+        def forward(self, x):
+            return torch.relu(self.main(x) + self.short(x))
+
+    class Zoo(nn.Module):
+        def __init__(self):
+            super().__init__()
+            # (nn.LocalResponseNorm is exported as a decomposition of reshapes and an average pool
+            # over 5 axes, not as ONNX's LRN: gradviz refuses it by name; ONNX's LRN imports)
+            self.stem = nn.Sequential(nn.Conv2d(3, 8, 7, 2, 3), nn.PReLU(8), nn.MaxPool2d(3, 2, 1))
+            self.grouped = nn.Conv2d(8, 8, 3, padding=1, groups=2)
+            self.block = Block(8, 12, 2)
+            self.squeeze = nn.Conv2d(12, 4, 1)
+            self.e1, self.e3 = nn.Conv2d(4, 6, 1), nn.Conv2d(4, 6, 3, padding=1)
+            self.dense = nn.Sequential(nn.BatchNorm2d(12), nn.ReLU(), nn.Conv2d(12, 4, 3, padding=1))
+            self.head = nn.Sequential(nn.Linear(16, 10), nn.SELU(), nn.Linear(10, 8), nn.Softplus(),
+                                      nn.Linear(8, 5), nn.LogSoftmax(dim=1))
+
+        def forward(self, x):
+            x = torch.relu(self.grouped(self.stem(x)))
+            x = self.block(x)
+            s = torch.relu(self.squeeze(x))
+            x = torch.cat([torch.relu(self.e1(s)), torch.relu(self.e3(s))], 1)   # a fire module
+            x = _shuffle(x, 3)
+            x = torch.cat([x, self.dense(x)], 1)                                  # a dense layer
+            x = nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)
+            return self.head(x)
+
+    def _shuffle(x, g):  # ShuffleNet v2's channel_shuffle, as torchvision writes it
+        n, c, h, w = x.shape
+        return x.view(n, g, c // g, h, w).transpose(1, 2).contiguous().view(n, -1, h, w)
+    return Zoo()
+
+
+def test_the_zoo_s_building_blocks_exported_by_pytorch_import(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = _torch_zoo(torch).eval()
+    path = tmp_path / "zoo.onnx"
+    torch.onnx.export(net, torch.zeros(1, 3, 32, 32), str(path), input_names=["input"], output_names=["logp"],
+                      opset_version=17, dynamo=False)
+    model = onnx.load(str(path))
+    g = _imports_as_onnxruntime_computes(model, tmp_path, (3, 32, 32), n=1)
+    types = {g.brick(n).type_name for n in g.nodes()}
+    assert {"PReLU", "Concat", "ChannelShuffle", "GlobalAvgPool2D", "SELU", "Softplus", "LogSoftmax"} <= types
