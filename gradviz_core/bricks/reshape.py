@@ -141,7 +141,7 @@ class ChannelShuffle(Brick):
 
     def _shuffle(self, x, g):
         n, c, h, w = x.shape
-        return np.ascontiguousarray(x.reshape(n, g, c // g, h, w).transpose(0, 2, 1, 3, 4)).reshape(n, c, h, w)
+        return x.reshape(n, g, c // g, h, w).transpose(0, 2, 1, 3, 4).reshape(n, c, h, w).copy()  # fresh, never a view
 
     def forward(self, inputs, training):
         return self._shuffle(inputs["x"], self.config["groups"])
