@@ -200,8 +200,10 @@ def test_folding_shows_each_residual_block_as_one_node_and_a_step_inside_unfolds
     from test_big_graphs import residual_net
     window.set_document(residual_net(2), None)
     qtbot.wait(50)
-    qtbot.keyClick(window, Qt.Key_B, Qt.ControlModifier | Qt.ShiftModifier)  # View > Fold blocks
     scene = window.scene
+    spread = scene.itemsBoundingRect()
+    places = {n: window.graph.pos(n) for n in window.graph.nodes()}
+    qtbot.keyClick(window, Qt.Key_B, Qt.ControlModifier | Qt.ShiftModifier)  # View > Fold blocks
     assert sorted(scene.blocks) == ["add1", "add2"]
     assert not any(scene.nodes[n].isVisible() for n in ("c1a", "r1a", "c1b", "add1"))
     block = scene.blocks["add1"]
@@ -213,9 +215,20 @@ def test_folding_shows_each_residual_block_as_one_node_and_a_step_inside_unfolds
     assert scene.edges[("r0", "c1a", "x")].path().pointAtPercent(1.0) == block.in_port_pos("x")
     assert scene.edges[("add1", "r1", "x")].path().pointAtPercent(0.0) == block.out_port_pos()
     assert not scene.edges[("c1a", "r1a", "x")].isVisible()
+    # the folded graph is laid out anew: shorter, nothing on top of anything, the document unmoved
+    shown = [i for i in [*scene.nodes.values(), *scene.blocks.values()] if i.isVisible()]
+    rects = [i.sceneBoundingRect().adjusted(8, 8, -8, -8) for i in shown]
+    assert sum(r.height() * r.width() for r in rects) and not any(
+        a.intersects(b) for k, a in enumerate(rects) for b in rects[k + 1:])
+    folded = QRectF()
+    for r in rects:
+        folded = folded.united(r)
+    assert folded.height() < spread.height()
+    assert {n: window.graph.pos(n) for n in places} == places and window.undo.isClean()  # not an edit
     for _ in range(4):  # x, stem, r0, then the block's first node: the step unfolds it
         qtbot.keyClick(window, Qt.Key_F10)
     assert "add1" not in scene.blocks and scene.nodes["c1a"].isVisible() and "add2" in scene.blocks
     assert scene.edges[("c1a", "r1a", "x")].isVisible()
     qtbot.keyClick(window, Qt.Key_U, Qt.ControlModifier | Qt.ShiftModifier)  # View > Unfold all
     assert not scene.blocks and all(item.isVisible() for item in scene.nodes.values())
+    assert all((item.pos().x(), item.pos().y()) == window.graph.pos(n) for n, item in scene.nodes.items())

@@ -63,7 +63,7 @@ class NodeItem(QGraphicsObject):
         problems = g.node_problems(self.name)
         self.problem = "\n".join(p.message for p in problems)
         self._tooltip()
-        x, y = g.pos(self.name)
+        x, y = self.gscene.view_pos.get(self.name, g.pos(self.name))  # a folded graph's layout, or the document's
         self.setPos(x, y)
         self.update()
 

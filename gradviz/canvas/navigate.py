@@ -100,7 +100,7 @@ class OverviewMap(QFrame):
         if scene is None:  # the window is closing: its scene is gone first
             self.hide()
             return
-        whole = scene.itemsBoundingRect()
+        whole = scene.shown_rect()
         seen = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
         big = not whole.isEmpty() and not seen.contains(whole)
         self.setVisible(self.wanted and big)
@@ -111,7 +111,7 @@ class OverviewMap(QFrame):
         scene = self.view.scene()
         if not self.isVisible() or scene is None:
             return
-        self.source = scene.itemsBoundingRect().adjusted(-40, -40, 40, 40)
+        self.source = scene.shown_rect().adjusted(-40, -40, 40, 40)
         self.pixmap = QPixmap(self.size())
         self.pixmap.fill(QColor(scene.palette["background"]))
         s, ox, oy = self._fit()

@@ -35,6 +35,9 @@ class GraphScene(QGraphicsScene):
         #: folded blocks: their items by name, and the block each folded node is in
         self.blocks: dict[str, BlockItem] = {}
         self.folded: dict[str, str] = {}
+        #: while blocks are folded, where each shown node and block is drawn (the folded graph
+        #: laid out); empty when nothing is folded: every node where the document puts it
+        self.view_pos: dict[str, tuple[float, float]] = {}
         self._drag_from: str | None = None
         self._rubber: QGraphicsPathItem | None = None
         self.graph = None
@@ -47,7 +50,7 @@ class GraphScene(QGraphicsScene):
         graph.events.subscribe("*", self._on_event)
         for item in list(self.nodes.values()) + list(self.edges.values()) + list(self.blocks.values()):
             self.removeItem(item)
-        self.nodes, self.edges, self.blocks, self.folded = {}, {}, {}, {}
+        self.nodes, self.edges, self.blocks, self.folded, self.view_pos = {}, {}, {}, {}, {}
         self.sync()
 
     def set_theme(self, theme: str) -> None:
@@ -105,7 +108,7 @@ class GraphScene(QGraphicsScene):
                     self.nodes[n].setVisible(False)
                     self.nodes[n].setSelected(False)
                 done += 1
-        self._rewire()
+        self._relayout()
         return done
 
     def unfold(self, name: str) -> None:
@@ -117,15 +120,34 @@ class GraphScene(QGraphicsScene):
             if n in self.nodes:
                 self.nodes[n].setVisible(True)
         self.removeItem(item)
-        self._rewire()
+        self._relayout()
 
     def unfold_all(self) -> None:
         for name in list(self.blocks):
             self.unfold(name)
 
-    def _rewire(self) -> None:
+    def shown_rect(self) -> QRectF:
+        """The canvas's drawn part: every shown node and block (a folded block's nodes are not)."""
+        if not self.blocks:
+            return self.itemsBoundingRect()
+        rect = QRectF()
+        for item in [*self.nodes.values(), *self.blocks.values()]:
+            if item.isVisible():
+                rect = rect.united(item.sceneBoundingRect())
+        return rect
+
+    def _relayout(self) -> None:
+        """Place the shown nodes and blocks: the folded graph laid out, or the document's places."""
+        from gradviz_core.model.blocks import folded_positions
+        self.view_pos = folded_positions(self.graph, [b.block for b in self.blocks.values()]) if self.blocks else {}
+        for name, item in self.nodes.items():
+            item.setPos(*self.view_pos.get(name, self.graph.pos(name)))
+        for name, item in self.blocks.items():
+            item.setPos(*self.view_pos.get(name, (item.pos().x(), item.pos().y())))
         for edge in self.edges.values():
             edge.refresh()
+        # the scroll bars reach the shown graph, not where the folded nodes wait
+        self.setSceneRect(self.shown_rect().adjusted(-300, -300, 300, 300) if self.blocks else QRectF())
 
     def show_step(self, stepper) -> None:
         """Draw a stepper's state on the canvas: each computed node's value, each gradient the
@@ -236,10 +258,12 @@ class GraphScene(QGraphicsScene):
         super().mouseReleaseEvent(event)
         moves = {}
         for name, item in self.nodes.items():
-            old = self.graph.pos(name)
+            shown = self.view_pos.get(name, self.graph.pos(name))  # where it was drawn
             new = (item.pos().x(), item.pos().y())
-            if (abs(old[0] - new[0]) > 0.5 or abs(old[1] - new[1]) > 0.5):
-                moves[name] = (old, new)
+            if (abs(shown[0] - new[0]) > 0.5 or abs(shown[1] - new[1]) > 0.5):
+                moves[name] = (self.graph.pos(name), new)
+                if name in self.view_pos:
+                    self.view_pos[name] = new
         if moves:
             self.push(MoveNodes(moves))
 
@@ -358,7 +382,7 @@ class GraphView(QGraphicsView):
     def fit(self) -> None:
         """Show everything, at a zoom that keeps the text legible: a graph too large for the
         window at 90% is shown from its top left corner, and scrolls."""
-        rect = self.scene().itemsBoundingRect()
+        rect = self.scene().shown_rect()
         if rect.isEmpty():  # File > New: an empty canvas at 100%
             self.actual_size()
             return

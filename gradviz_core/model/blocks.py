@@ -54,3 +54,19 @@ def find_blocks(graph) -> list[Block]:
         nodes = tuple(sorted(inside, key=rank.__getitem__))
         out.append(Block(m, nodes, entry, sum(graph.param_count(n) or 0 for n in nodes), graph.shapes.get(m)))
     return sorted(out, key=lambda b: rank[b.join])
+
+
+def folded_positions(graph, blocks: list[Block]) -> dict[str, tuple[float, float]]:
+    """Where each node goes while ``blocks`` are folded: the layered layout of the graph with
+    each block contracted to one node (named as the block), so a folded network reads as a
+    short chain. Nodes inside a block are not placed."""
+    from gradviz_core.model.layout import layered
+    rep = {n: b.name for b in blocks for n in b.nodes}
+    q = nx.DiGraph()
+    first = {b.name: b.nodes[0] for b in blocks}
+    q.add_nodes_from(dict.fromkeys(rep.get(n, n) for n in graph.g))
+    q.add_edges_from((rep.get(u, u), rep.get(v, v)) for u, v in graph.g.edges() if rep.get(u, u) != rep.get(v, v))
+
+    def pos(n):
+        return graph.pos(first.get(n, n))
+    return layered(q, pos, lambda n: n not in first and graph.brick(n).acts_on_weights)
