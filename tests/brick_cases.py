@@ -63,6 +63,31 @@ def conv_cases(rng):
         yield params, {"x": rng.standard_normal((_n(rng), c, h, w))}, True
 
 
+def rect_conv_cases(rng):
+    """Rectangular filters and strides (Inception's 1×7 and 7×1), on the NumPy reference."""
+    for (fh, fw), (sh, sw), pad in [((1, 3), (1, 1), 0), ((3, 1), (1, 2), 1), ((2, 3), (2, 1), 0)]:
+        ho, wo = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        h, w = (ho - 1) * sh + fh - 2 * pad, (wo - 1) * sw + fw - 2 * pad
+        if h < 1 or w < 1:
+            continue
+        yield ({"filters": 2, "size": fh, "size_w": fw, "stride": sh, "stride_w": sw, "padding": pad},
+               {"x": rng.standard_normal((_n(rng), 2, h, w))}, True)
+
+
+def rect_pool_cases(rng):
+    for (fh, fw), (sh, sw) in [((1, 2), (1, 2)), ((3, 2), (2, 1)), ((2, 1), (1, 1))]:
+        ho, wo = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        yield ({"size": fh, "size_w": fw, "stride": sh, "stride_w": sw},
+               {"x": rng.standard_normal((_n(rng), 2, (ho - 1) * sh + fh, (wo - 1) * sw + fw))}, True)
+
+
+def _both(*makers):
+    def cases(rng):
+        for make in makers:
+            yield from make(rng)
+    return cases
+
+
 def pool_cases(rng):
     for size, stride, pad in [(2, 0, 0), (2, 1, 0), (3, 2, 1), (3, 1, 1), (2, 2, 1), (1, 1, 0)]:
         s = stride or size
@@ -175,7 +200,8 @@ CASES = {
     "Linear": lambda rng: [({"units": int(rng.integers(1, 6)), "bias": b},
                             {"x": rng.standard_normal((_n(rng), int(rng.integers(1, 6))))}, True)
                            for b in (True, False)],
-    "Conv2D": conv_cases, "MaxPool2D": pool_cases, "AvgPool2D": pool_cases,
+    "Conv2D": _both(conv_cases, rect_conv_cases), "MaxPool2D": _both(pool_cases, rect_pool_cases),
+    "AvgPool2D": _both(pool_cases, rect_pool_cases),
     "Flatten": lambda rng: [({}, {"x": rng.standard_normal((_n(rng), 2, 3, 2))}, True)],
     "Dropout": dropout_cases, "BatchNorm": batchnorm_cases,
     "Sigmoid": _unary(_normal), "Tanh": _unary(_normal), "ReLU": _unary(_away),

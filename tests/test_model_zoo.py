@@ -255,6 +255,30 @@ def test_shufflenet_with_grouped_convolutions_and_its_channel_shuffle(tmp_path):
     assert g.brick(next(n for n in g.nodes() if g.brick(n).type_name == "ChannelShuffle")).config["groups"] == 3
 
 
+def test_inception_v3_with_factorized_rectangular_filters(tmp_path):
+    """Inception v3 factorizes a 7×7 filter into 1×7 then 7×1 (pads (0, 3) and (3, 0): a Pad2D),
+    and a pool may step differently down and across."""
+    net = Net()
+    x = net.relu(net.conv("data", 3, 6, 3, 1, 1))
+    w17 = net.init("w17", net.rng.standard_normal((6, 6, 1, 7)) * 0.2)
+    w71 = net.init("w71", net.rng.standard_normal((6, 6, 7, 1)) * 0.2)
+    a = net.relu(net.op("Conv", [x, w17], kernel_shape=[1, 7], pads=[0, 3, 0, 3]))
+    a = net.relu(net.op("Conv", [a, w71], kernel_shape=[7, 1], pads=[3, 0, 3, 0]))
+    x = net.op("Concat", [x, a], axis=1)
+    x = net.op("MaxPool", [x], kernel_shape=[2, 3], strides=[2, 1])
+    x = net.op("Flatten", [net.op("GlobalAveragePool", [x])], axis=1)
+    g = _imports_and_agrees(net.model(["N", 3, 8, 8], net.gemm(x, 12, 3)), tmp_path)
+    shapes = sorted((g.brick(n).config["size"], g.brick(n).config["size_w"]) for n in g.nodes()
+                    if g.brick(n).type_name == "Conv2D")
+    assert shapes == [(1, 7), (3, 0), (7, 1)]
+    pool = next(g.brick(n).config for n in g.nodes() if g.brick(n).type_name == "MaxPool2D")
+    assert (pool["size"], pool["size_w"], pool["stride"], pool["stride_w"]) == (2, 3, 2, 1)
+    from gradviz_core.formats.onnx_export import to_onnx  # and back out: onnxruntime agrees again
+    back = to_onnx(g)
+    ops = {(n.op_type, tuple(a.ints)) for n in back.graph.node for a in n.attribute if a.name == "kernel_shape"}
+    assert ("Conv", (1, 7)) in ops and ("MaxPool", (2, 3)) in ops
+
+
 def test_a_shape_gradviz_cannot_express_is_refused_with_the_operator_the_node_and_why(tmp_path):
     """ShuffleNet's channel shuffle reshapes to 5 axes: refused by name, not imported wrong."""
     net = Net()

@@ -44,6 +44,13 @@ def _cases():
         ("ChannelShuffle", {"groups": 3}, {"x": rng.standard_normal((2, 6, 3, 2))},
          lambda t, x, **w: t.nn.functional.channel_shuffle(x["x"], 3), {}),
         ("Abs", {}, {"x": vec}, lambda t, x, **w: t.abs(x["x"]), {}),
+        ("Conv2D", {"filters": 2, "size": 1, "size_w": 3, "stride": 1, "stride_w": 2, "padding": 1, "bias": False},
+         {"x": img}, lambda t, x, W: t.nn.functional.conv2d(x["x"], W, stride=(1, 2), padding=1),
+         {"W": rng.standard_normal((2, 7, 1, 3))}),
+        ("MaxPool2D", {"size": 3, "size_w": 2, "stride": 2, "stride_w": 1}, {"x": img},
+         lambda t, x, **w: t.nn.functional.max_pool2d(x["x"], (3, 2), (2, 1)), {}),
+        ("AvgPool2D", {"size": 1, "size_w": 2, "stride": 1, "stride_w": 2}, {"x": img},
+         lambda t, x, **w: t.nn.functional.avg_pool2d(x["x"], (1, 2), (1, 2)), {}),
     ]
 
 

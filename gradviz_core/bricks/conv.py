@@ -43,43 +43,61 @@ class Conv2D(Brick):
         ParamSpec("padding", "int", 0, "P, zeros added on each border", low=0, high=64),
         ParamSpec("groups", "int", 1, "G: split channels and filters in G groups (AlexNet used 2)",
                   low=1, high=4096),
+        ParamSpec("size_w", "int", 0, "the filter's width, when it is not F (a 1×7 filter: F = 1, 7); 0: square",
+                  low=0, high=64),
+        ParamSpec("stride_w", "int", 0, "the step across, when it is not S; 0: S both ways", low=0, high=64),
     ) + weight_param_specs("he")
     decay = ("W",)
     fan_in_axes = {"W": (1, 2, 3)}
 
+    def _dims(self) -> tuple[int, int, int, int]:
+        """(F_h, F_w, S_h, S_w): the filter's height and width, the steps down and across."""
+        c = self.config
+        return c["size"], c["size_w"] or c["size"], c["stride"], c["stride_w"] or c["stride"]
+
+    def _square(self) -> bool:
+        fh, fw, sh, sw = self._dims()
+        return fh == fw and sh == sw
+
     def infer_shape(self, shapes):
         n, c, h, w = self.expect_rank(shapes, "x", (4,))
-        k, f, s, p, g = (self.config[x] for x in ("filters", "size", "stride", "padding", "groups"))
+        k, p, g = (self.config[x] for x in ("filters", "padding", "groups"))
+        fh, fw, sh, sw = self._dims()
         if c % g or k % g:
             raise self.shape_error(f"groups G = {g} must divide both the {c} input channels and the "
                                    f"{k} filters", "x")
-        return (n, k, window_output(self, "x", "H", h, f, s, p), window_output(self, "x", "W", w, f, s, p))
+        return (n, k, window_output(self, "x", "H", h, fh, sh, p), window_output(self, "x", "W", w, fw, sw, p))
 
     def weight_shapes(self, shapes):
-        c, k, f = shapes["x"][1], self.config["filters"], self.config["size"]
-        out = {"W": (k, c // self.config["groups"], f, f)}
+        c, k = shapes["x"][1], self.config["filters"]
+        fh, fw, _, _ = self._dims()
+        out = {"W": (k, c // self.config["groups"], fh, fw)}
         if self.config["bias"]:
             out["b"] = (k,)
         return out
 
     def param_count_text(self, shapes):
-        c, k, f, g = shapes["x"][1], self.config["filters"], self.config["size"], self.config["groups"]
+        c, k, g = shapes["x"][1], self.config["filters"], self.config["groups"]
+        fh, fw, _, _ = self._dims()
         n = self.param_count(shapes)
         d = f"{c}/{g}" if g > 1 else f"{c}"
+        ff = "F·F" if fh == fw else "F_h·F_w"
         if self.config["bias"]:
-            return f"(F·F·D)·K + K = ({f}·{f}·{d})·{k} + {k} = {n}"
-        return f"(F·F·D)·K = ({f}·{f}·{d})·{k} = {n}"
+            return f"({ff}·D)·K + K = ({fh}·{fw}·{d})·{k} + {k} = {n}"
+        return f"({ff}·D)·K = ({fh}·{fw}·{d})·{k} = {n}"
 
     def init_weights(self, shapes, rng, dtype):
         c = self.config
         ws = self.weight_shapes(shapes)
-        kk, cg, f, _ = ws["W"]
-        fan_in, fan_out = cg * f * f, kk * f * f // c["groups"]
+        kk, cg, fh, fw = ws["W"]
+        fan_in, fan_out = cg * fh * fw, kk * fh * fw // c["groups"]
         self.weights = {"W": init_array(c["init"], ws["W"], fan_in, fan_out, c["init_scale"], rng, dtype)}
         if c["bias"]:
             self.weights["b"] = init_array("constant", (kk,), fan_in, fan_out, c["bias_init"], rng, dtype)
 
     def numpy_code(self, ins, out, g, w, shapes):
+        if not self._square():
+            return None  # the study script's windows are square
         c, x = self.config, ins["x"]
         args = f"{w['W']}, {c['stride']}, {c['padding']}, {c['groups']}"
         grads = f"conv2d_grads({g}, {x}, {args}, C, {out[2:-1]})"
@@ -100,18 +118,28 @@ class Conv2D(Brick):
     def backward_fused(self, g, act_out, act):
         return self._backward(g, act_out, act.fused_alpha())
 
+    def _kernels(self):
+        """(the kernels, the stride they take): a rectangular filter or stride runs on the NumPy
+        reference (the fast kernels' windows are square)."""
+        if self._square():
+            return kernels.active(), self.config["stride"]
+        from gradviz_core.kernels import reference
+        fh, fw, sh, sw = self._dims()
+        return reference, (sh, sw)
+
     def _forward(self, inputs, act, alpha):
         x = inputs["x"]
         self.cache = {"x": x}
         c = self.config
-        return kernels.active().conv2d_forward(x, self.weights["W"], self.weights.get("b"),
-                                               c["stride"], c["padding"], c["groups"], act, alpha)
+        k, stride = self._kernels()
+        return k.conv2d_forward(x, self.weights["W"], self.weights.get("b"), stride, c["padding"], c["groups"],
+                                act, alpha)
 
     def _backward(self, g, act_out, alpha):
         c = self.config
-        dx, dw, db = kernels.active().conv2d_backward(g, self.cache["x"], self.weights["W"], c["stride"],
-                                                      c["padding"], c["groups"], "b" in self.weights,
-                                                      self.need_input_grad, act_out, alpha)
+        k, stride = self._kernels()
+        dx, dw, db = k.conv2d_backward(g, self.cache["x"], self.weights["W"], stride, c["padding"], c["groups"],
+                                       "b" in self.weights, self.need_input_grad, act_out, alpha)
         self.add_grad("W", dw)
         if db is not None:
             self.add_grad("b", db)
@@ -119,12 +147,15 @@ class Conv2D(Brick):
 
     def onnx(self, m, ins, out, shapes):
         c = self.config
-        m.node("Conv", [ins[0], *m.weights(self, "W", "b")], out, kernel_shape=[c["size"]] * 2,
-               strides=[c["stride"]] * 2, pads=[c["padding"]] * 4, group=c["groups"])
+        fh, fw, sh, sw = self._dims()
+        m.node("Conv", [ins[0], *m.weights(self, "W", "b")], out, kernel_shape=[fh, fw],
+               strides=[sh, sw], pads=[c["padding"]] * 4, group=c["groups"])
         return True
 
     def torch_layer(self, shapes):
         c = self.config
+        fh, fw, sh, sw = self._dims()
         return "Conv2d", {"in_channels": shapes["x"][1], "out_channels": c["filters"],
-                          "kernel_size": c["size"], "stride": c["stride"], "padding": c["padding"],
+                          "kernel_size": c["size"] if fh == fw else (fh, fw),
+                          "stride": c["stride"] if sh == sw else (sh, sw), "padding": c["padding"],
                           "groups": c["groups"], "bias": c["bias"]}

@@ -16,36 +16,66 @@ class _Pool(Brick):
         ParamSpec("size", "int", 2, "F, the window is F×F", low=1, high=64),
         ParamSpec("stride", "int", 0, "S, the step between windows (0 means S = F)", low=0, high=64),
         ParamSpec("padding", "int", 0, "P, border added on each side", low=0, high=32),
+        ParamSpec("size_w", "int", 0, "the window's width, when it is not F; 0: square", low=0, high=64),
+        ParamSpec("stride_w", "int", 0, "the step across, when it is not the step down; 0: the same",
+                  low=0, high=64),
     )
 
     def _fsp(self):
         f = self.config["size"]
         return f, self.config["stride"] or f, self.config["padding"]
 
+    def _dims(self) -> tuple[int, int, int, int]:
+        """(F_h, F_w, S_h, S_w)."""
+        c = self.config
+        fh, fw = c["size"], c["size_w"] or c["size"]
+        sh = c["stride"] or fh
+        return fh, fw, sh, c["stride_w"] or (sh if c["size_w"] == 0 or c["stride"] else fw)
+
+    def _square(self) -> bool:
+        fh, fw, sh, sw = self._dims()
+        return fh == fw and sh == sw
+
+    def _kernels(self):
+        """(kernels, size, stride, padding): a rectangular window runs on the NumPy reference."""
+        if self._square():
+            f, s, p = self._fsp()
+            return kernels.active(), f, s, p
+        from gradviz_core.kernels import reference
+        fh, fw, sh, sw = self._dims()
+        return reference, (fh, fw), (sh, sw), self.config["padding"]
+
     def numpy_code(self, ins, out, g, w, shapes):
+        if not self._square():
+            return None  # the study script's windows are square
         f, s, p = self._fsp()
         fn = self.torch_fn.replace("_pool2d", "_pool")  # max_pool, avg_pool: the script's own
         return f"{fn}({ins['x']}, {f}, {s}, {p})", {"x": f"{fn}_grad({g}, {ins['x']}, {f}, {s}, {p})"}, {}
 
     def torch_expr(self, ins, shapes):
-        f, s, p = self._fsp()  # PyTorch's average pooling counts the padding, as gradviz's does
-        return f"F.{self.torch_fn}({ins['x']}, {f}, {s}, {p})"
+        fh, fw, sh, sw = self._dims()  # PyTorch's average pooling counts the padding, as gradviz's does
+        p = self.config["padding"]
+        if self._square():
+            return f"F.{self.torch_fn}({ins['x']}, {fh}, {sh}, {p})"
+        return f"F.{self.torch_fn}({ins['x']}, ({fh}, {fw}), ({sh}, {sw}), {p})"
 
     def infer_shape(self, shapes):
         n, c, h, w = self.expect_rank(shapes, "x", (4,))
-        f, s, p = self._fsp()
-        if p > f // 2:
-            raise self.shape_error(f"padding P = {p} is more than half the window F = {f}: "
+        fh, fw, sh, sw = self._dims()
+        p = self.config["padding"]
+        if p > min(fh, fw) // 2:
+            raise self.shape_error(f"padding P = {p} is more than half the window F = {min(fh, fw)}: "
                                    "some windows would see only padding", "x")
-        return (n, c, window_output(self, "x", "H", h, f, s, p), window_output(self, "x", "W", w, f, s, p))
+        return (n, c, window_output(self, "x", "H", h, fh, sh, p), window_output(self, "x", "W", w, fw, sw, p))
 
     def param_count_text(self, shapes):
         return "0 (pooling has no weights)"
 
     def onnx(self, m, ins, out, shapes):
-        f, s, p = self._fsp()
+        fh, fw, sh, sw = self._dims()
+        p = self.config["padding"]
         extra = {"count_include_pad": 1} if self.onnx_pool == "AveragePool" else {}  # padding counts as 0
-        m.node(self.onnx_pool, ins, out, kernel_shape=[f, f], strides=[s, s], pads=[p] * 4, **extra)
+        m.node(self.onnx_pool, ins, out, kernel_shape=[fh, fw], strides=[sh, sw], pads=[p] * 4, **extra)
         return True
 
 
@@ -62,30 +92,30 @@ class MaxPool2D(_Pool):
 
     def forward(self, inputs, training):
         x = inputs["x"]
-        f, s, p = self._fsp()
-        out, arg = kernels.active().maxpool_forward(x, f, s, p)
+        k, f, s, p = self._kernels()
+        out, arg = k.maxpool_forward(x, f, s, p)
         self.cache = {"x": x, "arg": arg}
         return out
 
     def backward(self, g):
-        f, s, p = self._fsp()
-        return {"x": kernels.active().maxpool_backward(g, self.cache["arg"], self.cache["x"].shape, f, s, p)}
+        k, f, s, p = self._kernels()
+        return {"x": k.maxpool_backward(g, self.cache["arg"], self.cache["x"].shape, f, s, p)}
 
     def kink_distance(self):
         """The smallest gap between a window's largest and second-largest value."""
         from gradviz_core.kernels.reference import _pad, _windows
-        f, s, p = self._fsp()
-        cols = _windows(_pad(self.cache["x"], p, -np.inf), f, s)
-        flat = np.sort(cols.reshape(cols.shape[:4] + (f * f,)), axis=-1)
-        if f * f < 2:
+        fh, fw, sh, sw = self._dims()
+        cols = _windows(_pad(self.cache["x"], self.config["padding"], -np.inf), (fh, fw), (sh, sw))
+        flat = np.sort(cols.reshape(cols.shape[:4] + (fh * fw,)), axis=-1)
+        if fh * fw < 2:
             return None
         gap = flat[..., -1] - flat[..., -2]
         return float(np.min(gap[np.isfinite(gap)])) if np.isfinite(gap).any() else None
 
     def torch_layer(self, shapes):
-        c = self.config
-        return "MaxPool2d", {"kernel_size": c["size"], "stride": c["stride"] or c["size"],
-                             "padding": c["padding"]}
+        fh, fw, sh, sw = self._dims()
+        return "MaxPool2d", {"kernel_size": fh if fh == fw else (fh, fw), "stride": sh if sh == sw else (sh, sw),
+                             "padding": self.config["padding"]}
 
 
 @register
@@ -100,13 +130,13 @@ class AvgPool2D(_Pool):
 
     def forward(self, inputs, training):
         x = inputs["x"]
-        f, s, p = self._fsp()
+        k, f, s, p = self._kernels()
         self.cache = {"shape": x.shape}
-        return kernels.active().avgpool_forward(x, f, s, p)
+        return k.avgpool_forward(x, f, s, p)
 
     def backward(self, g):
-        f, s, p = self._fsp()
-        return {"x": kernels.active().avgpool_backward(g, self.cache["shape"], f, s, p)}
+        k, f, s, p = self._kernels()
+        return {"x": k.avgpool_backward(g, self.cache["shape"], f, s, p)}
 
 
 @register

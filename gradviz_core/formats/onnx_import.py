@@ -217,19 +217,15 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _square(r: _Reader, node, values, what: str) -> int:
-    values = list(values)
-    if len(set(values)) != 1:
-        raise r.fail(node, f"gradviz's {what} is the same in both directions, not {values}")
-    return int(values[0])
-
-
-def _window(r: _Reader, node, a: dict, kernel: int, fill: str = "zeros") -> tuple[str, int, int]:
-    """(the tensor the window brick reads, its stride, its padding). Padding that is not the same
-    on every side, and the rows a framework's floor or ceil mode drops or adds at the end, become
-    a Pad2D before the window (zeros, or −∞ before a max pool) and the brick pads nothing."""
+def _window(r: _Reader, node, a: dict, kernels, fill: str = "zeros") -> tuple[str, tuple, int]:
+    """(the tensor the window brick reads, its strides (down, across), its padding). ``kernels``:
+    the window's (height, width). Padding that is not the same on every side, and the rows a
+    framework's floor or ceil mode drops or adds at the end, become a Pad2D before the window
+    (zeros, or −∞ before a max pool) and the brick pads nothing."""
     src = node.input[0]
-    stride = _square(r, node, a.get("strides", [1, 1]), "stride")
+    strides = [int(v) for v in a.get("strides", [1, 1])]
+    if len(strides) != 2 or len(kernels) != 2:
+        raise r.fail(node, f"gradviz's windows are 2-D (images), not {len(kernels)}-D")
     pads = list(a.get("pads", [0, 0, 0, 0]))
     if any(d != 1 for d in a.get("dilations", [1])):
         raise r.fail(node, "dilated windows have no gradviz brick")
@@ -238,7 +234,7 @@ def _window(r: _Reader, node, a: dict, kernel: int, fill: str = "zeros") -> tupl
     h, w = r.shape_of(src, node)[2:]
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         pads = []
-        for size in (h, w):
+        for size, stride, kernel in zip((h, w), strides, kernels):
             total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
             small = total // 2
             pads.append((small, total - small) if auto == "SAME_UPPER" else (total - small, small))
@@ -247,10 +243,12 @@ def _window(r: _Reader, node, a: dict, kernel: int, fill: str = "zeros") -> tupl
         raise r.fail(node, f"auto_pad {auto} is not read")
     top, left, bottom, right = pads
     ends = []
-    for size, lo, hi in ((h, top, bottom), (w, left, right)):
+    for size, lo, hi, stride, kernel in ((h, top, bottom, strides[0], kernels[0]),
+                                         (w, left, right, strides[1], kernels[1])):
         span = size + lo + hi - kernel
         if span < 0:
-            raise r.fail(node, f"its {kernel}×{kernel} window is larger than the padded input ({size} + {lo} + {hi})")
+            raise r.fail(node, f"its {kernels[0]}×{kernels[1]} window is larger than the padded input "
+                               f"({size} + {lo} + {hi})")
         rest = span % stride
         if rest and a.get("ceil_mode", 0):
             hi += stride - rest          # ceil: one more window, over a border at the end
@@ -259,11 +257,21 @@ def _window(r: _Reader, node, a: dict, kernel: int, fill: str = "zeros") -> tupl
         ends.append(hi)
     bottom, right = ends
     if top == bottom == left == right:
-        return src, stride, top
+        return src, strides, top
     pad = r.add("Pad2D", f"{node.output[0]}_pad", {"top": top, "bottom": bottom, "left": left, "right": right,
                                                  "fill": fill})
     r.g.connect(r.source(src, node), pad, "x")
-    return f"{node.output[0]}_pad", stride, 0
+    return f"{node.output[0]}_pad", strides, 0
+
+
+def _across(kh: int, kw: int, sh: int, sw: int, pool: bool = False) -> dict:
+    """A window's width and step across, as its brick's settings (none when square)."""
+    out = {}
+    if kw != kh:
+        out["size_w"] = kw
+    if sw != sh or (pool and kw != kh):
+        out["stride_w"] = sw
+    return out
 
 
 def _gemm(r: _Reader, node) -> None:
@@ -356,12 +364,12 @@ def _conv(r: _Reader, node) -> None:
     W = r.value(node, 1, "weights")
     if W is None or W.ndim != 4:
         raise r.fail(node, "gradviz convolves images (N, C, H, W) with 4-D weights")
-    f = _square(r, node, W.shape[2:], "window")
-    src, stride, pad = _window(r, node, a, f)
+    kh, kw = (int(d) for d in W.shape[2:])
+    src, (sh, sw), pad = _window(r, node, a, (kh, kw))
     b = r.value(node, 2, "bias")
-    name = r.add("Conv2D", node.output[0], {"filters": int(W.shape[0]), "size": f, "stride": stride,
+    name = r.add("Conv2D", node.output[0], {"filters": int(W.shape[0]), "size": kh, "stride": sh,
                                             "padding": pad, "groups": int(a.get("group", 1)),
-                                            "bias": b is not None})
+                                            "bias": b is not None, **_across(kh, kw, sh, sw)})
     r.g.connect(r.source(src, node), name, "x")
     r.weights[name] = {"W": W, **({"b": b} if b is not None else {})}
 
@@ -369,12 +377,13 @@ def _conv(r: _Reader, node) -> None:
 def _pool(brick: str):
     def read(r: _Reader, node) -> None:
         a = _attrs(node)
-        f = _square(r, node, a["kernel_shape"], "window")
-        src, stride, pad = _window(r, node, a, f, "-inf" if brick == "MaxPool2D" else "zeros")
+        kh, kw = (int(d) for d in a["kernel_shape"])
+        src, (sh, sw), pad = _window(r, node, a, (kh, kw), "-inf" if brick == "MaxPool2D" else "zeros")
         padded = src != node.input[0] or pad
         if brick == "AvgPool2D" and padded and not a.get("count_include_pad", 0):
             raise r.fail(node, "gradviz's average counts the padding (count_include_pad = 1)")
-        name = r.add(brick, node.output[0], {"size": f, "stride": stride, "padding": pad})
+        name = r.add(brick, node.output[0], {"size": kh, "stride": sh, "padding": pad,
+                                             **_across(kh, kw, sh, sw, pool=True)})
         r.g.connect(r.source(src, node), name, "x")
     return read
 

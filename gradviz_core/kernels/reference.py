@@ -10,9 +10,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 
 # ---- convolution ---------------------------------------------------------------------
-def _windows(xp: np.ndarray, size: int, stride: int) -> np.ndarray:
-    """(N, C, Hp, Wp) -> (N, C, Ho, Wo, F, F) view of every window the filter visits."""
-    return sliding_window_view(xp, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
+def _pair(v) -> tuple[int, int]:
+    """A window's size or stride: F (square) or (F_h, F_w)."""
+    return (v, v) if np.isscalar(v) else (int(v[0]), int(v[1]))
+
+
+def _windows(xp: np.ndarray, size, stride) -> np.ndarray:
+    """(N, C, Hp, Wp) -> (N, C, Ho, Wo, F_h, F_w) view of every window the filter visits (size and
+    stride: one number for both axes, or a (height, width) pair)."""
+    (fh, fw), (sh, sw) = _pair(size), _pair(stride)
+    return sliding_window_view(xp, (fh, fw), axis=(2, 3))[:, :, ::sh, ::sw]
 
 
 def _pad(x: np.ndarray, pad: int, value: float = 0.0) -> np.ndarray:
@@ -28,10 +35,10 @@ def _scatter_windows(dcols: np.ndarray, shape: tuple, size: int, stride: int) ->
     """
     out = np.zeros(shape, dtype=dcols.dtype)
     ho, wo = dcols.shape[2], dcols.shape[3]
-    for i in range(size):
-        for j in range(size):
-            out[:, :, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride] += \
-                dcols[:, :, :, :, i, j]
+    (fh, fw), (sh, sw) = _pair(size), _pair(stride)
+    for i in range(fh):
+        for j in range(fw):
+            out[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += dcols[:, :, :, :, i, j]
     return out
 
 
@@ -49,8 +56,8 @@ def conv2d_forward(x, w, b, stride: int, pad: int, groups: int, act: str | None 
 
 
 def _conv2d(x, w, b, stride, pad, groups):
-    k, cg, f, _ = w.shape
-    cols = _windows(_pad(x, pad), f, stride)
+    k, cg, fh, fw = w.shape
+    cols = _windows(_pad(x, pad), (fh, fw), stride)
     n, _, ho, wo = cols.shape[:4]
     kg = k // groups
     out = np.empty((n, k, ho, wo), dtype=np.result_type(x, w))
@@ -69,9 +76,9 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     at the activation's output: taken through it first (act_out has its input's sign)."""
     if act_out is not None:
         dout = relu_backward(dout, act_out, alpha)
-    k, cg, f, _ = w.shape
+    k, cg, fh, fw = w.shape
     xp = _pad(x, pad)
-    cols = _windows(xp, f, stride)
+    cols = _windows(xp, (fh, fw), stride)
     kg = k // groups
     dw = np.empty_like(w)
     dcols = np.empty(cols.shape, dtype=dout.dtype)
@@ -83,7 +90,7 @@ def conv2d_backward(dout, x, w, stride: int, pad: int, groups: int, with_bias: b
     db = dout.sum(axis=(0, 2, 3)) if with_bias else None
     if not need_dx:
         return None, dw, db
-    dxp = _scatter_windows(dcols, xp.shape, f, stride)
+    dxp = _scatter_windows(dcols, xp.shape, (fh, fw), stride)
     h, wd = x.shape[2], x.shape[3]
     return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + wd]), dw, db
 
@@ -96,7 +103,7 @@ def maxpool_forward(x, size: int, stride: int, pad: int):
     Padding counts as −∞, so it is never chosen. Ties go to the first element.
     """
     cols = _windows(_pad(x, pad, -np.inf), size, stride)
-    flat = cols.reshape(cols.shape[:4] + (size * size,))
+    flat = cols.reshape(cols.shape[:4] + (cols.shape[4] * cols.shape[5],))
     arg = flat.argmax(axis=-1)
     out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
     return out, arg
@@ -105,9 +112,10 @@ def maxpool_forward(x, size: int, stride: int, pad: int):
 def maxpool_backward(dout, arg, x_shape, size: int, stride: int, pad: int):
     """The gradient goes to the element that won each window. -> dx (N, C, H, W)"""
     n, c, h, w = x_shape
-    dcols = np.zeros(arg.shape + (size * size,), dtype=dout.dtype)
+    fh, fw = _pair(size)
+    dcols = np.zeros(arg.shape + (fh * fw,), dtype=dout.dtype)
     np.put_along_axis(dcols, arg[..., None], dout[..., None], axis=-1)
-    dcols = dcols.reshape(arg.shape + (size, size))
+    dcols = dcols.reshape(arg.shape + (fh, fw))
     dxp = _scatter_windows(dcols, (n, c, h + 2 * pad, w + 2 * pad), size, stride)
     return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + w])
 
@@ -120,7 +128,8 @@ def avgpool_forward(x, size: int, stride: int, pad: int):
 def avgpool_backward(dout, x_shape, size: int, stride: int, pad: int):
     """Each element of a window gets dout / F². -> dx (N, C, H, W)"""
     n, c, h, w = x_shape
-    dcols = np.broadcast_to((dout / (size * size))[..., None, None], dout.shape + (size, size))
+    fh, fw = _pair(size)
+    dcols = np.broadcast_to((dout / (fh * fw))[..., None, None], dout.shape + (fh, fw))
     dxp = _scatter_windows(np.ascontiguousarray(dcols), (n, c, h + 2 * pad, w + 2 * pad), size, stride)
     return np.ascontiguousarray(dxp[:, :, pad:pad + h, pad:pad + w])
 
