@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
+from PySide6.QtWidgets import QGraphicsItem  # noqa: E402
 
 from gradviz.canvas.items import WIDTH  # noqa: E402
 from gradviz.look.heat import diverging_rgb  # noqa: E402
@@ -232,3 +233,28 @@ def test_folding_shows_each_residual_block_as_one_node_and_a_step_inside_unfolds
     qtbot.keyClick(window, Qt.Key_U, Qt.ControlModifier | Qt.ShiftModifier)  # View > Unfold all
     assert not scene.blocks and all(item.isVisible() for item in scene.nodes.values())
     assert all((item.pos().x(), item.pos().y()) == window.graph.pos(n) for n, item in scene.nodes.items())
+
+
+def test_folds_follow_edits_and_find_opens_a_folded_block(window, qtbot):
+    """An edit inside a folded block unfolds it (a node taken away) or updates what it shows (a
+    setting changed); undo brings the fold's view back in order; Find opens the block a node is
+    in; a folded view's nodes do not move (dragging is for the document's layout)."""
+    from gradviz_core.model.commands import RemoveNodes, SetParam
+    from test_big_graphs import residual_net
+    window.set_document(residual_net(2), None)
+    scene = window.scene
+    assert scene.fold_blocks() == 2
+    window.scene.push(SetParam("c1a", "filters", 5))  # the block's parameters change
+    assert "add1" in scene.blocks and scene.blocks["add1"].lines[2] == f"{window.graph.param_count('c1a') + window.graph.param_count('c1b'):,} parameters"
+    assert not scene.nodes["c2a"].flags() & QGraphicsItem.ItemIsMovable
+    window.scene.push(RemoveNodes(["r2a"]))  # a node of add2 taken away: add2 unfolds, no error
+    assert "add2" not in scene.blocks and "r2a" not in scene.nodes and scene.nodes["c2a"].isVisible()
+    window.undo.undo()
+    window.undo.undo()
+    assert "r2a" in scene.nodes and "add1" in scene.blocks  # still folded, and consistent
+    assert scene.blocks["add1"].lines[2] == "168 parameters"
+    qtbot.keyClick(window, Qt.Key_F, Qt.ControlModifier)
+    qtbot.keyClicks(window.view.find_bar, "r1a")
+    qtbot.keyClick(window.view.find_bar, Qt.Key_Return)
+    assert "add1" not in scene.blocks and [i.name for i in scene.selectedItems()] == ["r1a"]
+    assert _seen(window).contains(scene.nodes["r1a"].sceneBoundingRect())

@@ -313,3 +313,50 @@ def test_a_big_model_imports_with_a_batch_a_step_can_take(tmp_path, monkeypatch)
     s = Stepper(g, weights="document")
     s.run_phase("backward")
     assert s.loss() is not None and len(s.values[g.order[0]]) == b
+
+
+@pytest.mark.parametrize("h,k,s,p", [(5, 2, 2, 1), (6, 3, 2, 0), (7, 3, 2, 1), (9, 3, 2, 0)])
+def test_ceil_mode_max_pools_drop_a_last_window_that_would_start_in_the_padding(tmp_path, h, k, s, p):
+    """ONNX's (and PyTorch's) ceil mode adds a last window only where it starts inside the input or
+    its left padding: 2×2 stride 2 pad 1 on 5×5 gives 3×3, not 4×4."""
+    net = Net()
+    x = net.pool(net.relu(net.conv("data", 1, 2, 1)), "MaxPool", k, s, p, ceil=1)
+    x = net.op("Flatten", [net.op("GlobalAveragePool", [x])], axis=1)  # (ONNX's shape inference says 4×4)
+    out = -(-(h + 2 * p - k) // s) + 1
+    out -= (out - 1) * s >= h + p
+    g = _imports_and_agrees(net.model(["N", 1, h, h], net.gemm(x, 2, 3)), tmp_path)  # an extra window: −∞ in it
+    pool = next(n for n in g.nodes() if g.brick(n).type_name == "MaxPool2D")
+    assert g.shapes[pool][2:] == (out, out)
+
+
+def test_average_pools_read_with_their_counting_rules(tmp_path):
+    """A floor-mode average pool that only cuts a row off imports (no padding is counted); a
+    ceil-mode one whose last window reaches past the padding is refused, saying why (ONNX divides
+    by what the window covers there, gradviz by the whole window)."""
+    net = Net()
+    x = net.op("AveragePool", [net.relu(net.conv("data", 1, 2, 1))], kernel_shape=[2, 2], strides=[2, 2])
+    _imports_and_agrees(net.model(["N", 1, 7, 7], net.gemm(net.op("Flatten", [x], axis=1), 18, 3)), tmp_path)
+    net = Net()
+    x = net.op("AveragePool", [net.relu(net.conv("data", 1, 2, 1))], kernel_shape=[3, 3], strides=[2, 2],
+               ceil_mode=1, count_include_pad=1)
+    path = tmp_path / "avg.onnx"
+    path.write_bytes(net.model(["N", 1, 6, 6], net.gemm(net.op("Flatten", [x], axis=1), 18, 3)).SerializeToString())
+    from gradviz_core.errors import GradvizError
+    with pytest.raises(GradvizError, match=r"\(AveragePool\): ceil_mode adds a window that reaches past the padding"):
+        from_onnx(path)
+
+
+def test_a_1d_pool_and_a_slope_along_the_wrong_axis_are_refused_by_name(tmp_path):
+    from gradviz_core.errors import GradvizError
+    net = Net()
+    x = net.op("MaxPool", ["data"], kernel_shape=[2], strides=[2])
+    path = tmp_path / "p1.onnx"
+    path.write_bytes(net.model(["N", 1, 8], x).SerializeToString())
+    with pytest.raises(GradvizError, match=r"\(MaxPool\): gradviz's windows are 2-D \(images\), not 1-D"):
+        from_onnx(path)
+    net = Net()
+    x = net.op("PRelu", [net.relu(net.conv("data", 3, 4, 1)), net.init("slope", np.full(4, 0.1))])  # (C,): along W
+    path = tmp_path / "pr.onnx"
+    path.write_bytes(net.model(["N", 3, 4, 4], net.gemm(net.op("Flatten", [x], axis=1), 64, 2)).SerializeToString())
+    with pytest.raises(GradvizError, match=r"\(PRelu\): its slope of shape \[4\] is not one per channel"):
+        from_onnx(path)

@@ -82,7 +82,9 @@ class EditActions:
         self.scene.push(AddNode(type_name, pos=(scene_pos.x(), scene_pos.y())))
 
     def auto_layout(self) -> None:
-        """Place the nodes in layers (one undoable step)."""
+        """Place the nodes in layers (one undoable step); folded blocks unfold first (their nodes
+        are laid out with the rest)."""
+        self.scene.unfold_all()
         new = layered_positions(self.graph)
         moves = {n: (self.graph.pos(n), p) for n, p in new.items() if tuple(p) != self.graph.pos(n)}
         if moves:

@@ -284,6 +284,7 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
 
     # ---- edits ------------------------------------------------------------------------------------
     def select_node(self, name: str) -> None:
+        self.scene.reveal(name)  # inside a folded block: it unfolds
         self.scene.clearSelection()
         if name in self.scene.nodes:
             self.scene.nodes[name].setSelected(True)

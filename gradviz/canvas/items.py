@@ -358,14 +358,20 @@ class BlockItem(QGraphicsObject):
 
     def __init__(self, scene, block) -> None:
         super().__init__()
-        self.gscene, self.block, self.name = scene, block, block.name
+        self.gscene, self.name = scene, block.name
         self.setZValue(1)
+        self.set_block(block)
+        self.setPos(scene.nodes[block.nodes[0]].pos())
+
+    def set_block(self, block) -> None:
+        """What the block shows (again, after an edit changed its shape or its parameters)."""
+        self.prepareGeometryChange()
+        self.block = block
         counts = f"{block.params:,} parameters" if block.params else "no parameters"
         self.lines = [f"{len(block.nodes)} nodes, from {block.entry}", f"→ {fmt(block.shape)}", counts,
                       "double-click to unfold"]
-        first = scene.nodes[block.nodes[0]]
-        self.setPos(first.pos())
         self.setToolTip("A folded block: " + ", ".join(block.nodes))
+        self.update()
 
     def height(self) -> float:
         return 24 + ROW * len(self.lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsView, QMenu
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsScene, QGraphicsView, QMenu
 
 import numpy as np
 
@@ -68,19 +68,23 @@ class GraphScene(QGraphicsScene):
     def sync(self) -> None:
         g = self.graph
         self.setBackgroundBrush(QColor(self.palette["background"]))
-        for name in [b for b, item in self.blocks.items() if any(n not in g for n in item.block.nodes)]:
-            self.unfold(name)  # an edit took a node of the block away: shown as it is now
         for name in [n for n in self.nodes if n not in g]:
             self.removeItem(self.nodes.pop(name))
+        want = {(e.src, e.dst, e.port) for e in g.edges()}
+        for key in [k for k in self.edges if k not in want]:  # before any node moves and redraws them
+            self.removeItem(self.edges.pop(key))
+        added = False
         for name in g.nodes():
             if name not in self.nodes:
                 self.nodes[name] = NodeItem(self, name)
                 self.addItem(self.nodes[name])
+                added = True
+        if self.blocks:
+            self._refresh_blocks()
+        if self.blocks and added:  # a node added to a folded view takes its place in the folded layout
+            self._relayout()
         for item in self.nodes.values():
             item.refresh()
-        want = {(e.src, e.dst, e.port) for e in g.edges()}
-        for key in [k for k in self.edges if k not in want]:
-            self.removeItem(self.edges.pop(key))
         for key in want:
             if key not in self.edges:
                 self.edges[key] = EdgeItem(self, *key)
@@ -122,6 +126,23 @@ class GraphScene(QGraphicsScene):
         self.removeItem(item)
         self._relayout()
 
+    def _refresh_blocks(self) -> None:
+        """After an edit: a folded block that is still one shows its new shape and parameters; one
+        that an edit broke (a node taken away, a wire changed) unfolds."""
+        from gradviz_core.model.blocks import find_blocks
+        now = {b.name: b for b in find_blocks(self.graph)}
+        for name, item in list(self.blocks.items()):
+            block = now.get(name)
+            if block is None or block.nodes != item.block.nodes:
+                self.unfold(name)
+            elif block != item.block:
+                item.set_block(block)
+
+    def reveal(self, name: str) -> None:
+        """Show node ``name``: the folded block it is in unfolds."""
+        if name in self.folded:
+            self.unfold(self.folded[name])
+
     def unfold_all(self) -> None:
         for name in list(self.blocks):
             self.unfold(name)
@@ -141,7 +162,10 @@ class GraphScene(QGraphicsScene):
         from gradviz_core.model.blocks import folded_positions
         self.view_pos = folded_positions(self.graph, [b.block for b in self.blocks.values()]) if self.blocks else {}
         for name, item in self.nodes.items():
-            item.setPos(*self.view_pos.get(name, self.graph.pos(name)))
+            if name in self.graph:  # (an edit may have taken it away: sync removes its item)
+                item.setPos(*(self.view_pos.get(name) or self.graph.pos(name)))
+            # a folded view is a view: its nodes move in the document's layout only (unfold to drag)
+            item.setFlag(QGraphicsItem.ItemIsMovable, not self.blocks)
         for name, item in self.blocks.items():
             item.setPos(*self.view_pos.get(name, (item.pos().x(), item.pos().y())))
         for edge in self.edges.values():
@@ -258,12 +282,12 @@ class GraphScene(QGraphicsScene):
         super().mouseReleaseEvent(event)
         moves = {}
         for name, item in self.nodes.items():
-            shown = self.view_pos.get(name, self.graph.pos(name))  # where it was drawn
+            if name in self.view_pos or name in self.folded:
+                continue  # a folded view's places are not the document's (its nodes do not move)
+            old = self.graph.pos(name)
             new = (item.pos().x(), item.pos().y())
-            if (abs(shown[0] - new[0]) > 0.5 or abs(shown[1] - new[1]) > 0.5):
-                moves[name] = (self.graph.pos(name), new)
-                if name in self.view_pos:
-                    self.view_pos[name] = new
+            if (abs(old[0] - new[0]) > 0.5 or abs(old[1] - new[1]) > 0.5):
+                moves[name] = (old, new)
         if moves:
             self.push(MoveNodes(moves))
 
@@ -309,6 +333,7 @@ class GraphView(QGraphicsView):
 
     def go_to(self, name: str) -> None:
         """Select node ``name`` and bring it to the middle of the view, at a legible zoom."""
+        self.scene().reveal(name)  # a node inside a folded block: the block opens
         item = self.scene().nodes.get(name)
         if item is None:
             return

@@ -78,6 +78,8 @@ class _Reader:
         self.weights: dict[str, dict] = {}  # node -> its arrays, set once the graph is built
         self.shapes: dict[str, tuple] = {}  # node -> its output shape, inferred as it is read
         self.sample_shape: tuple = ()        # the model input's, without its batch axis
+        self.pool_average = False            # while an AveragePool's window is read
+        self.padded = False                  # whether the last window's Pad2D added a border
 
     def shape(self, name: str) -> tuple:
         """The output shape of gradviz node ``name``, inferred from its inputs' (each node once, in
@@ -242,25 +244,31 @@ def _window(r: _Reader, node, a: dict, kernels, fill: str = "zeros") -> tuple[st
     elif auto not in ("NOTSET", "VALID"):
         raise r.fail(node, f"auto_pad {auto} is not read")
     top, left, bottom, right = pads
-    ends = []
+    ends, beyond = [], False
     for size, lo, hi, stride, kernel in ((h, top, bottom, strides[0], kernels[0]),
                                          (w, left, right, strides[1], kernels[1])):
         span = size + lo + hi - kernel
         if span < 0:
             raise r.fail(node, f"its {kernels[0]}×{kernels[1]} window is larger than the padded input "
                                f"({size} + {lo} + {hi})")
-        rest = span % stride
-        if rest and a.get("ceil_mode", 0):
-            hi += stride - rest          # ceil: one more window, over a border at the end
-        elif rest:
-            hi -= rest                   # floor: the last rows no window reaches are cut off
-        ends.append(hi)
+        out = span // stride + 1         # floor: the last rows no window reaches are cut off
+        if span % stride and a.get("ceil_mode", 0):
+            out += 1                     # ceil: one more window, over a border at the end…
+            if (out - 1) * stride >= size + lo:
+                out -= 1                 # …unless it would start in the padding (as ONNX and PyTorch)
+        end = (out - 1) * stride + kernel - size - lo
+        beyond |= end > hi
+        ends.append(end)
     bottom, right = ends
+    if beyond and fill == "zeros" and r.pool_average:
+        raise r.fail(node, "ceil_mode adds a window that reaches past the padding, where an average counts "
+                           "only what it covers; gradviz's average divides by the whole window")
     if top == bottom == left == right:
         return src, strides, top
     pad = r.add("Pad2D", f"{node.output[0]}_pad", {"top": top, "bottom": bottom, "left": left, "right": right,
                                                  "fill": fill})
     r.g.connect(r.source(src, node), pad, "x")
+    r.padded = any(v > 0 for v in (top, bottom, left, right))
     return f"{node.output[0]}_pad", strides, 0
 
 
@@ -377,9 +385,15 @@ def _conv(r: _Reader, node) -> None:
 def _pool(brick: str):
     def read(r: _Reader, node) -> None:
         a = _attrs(node)
+        if len(a["kernel_shape"]) != 2:
+            raise r.fail(node, f"gradviz's windows are 2-D (images), not {len(a['kernel_shape'])}-D")
         kh, kw = (int(d) for d in a["kernel_shape"])
-        src, (sh, sw), pad = _window(r, node, a, (kh, kw), "-inf" if brick == "MaxPool2D" else "zeros")
-        padded = src != node.input[0] or pad
+        r.pool_average, r.padded = brick == "AvgPool2D", False
+        try:
+            src, (sh, sw), pad = _window(r, node, a, (kh, kw), "-inf" if brick == "MaxPool2D" else "zeros")
+        finally:
+            r.pool_average = False
+        padded = r.padded or pad  # a border of zeros counted (a Pad2D that only cuts off adds none)
         if brick == "AvgPool2D" and padded and not a.get("count_include_pad", 0):
             raise r.fail(node, "gradviz's average counts the padding (count_include_pad = 1)")
         name = r.add(brick, node.output[0], {"size": kh, "stride": sh, "padding": pad,
@@ -472,9 +486,13 @@ def _pad(r: _Reader, node) -> None:
 
 def _prelu(r: _Reader, node) -> None:
     slope = r.value(node, 1, "slope")
-    c = r.shape_of(node.input[0], node)[1]
-    if slope is None or np.size(slope) not in (1, c) or np.asarray(slope).reshape(-1).size != np.size(slope):
-        raise r.fail(node, f"its slope must be one per channel ({c}) or one for all")
+    shape_in = r.shape_of(node.input[0], node)
+    c = shape_in[1]
+    # ONNX broadcasts from the right: one per channel is (C, 1, 1) on images, (C,) on (N, C)
+    per_channel = [(c,)] if len(shape_in) == 2 else [(c, 1, 1), (1, c, 1, 1)]
+    if slope is None or not (np.size(slope) == 1 or np.shape(slope) in per_channel):
+        raise r.fail(node, f"its slope of shape {list(np.shape(slope))} is not one per channel "
+                           f"({' or '.join(str(list(p)) for p in per_channel)}) nor one for all")
     name = r.add("PReLU", node.output[0])
     r.g.connect(r.source(node.input[0], node), name, "x")
     r.weights[name] = {"a": np.broadcast_to(np.asarray(slope, np.float64).reshape(-1), (c,)).copy()}
