@@ -10,6 +10,9 @@ Constant nodes that a gate reads become Constant nodes. An operator gradviz has 
 or an attribute it cannot follow (a non-square kernel, asymmetric padding), is refused with
 the operator, the node and the reason.
 
+The file is read and checked by ``onnx_model``, constant subgraphs are computed by ``onnx_fold``;
+this module turns the operators into bricks.
+
 The model's input becomes an Input fed by random samples of its shape (the data section is
 yours to change: your CSV, the digits…). When the output is a batch of K scores, a Target and
 a softmax cross-entropy loss are added on the scores, so the backward pass can be stepped.
@@ -21,19 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from gradviz_core import fsio
 from gradviz_core.errors import GradvizError
-from gradviz_core.formats.onnx_export import need_onnx
+from gradviz_core.formats.onnx_fold import fold as _fold
+from gradviz_core.formats.onnx_model import OnnxImportError, attrs as _attrs, constant as _constant, initializer
+from gradviz_core.formats.onnx_model import load_model as _load_model
 from gradviz_core.model.graph import Graph
 
 #: gates and activations that are one brick each, inputs in order
 SIMPLE = {"Add": "Add", "Sub": "Subtract", "Mul": "Multiply", "Div": "Divide", "Max": "Max", "Min": "Min",
           "MatMul": "MatMul", "Exp": "Exp", "Log": "Log", "Reciprocal": "Reciprocal", "Neg": "Negate",
           "Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh"}
-
-
-class OnnxImportError(GradvizError):
-    pass
 
 
 #: a short name for a node whose tensor has an exporter's generated name ("/0/Conv_output_0")
@@ -64,7 +64,7 @@ class _Reader:
         self.g = Graph()
         self.taken: set[str] = set()
         self.tensor: dict[str, str] = {}     # ONNX tensor -> the gradviz node that computes it
-        self.values = {t.name: _initializer(t, where, numpy_helper) for t in model.graph.initializer}
+        self.values = {t.name: initializer(t, where, numpy_helper) for t in model.graph.initializer}
         self.consumers: dict[str, int] = {}
         self.readers: dict[str, list] = {}   # tensor -> the nodes that read it
         self.skip: set[str] = set()          # outputs of nodes read as part of an earlier one (a shuffle's)
@@ -123,100 +123,6 @@ class _Reader:
         if node.input[i] not in self.values:
             raise self.fail(node, f"its {what} must be a constant (an initializer), not a computed tensor")
         return self.values[node.input[i]]
-
-
-#: the opsets of the default domain whose operators gradviz reads as it reads today's (ONNX's
-#: operators took their present form, broadcasting included, in opset 7)
-OPSETS = (7, 28)
-
-
-def _load_model(path, where: str):
-    """The ONNX model at ``path``, checked to be one before anything of it is read: a regular
-    file of a size that fits, a model protobuf with a graph of nodes, an opset gradviz knows,
-    external data only in files inside the model's folder."""
-    onnx = need_onnx()
-    size = fsio.regular_file(path, OnnxImportError, "ONNX model (.onnx)")
-    if size == 0:
-        raise OnnxImportError(f"{where}: is empty (0 bytes): not an ONNX model")
-    fsio.check_fits(path, 2 * size, OnnxImportError, "the model")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception:  # noqa: BLE001 - protobuf's errors: the bytes are no model
-        raise OnnxImportError(f"{where}: not an ONNX model (its bytes are not a model written by ONNX)") from None
-    if not model.ir_version or not model.HasField("graph"):
-        raise OnnxImportError(f"{where}: not an ONNX model (it holds no ONNX version and no graph)")
-    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
-    opset = opsets.get("ai.onnx")
-    if opset is None:
-        raise OnnxImportError(f"{where}: names no opset of ONNX's standard operators (opset_import); "
-                              "gradviz reads ONNX's standard operators only")
-    lo, hi = OPSETS
-    if not lo <= opset <= hi:
-        raise OnnxImportError(f"{where}: uses opset {opset} of ONNX's operators; gradviz reads opsets {lo} "
-                              f"to {hi} ({'re-export it with a newer exporter' if opset < lo else 'export it with opset_version ≤ ' + str(hi)})")
-    if not model.graph.node:
-        raise OnnxImportError(f"{where}: its graph has no nodes: there is nothing to compute")
-    _load_external(model, Path(path), where)
-    return model
-
-
-def _load_external(model, path: Path, where: str) -> None:
-    """Initializers whose data is stored beside the model (models over 2 GB): each file must be a
-    regular file inside the model's folder, of the size the tensors need."""
-    from onnx import TensorProto
-    from onnx.external_data_helper import load_external_data_for_model
-    folder = path.parent.resolve()
-    external = [t for t in model.graph.initializer if t.data_location == TensorProto.EXTERNAL]
-    for t in external:
-        info = {e.key: e.value for e in t.external_data}
-        location = info.get("location", "")
-        target = (folder / location).resolve()
-        if not location or Path(location).is_absolute() or folder not in (target, *target.parents):
-            raise OnnxImportError(f"{where}: the initializer {t.name!r} keeps its values in {location!r}, "
-                                  "outside the model's folder; gradviz reads external data only from files "
-                                  "beside the model")
-        size = fsio.regular_file(target, OnnxImportError, "file of the model's external data")
-        try:
-            end = int(info.get("offset", 0)) + int(info.get("length", size))
-        except ValueError:
-            end = -1
-        if not 0 <= end <= size:
-            raise OnnxImportError(f"{where}: the initializer {t.name!r} reads bytes past the end of {location!r}")
-    if external:
-        try:
-            load_external_data_for_model(model, str(folder))
-        except Exception:  # noqa: BLE001 - onnx's checks on the locations
-            raise OnnxImportError(f"{where}: its external data cannot be read from the model's folder") from None
-
-
-def _initializer(t, where: str, numpy_helper) -> np.ndarray:
-    """An initializer's values, their count checked against its shape before they are read."""
-    dims = list(t.dims)
-    if any(d < 0 for d in dims):
-        raise OnnxImportError(f"{where}: the initializer {t.name!r} has the shape {dims}: a size below 0")
-    try:
-        a = numpy_helper.to_array(t)
-    except Exception:  # noqa: BLE001 - onnx's errors on a tensor that does not hold its values
-        a = None
-    if a is None or a.size != int(np.prod(dims, dtype=object)) or a.dtype.kind not in "biuf":
-        raise OnnxImportError(f"{where}: the initializer {t.name!r} of shape {dims} does not hold "
-                              f"{'its ' + str(int(np.prod(dims, dtype=object))) if dims else 'its'} values")
-    return a
-
-
-def _constant(node):
-    from onnx import helper, numpy_helper
-    for a in node.attribute:
-        if a.name == "value":
-            return numpy_helper.to_array(a.t)
-        if a.name in ("value_float", "value_int", "value_floats", "value_ints"):
-            return np.asarray(helper.get_attribute_value(a))
-    raise GradvizError(f"Constant node {node.name!r}: only value, value_float(s) and value_int(s) are read")
-
-
-def _attrs(node) -> dict:
-    from onnx import helper
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def _window(r: _Reader, node, a: dict, kernels, fill: str = "zeros") -> tuple[str, tuple, int]:
@@ -542,61 +448,6 @@ def _merge(brick: str):
         for i, src in enumerate(srcs):
             r.g.connect(src, name, f"in{i}")
     return read
-
-
-def _fold_reshape(x, shape, allowzero=0):
-    shape = [int(d) for d in shape]
-    return np.reshape(x, [x.shape[i] if d == 0 and not allowzero else d for i, d in enumerate(shape)])
-
-
-def _axes(a, ins, i=1):
-    axes = a.get("axes")
-    if axes is None and len(ins) > i:
-        axes = [int(v) for v in np.asarray(ins[i]).reshape(-1)]
-    return axes
-
-
-def _unsqueeze(x, axes):
-    for ax in sorted(ax % (x.ndim + len(axes)) for ax in axes):
-        x = np.expand_dims(x, ax)
-    return x
-
-
-#: operators computed at import when every input is a constant (the shapes and weights that some
-#: exporters compute in the graph): name -> f(inputs, attributes). The gates (Add, Mul, …) are
-#: not folded: a circuit of constants is what a student steps through
-FOLD = {
-    "Identity": lambda ins, a: ins[0],
-    "Cast": lambda ins, a: np.asarray(ins[0]).astype(
-        {1: np.float32, 6: np.int32, 7: np.int64, 9: np.bool_, 10: np.float16, 11: np.float64}.get(a.get("to"), np.float64)),
-    "ConstantOfShape": lambda ins, a: np.full([int(d) for d in np.asarray(ins[0]).reshape(-1)],
-                                              _constant_value(a.get("value"))),
-    "Reshape": lambda ins, a: _fold_reshape(ins[0], ins[1], a.get("allowzero", 0)),
-    "Unsqueeze": lambda ins, a: _unsqueeze(np.asarray(ins[0]), _axes(a, ins)),
-    "Squeeze": lambda ins, a: np.squeeze(ins[0], axis=tuple(_axes(a, ins)) if _axes(a, ins) else None),
-    "Concat": lambda ins, a: np.concatenate([np.atleast_1d(v) for v in ins], axis=a.get("axis", 0)),
-    "Gather": lambda ins, a: np.take(ins[0], np.asarray(ins[1]).astype(np.int64), axis=a.get("axis", 0)),
-    "Transpose": lambda ins, a: np.transpose(ins[0], a.get("perm")),
-    "Sqrt": lambda ins, a: np.sqrt(ins[0]),
-    "Range": lambda ins, a: np.arange(*(np.asarray(v).item() for v in ins)),
-}
-
-
-def _constant_value(t):
-    from onnx import numpy_helper
-    return 0.0 if t is None else numpy_helper.to_array(t).reshape(-1)[0]
-
-
-def _fold(r: _Reader, node) -> bool:
-    """Compute ``node`` now if it is a folding operator whose inputs are all constants."""
-    if node.op_type not in FOLD or not node.input or any(t and t not in r.values for t in node.input):
-        return False
-    try:
-        value = FOLD[node.op_type]([r.values[t] if t else None for t in node.input], _attrs(node))
-    except Exception as exc:  # noqa: BLE001 - NumPy's refusal: the constants do not fit the operator
-        raise r.fail(node, f"its constant inputs cannot be computed ({type(exc).__name__}: {exc})") from None
-    r.values[node.output[0]] = np.asarray(value)
-    return True
 
 
 def _batchnorm(r: _Reader, node) -> None:
