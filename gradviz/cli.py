@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("import", help="an ONNX model as a graph file with its weights, ready to step")
     m.add_argument("file", help="an ONNX model (.onnx)")
     m.add_argument("-o", "--output", required=True, metavar="GRAPH.json", help="the graph file to write")
+    w = sub.add_parser("import-weights", help="the weights a PyTorch export trained (its --save checkpoint) "
+                       "back into the graph it came from, checked by name and shape")
+    w.add_argument("file", help="the graph file (.json) the PyTorch file was exported from")
+    w.add_argument("checkpoint", help="a state_dict saved by torch.save (.pt, .pth)")
+    w.add_argument("-o", "--output", metavar="GRAPH.json",
+                   help="write the graph with these weights here (default: into FILE, beside its own)")
     b = sub.add_parser("bench", help="time the reference nets against NumPy and PyTorch")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--seconds", type=float, default=1.0,
@@ -106,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 VIEWS = ("window", "dashboard", "boundary", "loss", "convnet", "diagnostics", "compare")
-VERBS = ("step", "gradcheck", "train", "info", "render", "export", "import", "bench")
+VERBS = ("step", "gradcheck", "train", "info", "render", "export", "import", "import-weights", "bench")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about
             verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "info": cmd_info,
                      "render": cmd_render,
-                     "export": cmd_export, "import": cmd_import, "bench": cmd_bench}
+                     "export": cmd_export, "import": cmd_import, "import-weights": cmd_import_weights,
+                     "bench": cmd_bench}
             return verbs[args.verb](args)
     except GradvizError as exc:
         from gradviz_core.fsio import OutputError
@@ -411,7 +418,7 @@ def cmd_export(args) -> int:
     from pathlib import Path
 
     from gradviz_core.errors import GradvizError
-    from gradviz_core.formats import export_bytes
+    from gradviz_core.formats import export_files
     from gradviz_core.model.fileformat import atomic_write
     suffix = ".onnx" if args.to == "onnx" else ".py"
     if not args.output.endswith(suffix):
@@ -419,8 +426,29 @@ def cmd_export(args) -> int:
         raise GradvizError(f"-o {args.output}: the {what} must end in {suffix}")
     graph = _load_checked(args.file)
     check_output(args.output)
-    atomic_write(Path(args.output), export_bytes(graph, args.to), typed=args.output)
-    print(f"wrote {args.output}")
+    files = export_files(graph, args.to, args.output)
+    for path, data in files.items():
+        atomic_write(path, data, typed=args.output if path == Path(args.output) else path)
+    print("wrote " + " and ".join(str(p) for p in reversed(files)))
+    return 0
+
+
+def cmd_import_weights(args) -> int:
+    """A PyTorch checkpoint's weights into the graph file (or a copy of it, -o)."""
+    from gradviz_core.errors import GradvizError
+    from gradviz_core.formats.torch_weights import load_checkpoint
+    from gradviz_core.model import fileformat
+    out = args.output or str(fileformat.find(args.file))
+    if not out.endswith(".json"):
+        raise GradvizError(f"-o {out}: the graph file must end in .json")
+    check_output(out)
+    graph = _load_checked(args.file)
+    arrays = load_checkpoint(graph, args.checkpoint)
+    graph.put_weights(arrays)
+    fileformat.save(graph, out, with_weights=True)
+    count = sum(a.size for a in arrays.values())
+    print(f"wrote {out}: {len(arrays)} arrays, {count:,} numbers from {args.checkpoint}; step it, check its "
+          f"gradients or draw its boundary: gradviz {out}")
     return 0
 
 

@@ -84,7 +84,7 @@ def test_the_study_script_needs_only_numpy_checks_itself_and_trains(examples_dir
     out = tmp_path / "study.py"
     assert cli("export", examples_dir / "spiral_mlp.json", "--to", "numpy", "-o", out)[0] == 0
     imports = [line for line in out.read_text().splitlines() if line.startswith(("import ", "from "))]
-    assert imports == ["import base64", "import io", "import numpy as np"]
+    assert imports == ["from pathlib import Path", "import numpy as np"]
     p = subprocess.run([sys.executable, "-c", "import study; e = study.check(); study.train(epochs=30); print(e)"],
                        capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stderr

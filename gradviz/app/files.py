@@ -161,13 +161,38 @@ class DocumentFiles:
             except OSError as exc:
                 QMessageBox.warning(self, "Cannot export", str(exc))
 
+    def import_weights(self, name: str | None = None) -> bool:
+        """A PyTorch checkpoint's weights as the graph's (one undoable step), checked by name and
+        shape first; a checkpoint that does not fit says what does not, and changes nothing."""
+        from gradviz_core.formats.torch_weights import load_checkpoint
+        from gradviz_core.model.commands import KeepWeights
+        if name is None:
+            start = str(self.path.parent) if self.path else ""
+            name, _ = QFileDialog.getOpenFileName(self, "Import weights from PyTorch", start,
+                                                  "PyTorch checkpoint (*.pt *.pth);;All files (*)")
+        if not name:
+            return False
+        try:
+            arrays = load_checkpoint(self.graph, name)
+        except GradvizError as exc:
+            QMessageBox.warning(self, "Cannot import the weights", str(exc))
+            return False
+        if not self.scene.push(KeepWeights(arrays, text=f"import the weights of {Path(name).name}")):
+            return False
+        self.training_panel.refresh()  # "from the graph's weights" is now a choice
+        self.statusBar().showMessage(f"The weights of {Path(name).name} are now the graph's: {len(arrays)} arrays "
+                                     "(Ctrl+Z undoes it)", 10000)
+        return True
+
     def export_code(self, to: str, name: str | None = None) -> bool:
         """The graph as a PyTorch file, a NumPy study script or an ONNX model (``gradviz
-        export``); a graph that cannot be written says which node and why."""
-        from gradviz_core.formats import export_bytes
+        export``), the scripts with their arrays file beside them; a graph that cannot be
+        written says which node and why."""
+        from gradviz_core.formats import export_files, pytorch, numpy_script
         what, suffix, kind = EXPORTS[to]
         try:  # first, so that a graph that cannot be written says so before a file is asked for
-            data = export_bytes(self.graph, to)
+            {"pytorch": pytorch.plan, "numpy": numpy_script.plan}.get(to, lambda g: export_files(g, to, "x.onnx"))(
+                self.graph)
         except GradvizError as exc:
             QMessageBox.warning(self, f"Cannot export to {what}", str(exc))
             return False
@@ -177,10 +202,12 @@ class DocumentFiles:
         if not name:
             return False
         try:
-            fileformat.atomic_write(Path(name), data)
+            for path, data in export_files(self.graph, to, Path(name)).items():
+                fileformat.atomic_write(path, data)
         except (GradvizError, OSError) as exc:
             QMessageBox.warning(self, f"Cannot export to {what}", str(exc))
             return False
-        after = f"run it with python {Path(name).name}" if suffix == ".py" else "load it with onnxruntime"
+        after = (f"run it with python {Path(name).name} (its arrays are in {pytorch.arrays_name(name)})"
+                 if suffix == ".py" else "load it with onnxruntime")
         self.statusBar().showMessage(f"Wrote {name}: {after}", 10000)
         return True

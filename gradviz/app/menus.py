@@ -19,6 +19,8 @@ MENUS = [
                ("&Save", "save", "Save"), ("Save &As…", "save_as", "SaveAs"),
                ("&Export image…", "export_dialog"), ("Export to &PyTorch…", "export_code:pytorch"),
                ("Export a &NumPy study script…", "export_code:numpy"), ("Export to &ONNX…", "export_code:onnx"),
+               ("&Import weights from PyTorch…", "import_weights", None, None,
+                "the weights a PyTorch export trained (its --save checkpoint), checked by name and shape"),
                "-", ("&Quit", "close", "Ctrl+Q")]),
     ("E&xamples", ["examples"]),
     ("&Edit", ["undo", ("&Delete", "scene.delete_selected"), ("&Copy", "copy", "Copy"),

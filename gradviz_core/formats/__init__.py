@@ -10,13 +10,21 @@ from __future__ import annotations
 TARGETS = ("pytorch", "numpy", "onnx")
 
 
-def export_bytes(graph, to: str) -> bytes:
-    """The file ``gradviz export --to TO`` writes: pytorch, numpy or onnx."""
+def export_files(graph, to: str, output) -> dict:
+    """The files ``gradviz export --to TO -o OUTPUT`` writes, {path: bytes}: the PyTorch file
+    and the NumPy study script with their arrays file beside them (``net.arrays.npz``), or
+    the ONNX model."""
+    from pathlib import Path
+    output = Path(output)
     if to == "onnx":
         from gradviz_core.formats.onnx_export import to_onnx
-        return to_onnx(graph).SerializeToString()
+        return {output: to_onnx(graph).SerializeToString()}
+    from gradviz_core.formats.pytorch import arrays_file, arrays_name
     if to == "numpy":
         from gradviz_core.formats.numpy_script import to_numpy
-        return to_numpy(graph).encode("utf-8")
-    from gradviz_core.formats.pytorch import to_pytorch
-    return to_pytorch(graph).encode("utf-8")
+        text, arrays = to_numpy(graph, output)
+    else:
+        from gradviz_core.formats.pytorch import to_pytorch
+        text, arrays = to_pytorch(graph, output)
+    # the arrays first: a script is never left without the file it reads
+    return {output.with_name(arrays_name(output)): arrays_file(arrays), output: text.encode("utf-8")}

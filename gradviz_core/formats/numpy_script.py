@@ -19,7 +19,7 @@ import numpy as np
 
 from gradviz_core.runs.engine import backward_nodes
 from gradviz_core.errors import GraphError
-from gradviz_core.formats.pytorch import _labels, _pack
+from gradviz_core.formats.pytorch import _labels, arrays_name
 from gradviz_core.model.graph import Graph
 from gradviz_core.runs.run import Run
 
@@ -331,7 +331,9 @@ def plan(graph: Graph) -> dict:
             "stochastic": any(b.stochastic for b in bricks.values()), "objective": list(run.program.objective)}
 
 
-def to_numpy(graph: Graph) -> str:
+def to_numpy(graph: Graph, script="study.py") -> tuple[str, dict[str, np.ndarray]]:
+    """The script's source, and the arrays to write beside it (``arrays_name(script)``): the
+    weights ("P/…") and the training data ("data/X", "data/y")."""
     p = plan(graph)
     run = p["run"]
     weights = {k: np.asarray(v, np.float64) for k, v in run.graph.weights().items()}
@@ -361,29 +363,31 @@ def to_numpy(graph: Graph) -> str:
     trained = [k for k in weights if not k.endswith(("/running_mean", "/running_var"))
                and k.split("/")[0] not in s["freeze"]]
     title = graph.title or "a gradviz graph"
+    npz = arrays_name(script)
+    arrays = {**{f"P/{k}": v for k, v in weights.items()}, **{f"data/{k}": v for k, v in data.items()}}
     return f'''"""{title}: a NumPy study script, exported from gradviz (gradviz export --to numpy).
 
 NumPy only. ``forward`` computes every node, in the graph's order; ``backward`` applies the
 chain rule node by node in reverse order: each node's local gradient times the gradient
 that reached its output (d[node]), added into its inputs' gradients and its weights'.
-P holds the weights (gradviz's layout: a Linear's W is (D, K)); X, y the training data,
-preprocessed as gradviz does. ``check()`` compares backward with finite differences;
+P holds the weights (gradviz's layout: a Linear's W is (D, K)) and DATA the training data,
+preprocessed as gradviz does, both read from {npz} beside this file. ``check()`` compares backward with finite differences;
 ``train()`` trains with the graph's update rule, η, batch size and epochs.
 """
-import base64
-import io
+from pathlib import Path
 
 import numpy as np
 
 RNG = np.random.default_rng({s["seed"]})
 
 
-def _unpack(text):
-    return dict(np.load(io.BytesIO(base64.b64decode(text))))
+def _arrays(prefix):
+    with np.load(Path(__file__).resolve().parent / {npz!r}) as npz:
+        return {{k[len(prefix):]: npz[k] for k in npz.files if k.startswith(prefix)}}
 
 
-P = _unpack("{_pack(weights)}")
-DATA = _unpack("{_pack(data)}")
+P = _arrays("P/")
+DATA = _arrays("data/")
 #: the weights gradient descent changes (frozen layers and BatchNorm's running averages left out)
 TRAINED = {trained!r}
 #: the numbers typed into the graph (Constants, Variables): their gradients are the lesson
@@ -532,4 +536,4 @@ if __name__ == "__main__":
         train()
     else:
         gradients()
-'''
+''', arrays

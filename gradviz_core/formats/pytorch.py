@@ -17,10 +17,10 @@ BatchNorm's running averages and biased variance; Dropout's two modes; L2 is ½�
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import io
 import keyword
+from pathlib import Path
 
 import numpy as np
 
@@ -238,10 +238,18 @@ def torch_state(run: Run, modules) -> dict[str, np.ndarray]:
     return state
 
 
-def _pack(arrays: dict[str, np.ndarray]) -> str:
+
+def arrays_file(arrays: dict[str, np.ndarray]) -> bytes:
+    """The arrays file an exported script reads beside itself: an uncompressed .npz (a big net's
+    weights are written and read at disk speed; NumPy loads it without pickle)."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def arrays_name(script: str | Path) -> str:
+    """The arrays file beside ``net.py``: ``net.arrays.npz``."""
+    return Path(script).with_suffix(".arrays.npz").name
 
 
 def _labels(y: np.ndarray) -> np.ndarray:
@@ -252,22 +260,31 @@ def _kwargs(kw: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kw.items())
 
 
-def to_pytorch(graph: Graph) -> str:
+SCHEDULES = {"constant": "None",
+             "step": "torch.optim.lr_scheduler.StepLR(optimizer, step_size={step_every!r}, gamma={step_factor!r})",
+             "exponential": "torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=math.exp(-{exp_k!r}))",
+             # gradviz halves η after `patience` epochs without progress; PyTorch's counts past it
+             "plateau": ("torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience="
+                         "{plateau_patience!r} - 1, threshold=1e-12, threshold_mode=\"abs\")")}
+
+
+def to_pytorch(graph: Graph, script: str | Path = "model.py") -> tuple[str, dict[str, np.ndarray]]:
+    """The exported file's source, and the arrays to write beside it (``arrays_name(script)``):
+    the weights in PyTorch's names and layout ("state/…"), and generated data ("data/…")."""
+    from gradviz_core.formats.torch_data import DATA_LIBRARY, data_section, generated_arrays
     p = plan(graph)
     run = p["run"]
-    state = torch_state(run, p["modules"])
-    data = {}
-    if run.splits is not None:
-        splits = run.splits
-        data = {"X_train": splits.train.X.astype(np.float32), "y_train": _labels(splits.train.y)}
-        for name in ("val", "test"):
-            ds = getattr(splits, name)
-            if ds is not None and len(ds):
-                data[f"X_{name}"], data[f"y_{name}"] = ds.X.astype(np.float32), _labels(ds.y)
+    script = Path(script)
+    arrays = {f"state/{k}": v for k, v in torch_state(run, p["modules"]).items()}
+    source, pipeline = data_section(graph, script.resolve().parent)
+    if source is None:
+        arrays.update({f"data/{k}": v for k, v in generated_arrays(run).items()})
     s = dataclasses.asdict(run.settings)
     opt = OPTIMIZERS[s["optimizer"]]
     if s["optimizer"] == "sgd" and not s["momentum"]:
         opt = "torch.optim.SGD(params, lr={lr})"
+    optimizer = opt.format(**{k: repr(v) for k, v in s.items() if k != "lr"}, lr="lr")
+    schedule = SCHEDULES[s["schedule"]].format(**s)
     module_lines = "\n".join(f"        self.{a} = {cls}({_kwargs(kw)})" for _, a, cls, kw in p["modules"])
     body = "\n".join(f'        v["{n}"] = {code}' for n, code in p["lines"])
     body += "".join(f'\n        v["{n}"] = {code}' for n, code in p["regs"])
@@ -277,42 +294,62 @@ def to_pytorch(graph: Graph) -> str:
         f"\n        {ref}.mul_(torch.clamp({c!r} / {ref}.norm(dim={axes!r}, keepdim=True).clamp_min(1e-12), max=1.0))"
         for ref, axes, c in p["constraints"])
     predict = p["predict"].format(s="s") if p["predict"] else None
+    sample_shape = tuple(run.splits.train.X.shape[1:]) if run.splits is not None else None
     title = graph.title or "a gradviz graph"
-    notes = []
-    if s["schedule"] != "constant":
-        notes.append(f"# gradviz's learning-rate schedule ({s['schedule']}) is not written here: η stays {s['lr']}.")
-    if run.splits is not None and run.splits.augment:
-        notes.append("# gradviz's data augmentation is not written here.")
-    return f'''"""{title}: exported from gradviz (gradviz export --to pytorch).
+    name, npz = script.name, arrays_name(script)
+    notes = "\n# gradviz's data augmentation is not written here." if run.splits is not None and run.splits.augment else ""
+    where = (f"the samples are read from {source['path']} ({source['source']}), split and preprocessed as gradviz "
+             "does" if source else f"{npz} also holds the samples, split and preprocessed as gradviz does"
+             if run.splits is not None else "the graph has no data: it is a circuit of numbers")
+    text = f'''"""{title}: exported from gradviz (gradviz export --to pytorch).
 
-Self-contained: PyTorch and NumPy only. ``Model.forward`` computes every node of the graph,
-in its order, and returns the values by node name; ``Model.objective`` is the number
-training minimizes (the graph's losses and regularizers). WEIGHTS holds the graph's weights
-in PyTorch's layout (gradviz's Linear W is (D, K): the weight here is its transpose); DATA
-the samples it trains on, preprocessed as gradviz does.
-Run it to train with the graph's settings: python this_file.py
+PyTorch and NumPy only. ``Model.forward`` computes every node of the graph, in its order,
+and returns the values by node name; ``Model.objective`` is the number training minimizes
+(the graph's losses and regularizers). {npz}, beside this file, holds the weights
+training starts from, in PyTorch's layout (gradviz's Linear W is (D, K): the weight here is
+its transpose); {where}.
+
+    python {name}                                    # the graph's settings, on the best device here
+    python {name} --device cuda --epochs 50 --save net.pt
+    python {name} --data other.csv                   # any .csv, .npz, IDX, CIFAR batch, image folder
+    torchrun --nproc_per_node 2 {name}               # DistributedDataParallel (gloo on CPU, nccl on GPUs)
+    gradviz import-weights GRAPH.json net.pt         # the trained weights back into the graph
+
+--batch-size is the global batch: under torchrun each of the N processes takes 1/N of it,
+and the gradients are averaged, so N processes take the steps one process takes (BatchNorm
+normalizes each process's share, as DistributedDataParallel does).
 """
-import base64
-import io
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data.distributed import DistributedSampler
 
 DTYPE = torch.float32
-WEIGHTS = "{_pack(state)}"
-DATA = "{_pack(data)}"
+HERE = Path(__file__).resolve().parent
+#: the weights training starts from ("state/…"), and the samples of generated data ("data/…")
+ARRAYS = HERE / {npz!r}
+#: the graph's data file (its path from this file's folder, its reader's settings), or None: in ARRAYS
+DATA = {source!r}
+#: the class filter, the split and the preprocessing the graph declares, for any data file read here
+PIPELINE = {pipeline!r}
+#: the shape of one sample, as the graph's Input takes it (None: the graph has no data)
+SAMPLE_SHAPE = {sample_shape!r}
 #: the node whose output the loss scores (None: the graph has no classifier head)
 SCORES = {p["scores"]!r}
 #: the column of the label table that SCORES is compared with (-1: the labels are one column)
 COLUMN = {p["column"]!r}
-
-
-def _unpack(text):
-    return dict(np.load(io.BytesIO(base64.b64decode(text))))
-
-{LIBRARY}
+#: the layers training leaves as they are (training.freeze)
+FROZEN = {frozen!r}
+{LIBRARY}{DATA_LIBRARY}
 
 class Model(nn.Module):
     def __init__(self):
@@ -335,11 +372,29 @@ def predict(s):
     return {predict or "None"}
 
 
-def accuracy(model, X, y):
+def _batches(X, y, size=1024):
+    for start in range(0, len(X), size):
+        yield X[start:start + size], y[start:start + size]
+
+
+def evaluate(model, X, y, device):
+    """The objective and the accuracy (None without a classifier head) over X, y, at test time."""
     model.eval()
+    loss = correct = 0.0
     with torch.no_grad():
-        labels = y if COLUMN is None or COLUMN < 0 else y[:, COLUMN]
-        return float((predict(model(X, y)[SCORES]) == labels).float().mean())
+        for xb, yb in _batches(X, y):
+            xb, yb = xb.to(device), yb.to(device)
+            v = model(xb, yb)
+            loss += model.objective(v).item() * len(xb)
+            if SCORES is not None and predict(torch.zeros(1, 1)) is not None:
+                labels = yb if COLUMN is None or COLUMN < 0 else yb[:, COLUMN]
+                correct += float((predict(v[SCORES]) == labels).float().sum())
+    has_acc = SCORES is not None and predict(torch.zeros(1, 1)) is not None
+    return loss / len(X), (correct / len(X) if has_acc else None)
+
+
+def accuracy(model, X, y, device="cpu"):
+    return evaluate(model, X, y, device)[1]
 
 
 def constrain(model):
@@ -348,16 +403,88 @@ def constrain(model):
         pass{constraints}
 
 
-def load_weights(model):
-    state = {{k: torch.from_numpy(v) for k, v in _unpack(WEIGHTS).items()}}
-    model.load_state_dict(state)
+def load_weights(model, path=ARRAYS):
+    """The weights training starts from (a checkpoint saved with --save loads with load_state_dict)."""
+    with np.load(path) as npz:
+        model.load_state_dict({{k[6:]: torch.from_numpy(npz[k]) for k in npz.files if k.startswith("state/")}})
     return model
 
 
-def train(epochs={s["epochs"]}, batch_size={s["batch_size"] or "None"}, seed={s["seed"]}):
-    {chr(10).join(notes) + chr(10) + "    " if notes else ""}data = _unpack(DATA)
-    model = load_weights(Model())
-    for name in {frozen!r}:  # training.freeze
+def load_data(path=None):
+    """The samples, as {{"X_train": …, "y_train": …, "X_val": …, …}}: from PATH (a file in any
+    format read_data reads, split and preprocessed as the graph says), else from the graph's
+    data file, else from ARRAYS."""
+    if path is None and DATA is None:
+        with np.load(ARRAYS) as npz:
+            return {{k[5:]: npz[k] for k in npz.files if k.startswith("data/")}}
+    if path is None:
+        settings = dict(DATA["settings"])
+        if settings.get("labels"):
+            settings["labels"] = HERE / settings["labels"]
+        path = HERE / DATA["path"]
+        X, y = read_data(path, DATA["source"], settings)
+    else:
+        X, y = read_data(path)
+    if SAMPLE_SHAPE is not None and tuple(X.shape[1:]) != tuple(SAMPLE_SHAPE):
+        raise DataFileError(f"{{path}}: its samples have the shape {{tuple(X.shape[1:])}}; this net takes "
+                            f"{{tuple(SAMPLE_SHAPE)}}")
+    return prepare(X, y, PIPELINE)
+
+
+def best_device(local_rank=0):
+    """A GPU if there is one (this process's, under torchrun), else Apple's, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _device(name, local_rank):
+    if name is None:
+        return best_device(local_rank)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DataFileError(f"--device {{name}}: this machine has no CUDA GPU that PyTorch can use")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DataFileError(f"--device {{name}}: this machine has no Apple GPU that PyTorch can use")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank % torch.cuda.device_count())
+    return device
+
+
+def save_checkpoint(model, path):
+    """A plain state_dict (CPU tensors), written whole or not at all."""
+    path = Path(path)
+    tmp = path.with_name(f".{{path.name}}.tmp")
+    torch.save({{k: t.detach().cpu() for k, t in model.state_dict().items()}}, tmp)
+    os.replace(tmp, path)
+
+
+def _unused_parameters(model, X, y, device):
+    """Whether some trainable weight gets no gradient (DistributedDataParallel must be told)."""
+    model.eval()
+    params = [q for q in model.parameters() if q.requires_grad]
+    grads = torch.autograd.grad(model.objective(model(X[:2].to(device), y[:2].to(device))), params,
+                                allow_unused=True)
+    model.train()
+    return any(g is None for g in grads)
+
+
+def train(epochs={s["epochs"]!r}, batch_size={s["batch_size"] or None!r}, lr={s["lr"]!r}, seed={s["seed"]!r},
+          device=None, data=None, save=None):
+    """Train with the graph's optimizer and settings; under torchrun, with DistributedDataParallel.
+    batch_size: the global batch (None: every sample); data: a data file to train on instead;
+    save: write the weights (a state_dict) there after every epoch."""{notes}
+    world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    device = _device(device, local_rank)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    say = print if rank == 0 else (lambda *a, **k: None)
+    torch.manual_seed(seed)
+    model = load_weights(Model()).to(device)
+    for name in FROZEN:
         getattr(model, name).requires_grad_(False)
     params = [q for q in model.parameters() if q.requires_grad]
     if not params:  # nothing trainable (a circuit of constants): its value, and its gradients
@@ -366,47 +493,105 @@ def train(epochs={s["epochs"]}, batch_size={s["batch_size"] or "None"}, seed={s[
             t.requires_grad_(True)
         objective = model.objective(model())
         objective.backward()
-        print(f"objective {{objective.item():.6g}} (nothing in this graph is trainable)")
+        say(f"objective {{objective.item():.6g}} (nothing in this graph is trainable)")
         for name, t in values.items():
-            print(f"d objective / d {{name}} = {{t.grad.numpy()}}")
+            say(f"d objective / d {{name}} = {{t.grad.cpu().numpy()}}")
         return model
-    optimizer = {opt.format(**{k: repr(v) for k, v in s.items()})}
-    if "X_train" not in data:  # a circuit of numbers: one step per epoch
+    optimizer = {optimizer}
+    scheduler = {schedule}
+    arrays = load_data(data) if SAMPLE_SHAPE is not None or data else {{}}
+    if "X_train" not in arrays:  # a circuit of numbers: one step per epoch
         for epoch in range(1, epochs + 1):
             optimizer.zero_grad()
             loss = model.objective(model())
             loss.backward()
             optimizer.step()
             constrain(model)
-            print(f"step {{epoch}}: objective {{loss.item():.6g}}")
+            say(f"step {{epoch}}: objective {{loss.item():.6g}}")
+            if save and rank == 0:
+                save_checkpoint(model, save)
         return model
-    X, y = torch.from_numpy(data["X_train"]), torch.from_numpy(data["y_train"])
-    g = torch.Generator().manual_seed(seed)
-    n = len(X)
-    bs = batch_size or n
+    t = {{k: torch.from_numpy(np.ascontiguousarray(a)) for k, a in arrays.items()}}
+    X, y = t["X_train"], t["y_train"]
+    bs = batch_size or len(X)
+    if bs % world:
+        raise DataFileError(f"--batch-size {{bs}}: the global batch must split evenly over the {{world}} processes")
+    dataset = TensorDataset(X, y)
+    # one process or many: the same seeded order, each process taking every world-th sample of it
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+    loader = DataLoader(dataset, batch_size=bs // world, sampler=sampler)
+    net = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=_unused_parameters(model, X, y, device))
+    say(f"training on {{len(X)}} samples, {{world}} process{{'es' if world > 1 else ''}} on {{device.type}}, "
+        f"batches of {{bs}}")
     for epoch in range(1, epochs + 1):
+        sampler.set_epoch(epoch)
         model.train()
-        order = torch.randperm(n, generator=g)
-        total = 0.0
-        for start in range(0, n, bs):
-            idx = order[start:start + bs]
+        total = torch.zeros(2, dtype=torch.float64, device=device)
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
             optimizer.zero_grad()
-            loss = model.objective(model(X[idx], y[idx]))
+            loss = model.objective(net(xb, yb))
             loss.backward()
             optimizer.step()
             constrain(model)
-            total += loss.item() * len(idx)
-        line = f"epoch {{epoch}}: loss {{total / n:.4f}}"
-        if SCORES is not None and predict(torch.zeros(1, 1)) is not None:
-            line += f", training accuracy {{100 * accuracy(model, X, y):.1f}}%"
-        print(line)
-    if "X_test" in data and SCORES is not None and predict(torch.zeros(1, 1)) is not None:
-        acc = accuracy(model, torch.from_numpy(data["X_test"]), torch.from_numpy(data["y_test"]))
-        print(f"test accuracy {{100 * acc:.1f}}%")
+            total += torch.tensor([loss.item() * len(xb), len(xb)], dtype=torch.float64, device=device)
+        if world > 1:
+            dist.all_reduce(total)
+        line = f"epoch {{epoch}}: loss {{(total[0] / total[1]).item():.4f}}"
+        if rank == 0 and SCORES is not None and predict(torch.zeros(1, 1)) is not None:
+            line += f", training accuracy {{100 * accuracy(model, X, y, device):.1f}}%"
+        if "X_val" in t:
+            val_loss, val_acc = evaluate(model, t["X_val"], t["y_val"], device)
+            line += f", validation loss {{val_loss:.4f}}" + (f", accuracy {{100 * val_acc:.1f}}%" if val_acc is not None else "")
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            if "X_val" in t:
+                scheduler.step(val_loss)
+        elif scheduler is not None:
+            scheduler.step()
+        say(line)
+        if save and rank == 0:
+            save_checkpoint(model, save)
+    if "X_test" in t and rank == 0:
+        acc = accuracy(model, t["X_test"], t["y_test"], device)
+        if acc is not None:
+            say(f"test accuracy {{100 * acc:.1f}}%")
+    if save:
+        say(f"saved the weights to {{save}} (gradviz import-weights GRAPH.json {{save}} brings them back)")
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
     return model
 
 
-if __name__ == "__main__":
-    train()
-'''
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split(chr(10))[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: a GPU if there is one, else the CPU)")
+    parser.add_argument("--epochs", type=int, default={s["epochs"]!r}, help="(default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default={s["batch_size"] or 0!r},
+                        help="the global batch; 0: every sample (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default={s["lr"]!r}, help="the learning rate η (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default={s["seed"]!r}, help="(default: %(default)s)")
+    parser.add_argument("--data", metavar="PATH", help="train on this data file instead: .csv, .npz, MNIST's "
+                        "IDX images, a CIFAR batch or folder, or a folder of one subfolder of images per class")
+    parser.add_argument("--save", metavar="PATH", help="write the weights (a state_dict) here after every epoch")
+    args = parser.parse_args(argv)
+    try:
+        train(args.epochs, args.batch_size or None, args.lr, args.seed, args.device, args.data, args.save)
+    except DataFileError as exc:
+        parser.exit(2, f"{{parser.prog}}: error: {{exc}}\\n")
+    except FileNotFoundError as exc:
+        parser.exit(2, f"{{parser.prog}}: error: {{exc.filename}}: not found (export the graph again: "
+                       f"gradviz export GRAPH.json -o {name})\\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"{{parser.prog}}: interrupted; the last checkpoint saved is whole\\n")
 
+
+if __name__ == "__main__":
+    main()
+'''
+    return text, arrays
