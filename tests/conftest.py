@@ -10,10 +10,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 #: examples at a real network's size, left out of the tests that run every example's whole graph
-#: many times over (a numerical check of every node, a study script with its weights inline):
+#: many times over (a numerical check of every node, a run of its float64 NumPy study script):
 #: their bricks are checked one by one, and their own tests read them (test_lessons)
 HEAVY = {"lesson_alexnet.json": "AlexNet's 61 million weights: a numerical check of its every node would take "
-                                "hours, its study script holds 0.5 GB of weights inline"}
+                                "hours, a float64 step of its study script minutes and 2 GB"}
 
 
 def pytest_configure(config):

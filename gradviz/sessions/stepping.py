@@ -75,8 +75,20 @@ class StepSession(QObject):
     # ---- the document -----------------------------------------------------------------------
     def set_document(self, doc) -> None:
         self.close()
+        if self.doc is not None:
+            self.doc.events.unsubscribe("weights_changed", self._on_weights)
         self.doc, self.stale = doc, None
+        if doc is not None:
+            doc.events.subscribe("weights_changed", self._on_weights)
         self.changed.emit()
+
+    def _on_weights(self, **_) -> None:
+        """New weights in the document (imported, kept after training, or undone): the steps
+        shown were of the old ones. (A run ignores them; the stepper's numbers would lie.)"""
+        if self.stepper is not None:
+            self.stale = "its weights were replaced"
+            self.close()
+            self.changed.emit()
 
     def close(self) -> None:
         if self.stepper is not None:
