@@ -109,6 +109,7 @@ def test_file_export_writes_pytorch_and_numpy_and_names_what_it_cannot(window, t
     window.open_example(examples_dir / "lesson_batchnorm.json")
     assert window.export_code("pytorch", str(tmp_path / "bn.py"))
     assert "class BatchNorm(nn.Module)" in (tmp_path / "bn.py").read_text()
+    assert (tmp_path / "bn.arrays.npz").stat().st_size > 0 and "bn.arrays.npz" in window.statusBar().currentMessage()
     assert window.export_code("numpy", str(tmp_path / "bn_study.py"))
     assert "def backward(P, v, C):" in (tmp_path / "bn_study.py").read_text()
     said = []

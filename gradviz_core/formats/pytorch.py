@@ -479,8 +479,16 @@ def train(epochs={s["epochs"]!r}, batch_size={s["batch_size"] or None!r}, lr={s[
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     device = _device(device, local_rank)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if world == 1 or dist.is_initialized():
+        return _train(epochs, batch_size, lr, seed, device, data, save, world, rank)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        return _train(epochs, batch_size, lr, seed, device, data, save, world, rank)
+    finally:
+        dist.destroy_process_group()
+
+
+def _train(epochs, batch_size, lr, seed, device, data, save, world, rank):
     say = print if rank == 0 else (lambda *a, **k: None)
     torch.manual_seed(seed)
     model = load_weights(Model()).to(device)
@@ -561,9 +569,6 @@ def train(epochs={s["epochs"]!r}, batch_size={s["batch_size"] or None!r}, lr={s[
             say(f"test accuracy {{100 * acc:.1f}}%")
     if save:
         say(f"saved the weights to {{save}} (gradviz import-weights GRAPH.json {{save}} brings them back)")
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
     return model
 
 
