@@ -32,20 +32,49 @@ class Warning:  # noqa: A001 - the lectures' word; it shadows nothing this modul
 
 
 def initial_loss(check: dict | None) -> list[Warning]:
+    """One warning per classification loss whose first value is far from its own ln K."""
     if not check or check["ok"]:
         return []
-    return [Warning("initial_loss", None, check["loss"],
-                    f"the initial loss is {check['loss']:.4g}, far from {check['formula']} = "
-                    f"{check['expected']:.4g}, what small random weights give (every class about equally "
-                    "likely): look at the initialization and at the data")]
-
-
-def from_diagnostics(record: dict, saturating: dict[str, tuple[float, float]]) -> list[Warning]:
-    """Warnings from one diagnostics record (update ratios, dead units, saturation; at step
-    1 also the spread of the activations' std across layers)."""
     out = []
+    for c in check.get("checks", [check]):
+        if c["ok"]:
+            continue
+        part = (f" (it enters {c['into']} × {c['weight']:g})" if c.get("into") and c.get("weight") not in (None, 1.0)
+                else "")
+        out.append(Warning("initial_loss", c.get("node"), c["loss"],
+                           f"{c.get('node', 'the loss')}: the initial loss is {c['loss']:.4g}{part}, far from "
+                           f"{c['formula']} = {c['expected']:.4g}, what small random weights give (every class "
+                           "about equally likely): look at the initialization and at the data"))
+    return out
+
+
+def symmetry(layers: dict[str, int], weights: dict) -> list[Warning]:
+    """The zero-init diagnosis: units that start equal stay equal, whatever the activation."""
+    out = []
+    for node, units in layers.items():
+        W = weights.get(f"{node}/W")
+        start = "all 0" if W is not None and not W.any() else "the same value everywhere"
+        out.append(Warning("symmetric_init", node, float(units),
+                           f"{node}: its {units} units start with the same weights ({start}), so they compute the "
+                           "same output and get the same gradient (with the weights above all 0 as well, exactly 0); "
+                           "they stay equal and the layer learns like one unit. That is the symmetry of the "
+                           "initialization, not the activation (LeakyReLU would not break it): start from small "
+                           "random weights (Xavier, He)"))
+    return out
+
+
+def from_diagnostics(record: dict, saturating: dict[str, tuple[float, float]],
+                     symmetric: dict[str, int] | None = None) -> list[Warning]:
+    """Warnings from one diagnostics record (update ratios, dead units, saturation; at step
+    1 also the spread of the activations' std across layers). With ``symmetric`` layers (the
+    units started equal) dead units and update ratios are that symmetry's symptoms, not warned
+    about on their own."""
+    out = []
+    symmetric = symmetric or {}
     for key, st in record["layers"].items():
         node, _, w = key.partition("/")
+        if symmetric:  # the weights started equal: their update ratios say nothing of the learning rate
+            continue
         if w not in ("W", "value") or st["weight_norm"] == 0 or record.get("epoch", RATIO_FROM_EPOCH) < RATIO_FROM_EPOCH:
             continue
         r = st["update_ratio"]
@@ -59,7 +88,7 @@ def from_diagnostics(record: dict, saturating: dict[str, tuple[float, float]]) -
                                "below the healthy 1e-3: the learning rate is probably too low"))
     acts = record["activations"]
     for node, st in acts.items():
-        if st.get("dead", 0) > DEAD_SHARE:
+        if st.get("dead", 0) > DEAD_SHARE and not symmetric:
             out.append(Warning("dead_relu", node, st["dead"],
                                f"{node}: {100 * st['dead']:.0f}% of its ReLUs are dead (0 for every sample, so "
                                "they get no gradient): check the biases and the learning rate, or try "

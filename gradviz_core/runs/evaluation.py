@@ -60,18 +60,56 @@ class Evaluator:
         return self.predict(grid_points(bounds, res)).reshape(res, res, -1)
 
     def initial_loss_check(self) -> dict | None:
-        """The lectures' first sanity check: the data loss before training vs its expected value."""
+        """The lectures' first sanity check: each classification loss before training against what
+        small random weights give (ln K for a softmax over K classes, ln 2 for a binary loss),
+        each loss on its own: in a multi-task sum, a loss's value, not the weighted total, is
+        compared with its own ln K. -> the first loss's check, with every loss's in "checks"."""
         if not self.head:
-            return None
-        want = self.program.bricks[self.head[0]].initial_loss(self.splits.train.classes)
-        if want is None:
             return None
         s = self.run.settings
         X, y = self.splits.train.batch(max(s.batch_size, 256), s.seed)
         self.run.feed(X.astype(self.dtype), y)
-        got = self.losses(self.program.forward(False))[0]
-        return {"loss": got, "expected": want[0], "formula": want[1],
-                "ok": abs(got - want[0]) <= 0.25 * want[0] + 0.05}
+        values = self.program.forward(False)
+        checks = []
+        for name in self.program.order:
+            b = self.program.bricks[name]
+            if b.family != "Losses" or name in self.run.regs:
+                continue
+            want = b.initial_loss(self._classes(name))
+            if want is None:
+                continue
+            got = float(values[name])
+            weight, into = self._weight(name)
+            checks.append({"node": name, "loss": got, "expected": want[0], "formula": want[1], "weight": weight,
+                           "into": into, "ok": abs(got - want[0]) <= 0.25 * want[0] + 0.05})
+        if not checks:
+            return None
+        return {**checks[0], "ok": all(c["ok"] for c in checks), "checks": checks}
+
+    def _classes(self, loss: str) -> int | None:
+        """K for this loss: the width of the scores it reads (a label table's column may have fewer
+        classes than the data), else the data's class count."""
+        b = self.program.bricks[loss]
+        classes = self.splits.train.classes
+        src = dict(self.program.inputs[loss]).get(b.scores_port) if b.scores_port else None
+        shape = self.run.graph.shapes.get(src) if src else None
+        if classes and shape and len(shape) == 2 and shape[1] and shape[1] > 1:
+            return int(shape[1])
+        return classes
+
+    def _weight(self, node: str) -> tuple[float | None, str | None]:
+        """The factor with which a loss enters the objective (through WeightedSums), and the sum."""
+        weight, into = 1.0, None
+        while node not in self.program.objective:
+            users = [(n, p) for n in self.program.order for p, src in self.program.inputs[n] if src == node]
+            if len(users) != 1 or self.program.bricks[users[0][0]].type_name not in ("WeightedSum", "Add", "AddN"):
+                return None, into
+            user, port = users[0]
+            b = self.program.bricks[user]
+            if b.type_name == "WeightedSum":
+                weight *= float(b.config["weights"][b.input_ports().index(port)])
+            node, into = user, user
+        return weight, into
 
     def epoch_record(self, epoch: int, steps: int, data_loss: float, reg_loss: float, train) -> dict:
         rec = {"kind": "epoch", "epoch": epoch, "steps": steps, "train_loss": data_loss, "reg_loss": reg_loss,
