@@ -1,8 +1,14 @@
 """What the lectures teach, taught as they teach it (issue 29): each fix here failed on the code
 before it."""
+import re
+from pathlib import Path
+
 import pytest
 
+from gradviz_core.model import fileformat
 from test_cli import run as cli
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.mark.parametrize("weights", ["0.5,10", "1,10"])
@@ -41,3 +47,31 @@ def test_one_zero_layer_under_random_weights_is_not_called_symmetric(examples_di
     code, _, err = cli("train", examples_dir / "lesson_init.json", "--epochs", "2", "--set", "fc1.init=zeros")
     assert code == 0, err
     assert "start with the same weights" not in err
+
+
+PENALTY = re.compile(r"(½\s*)?λ\s*·?\s*Σ\s*(W²|\|W\|)")
+SLIP = re.compile(r"(slide|lecture)[^.;]{0,30}writes[^.;]{0,10}$")
+
+
+def _flat(text):
+    return re.sub(r"[\s·]", "", text)
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.json")))
+def test_every_penalty_a_note_writes_is_its_bricks_own(example):
+    """A note that writes a regularizer's penalty (λ·ΣW², ½λ·ΣW², λΣ|W|) writes the one its
+    graph's brick declares and computes; a slide's other form is quoted as the slide's."""
+    graph = fileformat.load(EXAMPLES / example)
+    declared = {_flat(m.group(0)) for b in graph.bricks().values() if b.acts_on_weights
+                for m in PENALTY.finditer(b.forward_text)}
+    for m in PENALTY.finditer(graph.note or ""):
+        if SLIP.search(graph.note[max(0, m.start() - 40):m.start()]):
+            continue  # "the slide writes λ·ΣW²": a quote, not the lesson's formula
+        said = _flat(m.group(0))
+        assert said in declared, (example, m.group(0), declared)
+
+
+def test_the_ramp_says_what_the_slide_meant():
+    from gradviz_core.model import registry
+    ramp = registry.get_brick_class("Ramp")
+    assert "min(1, max(−1, x))" in ramp.forward_text and "slide writes min(−1, max(1, x))" in ramp.doc

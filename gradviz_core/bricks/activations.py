@@ -133,7 +133,8 @@ class Ramp(_Activation):
     numpy_op = ('np.clip({x}, -1.0, 1.0)', {'x': '{g} * (({x} > -1) & ({x} < 1))'})
     torch_op = "torch.clamp({x}, -1.0, 1.0)"
     symbol = '⊏'
-    doc = "Clips to [−1, 1]: linear in between, flat outside."
+    doc = ("Clips to [−1, 1]: linear in between, flat outside. (A slide writes min(−1, max(1, x)), which is −1 "
+           "everywhere; it means min(1, max(−1, x)).)")
     forward_text = "out = min(1, max(−1, x))"
     backward_text = "dL/dx = dL/dout · [−1 < x < 1]"
     has_kink = True

@@ -203,7 +203,11 @@ def init(t: Trial) -> dict:
             "σ=0.01 std(act7)/std(act1)": acts["act7"]["std"] / acts["act1"]["std"],
             "σ=1 warns: saturated": flag("saturated" in codes(huge)), "σ=1 train_acc": huge.train_acc,
             "Xavier train_acc": xavier.train_acc, "Xavier epochs to 90%": epochs_to(xavier, "train_acc", 0.9),
-            "zeros: every unit the same": flag(np.allclose(W, W[:, :1])), "zeros train_acc": z.train_acc}
+            "zeros: every unit the same": flag(np.allclose(W, W[:, :1])), "zeros train_acc": z.train_acc,
+            "zeros: ‖∂L/∂W‖ of the hidden layers at the first step": max(
+                st["grad_norm"] for k, st in zero.diagnostics[0]["layers"].items() if k.endswith("/W") and
+                not k.startswith("scores")),
+            "zeros warns: the symmetry": flag("symmetric_init" in codes(z))}
 
 
 INIT = [C("σ = 0.01: nothing learns (chance is 1/3)", "σ=0.01 train_acc", "<", 0.45),
@@ -214,7 +218,10 @@ INIT = [C("σ = 0.01: nothing learns (chance is 1/3)", "σ=0.01 train_acc", "<",
         C("Xavier: the net trains", "Xavier train_acc", ">=", 0.9),
         C("Xavier: 90% within 20 epochs", "Xavier epochs to 90%", "<=", 20),
         C("zeros: every unit the same, after training too", "zeros: every unit the same", "==", 1),
-        C("zeros: the symmetry never breaks, nothing learns", "zeros train_acc", "<", 0.45)]
+        C("zeros: the symmetry never breaks, nothing learns", "zeros train_acc", "<", 0.45),
+        C("zeros: the same gradient for every unit is exactly 0", "zeros: ‖∂L/∂W‖ of the hidden layers at the first step",
+          "==", 0),
+        C("zeros: the warning names the symmetry, not the activation", "zeros warns: the symmetry", "==", 1)]
 
 
 # ---- 8: learning rates ----------------------------------------------------------------------------
