@@ -109,8 +109,10 @@ def batchnorm_cases(rng):
 def dropout_cases(rng):
     for mode in ("inverted", "test_scaling"):
         for training in (True, False):
-            yield ({"p": float(rng.uniform(0.2, 0.7)), "mode": mode, "seed": int(rng.integers(0, 99))},
-                   {"x": rng.standard_normal((_n(rng), int(rng.integers(2, 6))))}, training)
+            for means in ("drop", "keep"):
+                yield ({"p": float(rng.uniform(0.2, 0.7)), "mode": mode, "p_means": means,
+                        "seed": int(rng.integers(0, 99))},
+                       {"x": rng.standard_normal((_n(rng), int(rng.integers(2, 6))))}, training)
 
 
 def _elementwise_loss(targets):

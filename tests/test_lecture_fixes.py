@@ -75,3 +75,50 @@ def test_the_ramp_says_what_the_slide_meant():
     from gradviz_core.model import registry
     ramp = registry.get_brick_class("Ramp")
     assert "min(1, max(−1, x))" in ramp.forward_text and "slide writes min(−1, max(1, x))" in ramp.doc
+
+
+def _dropout_graph(**params):
+    from gradviz_core.model.graph import Graph
+    g = Graph()
+    g.data = {"source": "blobs", "n": 64, "classes": 2, "seed": 0}
+    with g.batch():
+        for name, kind, p in (("x", "Input", {}), ("fc", "Linear", {"units": 40}), ("drop", "Dropout", params)):
+            g.add_node(kind, name, p)
+        g.connect("x", "fc", "x")
+        g.connect("fc", "drop", "x")
+    return g
+
+
+@pytest.mark.parametrize("mode", ["inverted", "test_scaling"])
+def test_dropout_names_its_probability_for_what_it_is(mode):
+    """The lectures' code keeps a unit with probability p; PyTorch's drops it with p. Keeping
+    with 0.8 is dropping with 0.2, mask for mask, in training and at test time."""
+    import numpy as np
+    from gradviz_core.runs.run import Run
+    outs = []
+    for params in ({"p": 0.8, "p_means": "keep", "mode": mode}, {"p": 0.2, "mode": mode}):
+        r = Run(_dropout_graph(**params), np.float64)
+        X, y = r.splits.train.batch(64)
+        r.feed(X, y, step=1)
+        outs.append((r.program.forward(True)["drop"], r.program.forward(False)["drop"], r.program.forward(False)["fc"]))
+    (keep_train, keep_test, fc), (drop_train, drop_test, _) = outs
+    assert np.array_equal(keep_train, drop_train) and np.array_equal(keep_test, drop_test)
+    assert np.allclose(keep_test, fc * (0.8 if mode == "test_scaling" else 1.0))
+    kept = np.mean(keep_train != 0)
+    assert 0.75 < kept < 0.85  # 2,560 units: 5 σ of a Bernoulli(0.8) mean is 0.04
+
+
+def test_the_inspector_and_the_exports_say_which_probability_p_is(qtbot, tmp_path):
+    pytest.importorskip("pytestqt")
+    from gradviz_core.formats import export_files
+    g = _dropout_graph(p=0.8, p_means="keep", mode="test_scaling")
+    b = g.brick("drop")
+    assert b.formulas()[0] == "training: m ~ Bernoulli(q), out = x·m;  test: out = x·q;  q = p = 0.8"
+    files = export_files(g, "pytorch", tmp_path / "net.py")
+    assert "Dropout(keep=0.8, mode='test_scaling')" in files[tmp_path / "net.py"].decode()
+    assert "dropout(v[\"fc\"], 1 - 0.8, 'test_scaling'" in export_files(g, "numpy", tmp_path / "s.py")[tmp_path / "s.py"].decode()
+    from gradviz.panels.inspector import Inspector
+    inspector = Inspector()
+    qtbot.addWidget(inspector)
+    inspector.show_node(g, "drop")
+    assert "q = p = 0.8" in inspector.formulas.text()

@@ -69,7 +69,7 @@ class NodeItem(QGraphicsObject):
 
     def _tooltip(self) -> None:
         b = self.gscene.graph.brick(self.name)
-        text = self.problem or f"{b.type_name}: {b.forward_text}"
+        text = self.problem or f"{b.type_name}: {b.formulas()[0]}"
         if self.warning:
             text = f"Training warning: {self.warning}\n\n{text}"
         self.setToolTip(f"Refused: {self.refusal}\n\n{text}" if self.refusal else text)

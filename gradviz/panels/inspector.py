@@ -55,7 +55,8 @@ class Inspector(QWidget):
         shapes = graph.input_shapes(name)
         count_text = b.param_count_text(shapes) if count is not None else "—"
         self.title.setText(f"<b>{name}</b> · {b.type_name}<br><i>{b.doc}</i>")
-        self.formulas.setText(f"<b>forward</b>: {b.forward_text}<br><b>backward</b>: {b.backward_text}"
+        forward, backward = b.formulas()
+        self.formulas.setText(f"<b>forward</b>: {forward}<br><b>backward</b>: {backward}"
                               f"<br><b>parameters</b>: {count_text}")
         form = QFormLayout(self.form_host)
         for spec in b.params:

@@ -15,13 +15,19 @@ class Dropout(Brick):
     type_name = "Dropout"
     symbol = '⋯'
     family = "Layers"
-    doc = ("Drops each unit with probability p while training. 'inverted' scales the kept units "
-           "by 1/(1−p) in training; 'test_scaling' instead multiplies by (1−p) at test time.")
-    forward_text = ("training: m ~ Bernoulli(1−p), out = x·m/(1−p) (inverted) or x·m;  "
-                    "test: out = x (inverted) or x·(1−p)")
-    backward_text = "training: dL/dx = dL/dout · m/(1−p) (or · m);  test: dL/dx = dL/dout (or · (1−p))"
+    doc = ("Drops units at random while training: each is kept with probability q (q = 1 − p when p is "
+           "the probability of dropping a unit, as in most code; q = p when p is the probability of "
+           "keeping it, as in the lectures' code). 'inverted' scales the kept units by 1/q in training; "
+           "'test_scaling' (the lectures' first form) instead multiplies by q at test time. Either way "
+           "a unit's expected output in training is its output at test time.")
+    forward_text = ("training: m ~ Bernoulli(q), out = x·m/q (inverted) or x·m;  "
+                    "test: out = x (inverted) or x·q;  q = 1 − p (p drops) or p (p keeps)")
+    backward_text = "training: dL/dx = dL/dout · m/q (or · m);  test: dL/dx = dL/dout (or · q)"
     params = (
-        ParamSpec("p", "float", 0.5, "probability of dropping a unit", low=0.0, high=0.99),
+        ParamSpec("p", "float", 0.5, "the probability of dropping a unit (or of keeping it: see p_means)",
+                  low=0.0, high=0.99),
+        ParamSpec("p_means", "choice", "drop", "what p is the probability of: dropping a unit (PyTorch's "
+                  "nn.Dropout) or keeping it (the lectures' code)", choices=("drop", "keep")),
         ParamSpec("mode", "choice", "inverted", "where the 1−p correction goes",
                   choices=("inverted", "test_scaling")),
         ParamSpec("seed", "int", 0, "this node's own seed, mixed with the training seed", low=0),
@@ -37,18 +43,36 @@ class Dropout(Brick):
     def begin_iteration(self, seed: int, step: int) -> None:
         self.draw = (int(seed), int(step))
 
+    @property
+    def drop(self) -> float:
+        """The probability of dropping a unit, whichever p names."""
+        p = float(self.config["p"])
+        return p if self.config.get("p_means", "drop") == "drop" else 1.0 - p
+
+    def formulas(self) -> tuple[str, str]:
+        q = 1.0 - self.drop
+        keep = f"q = {'1 − p' if self.config.get('p_means', 'drop') == 'drop' else 'p'} = {q:g}"
+        if self.config["mode"] == "inverted":
+            return (f"training: m ~ Bernoulli(q), out = x·m/q;  test: out = x;  {keep}",
+                    f"training: dL/dx = dL/dout · m/q;  test: dL/dx = dL/dout;  {keep}")
+        return (f"training: m ~ Bernoulli(q), out = x·m;  test: out = x·q;  {keep}",
+                f"training: dL/dx = dL/dout · m;  test: dL/dx = dL/dout · q;  {keep}")
+
     def numpy_code(self, ins, out, g, w, shapes):
         # the mask is drawn in forward (training) and kept in C, the caches, for backward
         c = self.config
         key = out.replace("v[", "C[")
-        return (f"dropout({ins['x']}, {c['p']!r}, {c['mode']!r}, training, C, {key[2:-1]})",
+        p = repr(c["p"]) if c.get("p_means", "drop") == "drop" else f"1 - {c['p']!r}"  # dropout() takes the drop
+        return (f"dropout({ins['x']}, {p}, {c['mode']!r}, training, C, {key[2:-1]})",
                 {"x": f"{g} * {key}"}, {})
 
     def torch_module(self, shapes):
+        if self.config.get("p_means", "drop") == "keep":
+            return "Dropout", {"keep": self.config["p"], "mode": self.config["mode"]}
         return "Dropout", {"p": self.config["p"], "mode": self.config["mode"]}
 
     def onnx(self, m, ins, out, shapes):
-        p = float(self.config["p"])
+        p = self.drop
         if self.config["mode"] == "inverted":  # at test time the identity; ONNX's Dropout keeps p
             m.node("Dropout", [ins[0], m.const(np.array(p), f"{self.name}.ratio")], out)
         else:  # test-time scaling: x·(1 − p)
@@ -61,11 +85,11 @@ class Dropout(Brick):
     def mask(self, shape) -> np.ndarray:
         seed, step = self.draw
         rng = np.random.default_rng([seed, self.config["seed"], zlib.crc32(self.name.encode()), step])
-        return rng.random(shape) >= self.config["p"]
+        return rng.random(shape) >= self.drop
 
     def forward(self, inputs, training):
         x = inputs["x"]
-        p, inverted = self.config["p"], self.config["mode"] == "inverted"
+        p, inverted = self.drop, self.config["mode"] == "inverted"
         if training:
             scale = self.mask(x.shape).astype(x.dtype)
             if inverted:

@@ -136,12 +136,13 @@ class BatchNorm(nn.Module):
 
 
 class Dropout(nn.Module):
-    """Drops each unit with probability p in training. inverted: the kept units are scaled by
-    1/(1 − p) in training; test_scaling: the output is scaled by (1 − p) at test time."""
+    """Drops each unit with probability p in training (or keeps it with probability keep, as the
+    lectures' code names it: p = 1 − keep). inverted: the kept units are scaled by 1/(1 − p) in
+    training; test_scaling: the output is scaled by (1 − p) at test time."""
 
-    def __init__(self, p, mode):
+    def __init__(self, p=None, mode="inverted", keep=None):
         super().__init__()
-        self.p, self.mode = p, mode
+        self.p, self.mode = (1 - keep if keep is not None else p), mode
 
     def forward(self, x):
         if self.training:

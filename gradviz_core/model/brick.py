@@ -144,6 +144,11 @@ class Brick:
         """Called by the run before each iteration's forward pass on ``stochastic`` bricks: every
         forward pass within one iteration (a stepped pass, a gradient check) sees the same draw."""
 
+    def formulas(self) -> tuple[str, str]:
+        """(forward, backward) as this node computes them, its settings filled in where they change
+        the formula (the inspector and the canvas's tooltip show these; the palette, the class's)."""
+        return self.forward_text, self.backward_text
+
     def predict_classes(self, scores: np.ndarray) -> np.ndarray | None:
         """For losses: class predictions from the scores, or None (regression)."""
         return None
