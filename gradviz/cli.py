@@ -90,6 +90,24 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("checkpoint", help="a state_dict saved by torch.save (.pt, .pth)")
     w.add_argument("-o", "--output", metavar="GRAPH.json",
                    help="write the graph with these weights here (default: into FILE, beside its own)")
+    sw = sub.add_parser("sweep", help="search meta-parameters: train the graph over a grid of settings or "
+                        "settings drawn at random, in parallel, resumable; a table, a plot, --json")
+    sw.add_argument("file", help="a graph file (.json)")
+    sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,…",
+                    help="a setting and its values, as --set takes it: --grid 'training.lr=0.01,0.1,1' "
+                         "(repeatable: every combination runs)")
+    sw.add_argument("--random", type=int, default=0, metavar="N", help="draw N settings from the --range's")
+    sw.add_argument("--range", action="append", default=[], metavar="KEY=LOW:HIGH[:log|linear|int]",
+                    help="a setting's range for --random (rates and strengths are log-uniform by default): "
+                         "--range 'training.lr=1e-4:1' --range 'fc1.units=2:100:int'")
+    sw.add_argument("--epochs", type=int, help="epochs of each run (default: the graph's)")
+    sw.add_argument("--seed", type=int, default=0, help="seed of the random draws (default 0)")
+    sw.add_argument("--jobs", type=int, help="runs at once (default: the cores this process may use)")
+    sw.add_argument("--results", metavar="FILE.jsonl",
+                    help="the results file, appended as each run finishes; a sweep started again skips "
+                         "the runs it holds (default: GRAPH.sweep.jsonl in this folder)")
+    sw.add_argument("--plot", metavar="PNG", help="draw the score against each setting (a heatmap for a grid of two)")
+    sw.add_argument("--json", action="store_true", help="print one JSON object per run, and a summary last")
     b = sub.add_parser("bench", help="time the reference nets against NumPy and PyTorch")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--seconds", type=float, default=1.0,
@@ -112,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 VIEWS = ("window", "dashboard", "boundary", "loss", "convnet", "diagnostics", "compare")
-VERBS = ("step", "gradcheck", "train", "info", "render", "export", "import", "import-weights", "bench")
+VERBS = ("step", "gradcheck", "train", "info", "render", "export", "import", "import-weights", "sweep", "bench")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about
             verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "info": cmd_info,
                      "render": cmd_render,
-                     "export": cmd_export, "import": cmd_import, "import-weights": cmd_import_weights,
+                     "export": cmd_export, "import": cmd_import, "import-weights": cmd_import_weights, "sweep": cmd_sweep,
                      "bench": cmd_bench}
             return verbs[args.verb](args)
     except GradvizError as exc:
@@ -431,6 +449,104 @@ def cmd_export(args) -> int:
         atomic_write(path, data, typed=args.output if path == Path(args.output) else path)
     print("wrote " + " and ".join(str(p) for p in reversed(files)))
     return 0
+
+
+def cmd_sweep(args) -> int:
+    """Meta-parameter search: every run of the plan not yet in the results file, in parallel."""
+    from pathlib import Path
+
+    from gradviz_core.errors import GradvizError
+    from gradviz_core.model.fileformat import find
+    from gradviz_core.runs import sweep as sw
+    graph_file = str(find(args.file))
+    graph = _load_checked(graph_file)
+    grids = [sw.parse_grid(g) for g in args.grid]
+    ranges = [sw.parse_range(r) for r in args.range]
+    if not grids and not ranges and not args.random:
+        raise GradvizError("sweep: give what to search: --grid KEY=V1,V2,… or --random N --range KEY=LOW:HIGH")
+    if args.epochs is not None and args.epochs < 1:
+        raise GradvizError(f"--epochs {args.epochs}: give 1 or more")
+    runs = sw.plan(grids, ranges, args.random, args.seed)
+    sw.check(graph_file, runs)  # a typo in a setting fails now, not in every run
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    jobs = cores if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise GradvizError(f"--jobs {jobs}: give 1 or more")
+    results = sw.Results(args.results or f"{Path(graph_file).stem}.sweep.jsonl")
+    check_output(str(results.path))
+    if args.plot:
+        if not args.plot.lower().endswith(".png"):
+            raise GradvizError(f"--plot {args.plot}: the plot is a .png file")
+        check_output(args.plot)
+    before = len([s for s in runs if sw.run_key(s, args.epochs) in results.load()])
+    if not args.json:
+        print(f"sweep: {len(runs)} runs of {Path(graph_file).name}, {jobs} at once"
+              + (f"; {before} already in {results.path}" if before else f"; results in {results.path}"),
+              file=sys.stderr)
+
+    if not args.json and not any(k == "data.val" for k in keys_of(grids, ranges)) and not (graph.data or {}).get("val"):
+        on = "the test split" if (graph.data or {}).get("test") else "their own training data"
+        print(f"sweep: this graph holds out no validation data, so the runs are judged on {on}; to choose settings as "
+              "the lectures do, hold out validation data (data.val = 0.2 in the graph, or --grid data.val=0.2) and keep "
+              "the test split for the end", file=sys.stderr)
+
+    def finished(record, done, total):
+        if args.json:
+            print(json.dumps({"kind": "run", **record}), flush=True)
+        else:
+            print(f"  [{done}/{total}] {_sweep_row(record)}", file=sys.stderr, flush=True)
+    import signal
+
+    def stop(*_):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)  # a kill ends it as Ctrl+C does: the finished runs are kept
+    try:
+        records = sw.sweep(graph_file, runs, results, args.epochs, jobs, finished)
+    except KeyboardInterrupt:
+        kept = len([s for s in runs if sw.run_key(s, args.epochs) in results.load()])
+        print(f"gradviz: sweep interrupted: {kept} of {len(runs)} runs are kept in {results.path}; the same "
+              "command goes on from there", file=sys.stderr)
+        return 130
+    top = sw.best(records)
+    if args.json:
+        print(json.dumps({"kind": "summary", "runs": len(records), "planned": len(runs),
+                          "best": top, "results": str(results.path)}))
+    else:
+        keys = [a.key for a in grids + ranges]
+        ranked = sorted(records, key=lambda r: -(sw.metric(r)[1] if sw.metric(r)[1] is not None else -1e300))
+        measure = sw.LABELS[sw.metric(top)[0]] if top else "score"
+        width = [max([len(k)] + [len(str(r["settings"].get(k, ""))) for r in records]) for k in keys]
+        print("  ".join(k.ljust(w) for k, w in zip(keys, width)) + f"  {measure}")
+        for r in ranked:
+            print("  ".join(str(r["settings"].get(k, "")).ljust(w) for k, w in zip(keys, width)) + "  "
+                  + _sweep_score(r))
+        if top:
+            print("best: " + ", ".join(f"{k} = {v}" for k, v in top["settings"].items()) + f" ({_sweep_score(top)})")
+    if args.plot:
+        from gradviz.app.render import save_sweep_plot
+        save_sweep_plot(sw.drawing(grids + ranges, records, len(runs)), args.plot)
+        if not args.json:
+            print(f"wrote {args.plot}")
+    return 0
+
+
+def keys_of(grids, ranges) -> list[str]:
+    return [a.key for a in grids + ranges]
+
+
+def _sweep_score(record) -> str:
+    from gradviz_core.runs.sweep import metric
+    if record.get("status") == "error":
+        return "error: " + record.get("message", "")
+    key, value = metric(record)
+    if value is None:
+        return "—"
+    text = f"{100 * value:.1f}%" if key.endswith("acc") else f"{-value:.4g}"
+    return text + (f" ({record['status']})" if record.get("status") not in ("done", None) else "")
+
+
+def _sweep_row(record) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in record["settings"].items()) + f": {_sweep_score(record)}"
 
 
 def cmd_import_weights(args) -> int:

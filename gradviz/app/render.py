@@ -109,3 +109,25 @@ def train_in_window(app, w, epochs: int, view: str, size=(1280, 800)):
     tab.show()
     app.processEvents()
     return tab
+
+
+def save_sweep_plot(drawing: dict, path: str, size=(900, 420)) -> None:
+    """A sweep's plot (``runs.sweep.drawing``) as a PNG, drawn offscreen."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from gradviz.app.start import quiet_qt_messages
+    from gradviz.panels.sweep import SweepView
+    quiet_qt_messages()
+    app = QApplication.instance() or QApplication([])
+    view = SweepView()
+    view.resize(size[0], size[1] if drawing["heatmap"] else max(size[1], 300 * len(drawing["scatters"]) + 60))
+    view.show_drawing(drawing)
+    view.show()
+    app.processEvents()
+    saved = view.grab().save(path)
+    view.hide()
+    view.deleteLater()
+    app.processEvents()
+    if not saved:
+        raise OutputError(f"{path}: the image could not be written")
