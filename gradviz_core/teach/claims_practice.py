@@ -256,6 +256,40 @@ PREPROCESSING = [C("none: it diverges", "none diverges", "==", 1),
                  C("whitening trains too", "whiten val_acc", ">=", 0.9)]
 
 
+# ---- 17: random search against a grid ----------------------------------------------------------
+
+SEARCH_GRID = ("training.lr=0.01,0.316,10", "reg.lam=1e-6,1e-5,1e-4")
+SEARCH_RANGES = ("training.lr=0.01:10", "reg.lam=1e-6:1e-4")
+
+
+def search(t: Trial) -> dict:
+    """The note's two sweeps of nine runs, the random draws seeded by the trial's seed."""
+    from gradviz_core.model.overrides import apply_set
+    from gradviz_core.runs import sweep as sw
+    from gradviz_core.runs.trainer import Trainer
+    grid = sw.plan([sw.parse_grid(g) for g in SEARCH_GRID], [], 0)
+    drawn = sw.plan([], [sw.parse_range(r) for r in SEARCH_RANGES], 9, t.seed)
+
+    def best(runs):
+        scores = []
+        for settings in runs:
+            g = t.load("lesson_search.json")
+            for key, value in settings.items():
+                apply_set(g, f"{key}={value}")
+            scores.append(Trainer(g, threads=t.threads).run().val_acc)
+        return max(scores)
+    g_best, r_best = best(grid), best(drawn)
+    return {"grid: learning rates tried": float(len({s["training.lr"] for s in grid})),
+            "random: learning rates tried": float(len({s["training.lr"] for s in drawn})),
+            "grid: best val_acc": g_best, "random: best val_acc": r_best, "random − grid, best val_acc": r_best - g_best}
+
+
+SEARCH = [C("nine runs of a 3×3 grid try three learning rates", "grid: learning rates tried", "==", 3),
+          C("nine random draws try nine", "random: learning rates tried", "==", 9),
+          C("random search finds a good rate (90% or more)", "random: best val_acc", ">=", 0.9),
+          C("random search's best beats the grid's", "random − grid, best val_acc", ">", 0)]
+
+
 def _lesson(number, file, measure, claims, data_seed=None, random=True) -> Lesson:
     return Lesson(number, file, measure, claims, data_seed, random)
 
@@ -279,6 +313,7 @@ LESSONS: list[Lesson] = [
     _lesson("14", "lesson_finetuning.json", finetuning, FINETUNING),
     _lesson("15", "lesson_babysitting.json", babysitting, BABYSITTING, "seed"),
     _lesson("16", "lesson_preprocessing.json", preprocessing, PREPROCESSING, "split_seed"),
+    _lesson("17", "lesson_search.json", search, SEARCH, "seed"),
 ]
 
 
