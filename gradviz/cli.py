@@ -513,7 +513,7 @@ def cmd_sweep(args) -> int:
                           "best": top, "results": str(results.path)}))
     else:
         keys = [a.key for a in grids + ranges]
-        ranked = sorted(records, key=lambda r: -(sw.metric(r)[1] if sw.metric(r)[1] is not None else -1e300))
+        ranked = sw.ranked(records)
         measure = sw.LABELS[sw.metric(top)[0]] if top else "score"
         width = [max([len(k)] + [len(str(r["settings"].get(k, ""))) for r in records]) for k in keys]
         print("  ".join(k.ljust(w) for k, w in zip(keys, width)) + f"  {measure}")
@@ -535,14 +535,8 @@ def keys_of(grids, ranges) -> list[str]:
 
 
 def _sweep_score(record) -> str:
-    from gradviz_core.runs.sweep import metric
-    if record.get("status") == "error":
-        return "error: " + record.get("message", "")
-    key, value = metric(record)
-    if value is None:
-        return "—"
-    text = f"{100 * value:.1f}%" if key.endswith("acc") else f"{-value:.4g}"
-    return text + (f" ({record['status']})" if record.get("status") not in ("done", None) else "")
+    from gradviz_core.runs.sweep import score_text
+    return score_text(record)
 
 
 def _sweep_row(record) -> str:

@@ -135,3 +135,51 @@ def test_an_interrupted_sweep_keeps_every_finished_run_and_goes_on_from_there(ho
     assert code == 0, err
     assert "2 already in" in err and "[3/3] training.epochs = 30" in err and "[1/3]" not in err
     assert len(_lines(tmp_path / "r.jsonl")) == 3
+
+
+def test_train_sweep_in_the_window_shows_each_run_as_it_ends_and_stops(qtbot, monkeypatch, tmp_path):
+    """Train > Sweep…: a grid of the document as it is (an edit not saved included), its runs
+    ranked in the table and drawn as they end; Stop ends a long sweep and keeps what finished;
+    closing the window while a sweep runs does not wait for it."""
+    pytest.importorskip("pytestqt")
+    import shutil
+    from PySide6.QtWidgets import QMessageBox
+    from gradviz.app.main_window import MainWindow
+    from gradviz_core.model.commands import SetParam
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    shutil.copy(SPIRAL, tmp_path / "spiral.json")
+    w = MainWindow(str(tmp_path / "spiral.json"))
+    qtbot.addWidget(w)
+    w.show()
+    w.scene.push(SetParam("fc1", "units", 7))  # not saved: the sweep takes the document as it is
+    action = next(a for m in w.menuBar().actions() for a in m.menu().actions() if "Sweep meta-parameters" in a.text().replace("&", ""))
+    action.trigger()
+    d = w.sweep_window
+    assert d.isVisible()
+    d.grid.setPlainText("training.lr=0.3,3\ntraining.epochs=30")
+    d.run_button.click()
+    assert not d.run_button.isEnabled() and "2 runs" in d.status.text()
+    qtbot.waitUntil(lambda: d.run_button.isEnabled(), timeout=60000)
+    assert d.status.text() == "2 of 2 runs done", d.status.text()
+    assert d.table.rowCount() == 2 and d.table.horizontalHeaderItem(0).text() == "training.lr"
+    shown = [d.table.item(i, 2).text() for i in range(2)]
+    assert all(t.endswith("%") for t in shown) and float(shown[0][:-1]) >= float(shown[1][:-1])
+    assert "the best" in d.view.title.text()
+    kept = _lines(tmp_path / "spiral.sweep.jsonl")
+    assert len(kept) == 2 and all(r["settings"]["training.epochs"] == "30" for r in kept)
+    # a mistyped key: said in the dialog, nothing runs
+    d.grid.setPlainText("fc9.units=1,2")
+    d.run_button.click()
+    assert "fc9" in d.status.text() and d.run_button.isEnabled()
+    # a long sweep, stopped
+    d.grid.setPlainText("training.lr=0.5,1,2,4\ntraining.epochs=200000")
+    d.run_button.click()
+    qtbot.wait(500)
+    d.stop_button.click()
+    qtbot.waitUntil(lambda: d.run_button.isEnabled(), timeout=20000)
+    assert "stopped" in d.status.text()
+    d.grid.setPlainText("training.lr=0.5,1,2,4\ntraining.epochs=200000")
+    d.run_button.click()
+    start = time.monotonic()
+    w.close()
+    assert time.monotonic() - start < 15 and not w.sweeper.running

@@ -25,6 +25,12 @@ LESSONS = [  # (file, graph, steps, selected node): lessons stepped, their note 
     ("lesson-losses.png", "lesson_losses.json", "all", "L_hinge"),
     ("lesson-alexnet.png", "lesson_alexnet.json", "2", "conv1"),
 ]
+SWEEPS = [  # (file, graph, sweep arguments): gradviz sweep's plot of lesson 17's two searches
+    ("sweep-grid.png", "lesson_search.json",
+     ["--grid", "training.lr=0.01,0.316,10", "--grid", "reg.lam=1e-6,1e-5,1e-4"]),
+    ("sweep-random.png", "lesson_search.json",
+     ["--random", "9", "--range", "training.lr=0.01:10", "--range", "reg.lam=1e-6:1e-4"]),
+]
 RACES = [  # (file, graph): the optimizer playground, its race run to the end
     ("lesson-saddle.png", "lesson_saddle.json"),
 ]
@@ -42,6 +48,11 @@ def main() -> None:
     for name, graph in RACES:
         subprocess.run([sys.executable, "-m", "gradviz", "render", str(ROOT / "examples" / graph), "-o",
                         str(out / name), "--race", "--size", "1400x900"], check=True, cwd=ROOT)
+    import tempfile
+    for name, graph, args in SWEEPS:
+        with tempfile.TemporaryDirectory() as tmp:  # every run afresh: the picture is of this code
+            subprocess.run([sys.executable, "-m", "gradviz", "sweep", str(ROOT / "examples" / graph), *args,
+                            "--results", str(Path(tmp) / "r.jsonl"), "--plot", str(out / name)], check=True, cwd=ROOT)
     for name, graph, epochs, view in TRAINED:
         subprocess.run([sys.executable, "-m", "gradviz", "render", str(ROOT / "examples" / graph), "-o",
                         str(out / name), "--train", epochs, "--view", view, "--size", "1400x900"],

@@ -13,6 +13,7 @@ from gradviz.canvas.scene import GraphScene, GraphView
 from gradviz.sessions.checking import GradientCheck
 from gradviz.app.editing import EditActions
 from gradviz.app.files import DocumentFiles
+from gradviz.app.sweeps import SweepActions
 from gradviz.panels.stepper import StepperPanel
 from gradviz.panels.values import ValuesPanel
 from gradviz.panels.dashboard import Dashboard
@@ -38,7 +39,7 @@ EXAMPLES = fileformat.examples_dir()
 AUTOSAVE_MS = 30_000
 
 
-class MainWindow(QMainWindow, DocumentFiles, EditActions):
+class MainWindow(QMainWindow, DocumentFiles, EditActions, SweepActions):
     def __init__(self, path: str | None = None, theme: str = "light", restore: bool = True) -> None:
         """``restore``: offer unsaved work back after a crash (off for headless renders)."""
         super().__init__()
@@ -266,6 +267,8 @@ class MainWindow(QMainWindow, DocumentFiles, EditActions):
             self.docks["Training"].raise_()
 
     def closeEvent(self, event) -> None:
+        if self.sweeper is not None and self.sweeper.running:  # the finished runs are in its file already
+            self.sweeper.stop()
         if self.train_session.running:  # stop the run cleanly, and offer what it trained
             self.train_session.stop(wait=True)
             answer = QMessageBox.question(self, "Training was running",

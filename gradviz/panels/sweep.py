@@ -8,7 +8,9 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QDialog, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from gradviz.look.axes import readable_axes
 
@@ -73,3 +75,74 @@ class SweepView(QWidget):
         p.setLabel("left", h["y_key"])
         p.setMouseEnabled(False, False)
 
+
+
+class SweepDialog(QDialog):
+    """Train > Sweep…: what to search (grid lines, ranges and a number of draws, epochs, runs at
+    once), Run and Stop, and the results as they come: a ranked table and the plot."""
+    run_clicked = Signal(list, list, int, int, int)  # grid lines, range lines, draws, epochs (0: the graph's), jobs
+    stop_clicked = Signal()
+
+    def __init__(self, parent=None, jobs: int = 2) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Sweep meta-parameters")
+        self.grid = QPlainTextEdit("training.lr=0.01,0.1,1")
+        self.grid.setPlaceholderText("one setting per line: KEY=V1,V2,… (every combination runs)")
+        self.ranges = QPlainTextEdit()
+        self.ranges.setPlaceholderText("one range per line: KEY=LOW:HIGH[:log|linear|int], e.g. training.lr=1e-4:1")
+        for box in (self.grid, self.ranges):
+            box.setFixedHeight(60)
+        self.draws = QSpinBox()
+        self.draws.setRange(0, 1000)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(0, 100000)
+        self.epochs.setSpecialValueText("the graph's")
+        self.jobs = QSpinBox()
+        self.jobs.setRange(1, 64)
+        self.jobs.setValue(jobs)
+        form = QFormLayout()
+        form.addRow("Grid", self.grid)
+        form.addRow("Random ranges", self.ranges)
+        form.addRow("Random draws", self.draws)
+        form.addRow("Epochs per run", self.epochs)
+        form.addRow("Runs at once", self.jobs)
+        self.run_button, self.stop_button = QPushButton("Run"), QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.run_button.clicked.connect(self._run)
+        self.stop_button.clicked.connect(self.stop_clicked)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.table = QTableWidget(0, 0)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setMinimumHeight(160)
+        self.view = SweepView()
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.status)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.view, 2)
+        self.resize(820, 900)
+
+    def _run(self) -> None:
+        lines = lambda box: [l for l in box.toPlainText().splitlines() if l.strip()]  # noqa: E731
+        self.run_clicked.emit(lines(self.grid), lines(self.ranges), self.draws.value(), self.epochs.value(),
+                              self.jobs.value())
+
+    def set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+
+    def show_rows(self, keys: list[str], rows: list[tuple[list[str], str]]) -> None:
+        """The runs so far, best first: each row its settings' values and its score."""
+        self.table.setColumnCount(len(keys) + 1)
+        self.table.setHorizontalHeaderLabels(keys + ["score"])
+        self.table.setRowCount(len(rows))
+        for i, (values, score) in enumerate(rows):
+            for j, text in enumerate(values + [score]):
+                self.table.setItem(i, j, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()

@@ -150,21 +150,6 @@ def run_one(graph_file: str, settings: dict, epochs: int | None) -> dict:
     return record
 
 
-def _worker_start() -> None:
-    """A worker leaves Ctrl+C to the sweep, which ends it (no traceback from each worker)."""
-    import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:  # Linux: a worker whose sweep is killed (kill -9) ends too, instead of training on alone
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _run_job(job) -> dict:
-    return run_one(*job)
-
-
 class Results:
     """The results file: one JSON line per finished run, flushed and synced as each arrives; a
     line cut short by a kill is skipped when it is read."""
@@ -207,29 +192,93 @@ def check(graph_file: str, runs: list[dict]) -> None:
         apply_set(graph, f"{key}={value}")
 
 
+class SweepCancelled(SweepError):
+    """The sweep was stopped (``stop`` set): the runs under way ended, the finished ones are kept."""
+
+
 def sweep(graph_file: str, runs: list[dict], results: Results, epochs: int | None = None, jobs: int = 2,
-          on_result=None) -> list[dict]:
-    """Train every run not yet in ``results`` (``jobs`` at once), appending each as it finishes;
-    -> the records of the plan's runs, in the plan's order (those finished before included)."""
+          on_result=None, stop=None) -> list[dict]:
+    """Train every run not yet in ``results`` (``jobs`` worker processes at once), appending each
+    as it finishes; -> the records of the plan's runs, in the plan's order (those finished
+    before included). ``stop``: a threading.Event another thread may set (the window's Stop):
+    SweepCancelled. Ctrl+C (KeyboardInterrupt) ends the workers too."""
+    import queue
+    import threading
     done = results.load()
     todo = [s for s in runs if run_key(s, epochs) not in done]
     if todo:
-        import multiprocessing
-        ctx = multiprocessing.get_context("spawn")  # a clean process per worker: no threads forked
-        pool = ctx.Pool(max(1, min(jobs, len(todo))), initializer=_worker_start)
+        jobs_q: queue.Queue = queue.Queue()
+        for s in todo:
+            jobs_q.put(s)
+        out_q: queue.Queue = queue.Queue()
+        workers = [_Worker(str(graph_file), epochs, jobs_q, out_q) for _ in range(max(1, min(jobs, len(todo))))]
         try:
-            for record in pool.imap_unordered(_run_job, [(str(graph_file), s, epochs) for s in todo]):
+            for _ in todo:
+                while True:
+                    try:
+                        record = out_q.get(timeout=0.2)
+                        break
+                    except queue.Empty:
+                        if stop is not None and stop.is_set():
+                            raise SweepCancelled("the sweep was stopped; the finished runs are kept") from None
                 results.append(record)
                 done[run_key(record["settings"], epochs)] = record
                 if on_result:
                     on_result(record, sum(run_key(r, epochs) in done for r in runs), len(runs))
-            pool.close()
-        except BaseException:
-            pool.terminate()  # Ctrl+C, a kill: the runs under way stop; the finished ones are in the file
-            raise
-        finally:
-            pool.join()
+        finally:  # done, Ctrl+C, a kill (SIGTERM) or Stop: no worker trains on
+            for w in workers:
+                w.end()
     return [done[run_key(s, epochs)] for s in runs if run_key(s, epochs) in done]
+
+
+class _Worker:
+    """A process of its own (``python -m gradviz_core.runs.sweep_worker``) fed one run at a time as
+    a JSON line, answering with the run's record; a thread in this process drives it."""
+
+    def __init__(self, graph_file, epochs, jobs_q, out_q) -> None:
+        import threading
+        self.graph_file, self.epochs, self.jobs_q, self.out_q = graph_file, epochs, jobs_q, out_q
+        self.proc = None
+        self.ended = False
+        self.thread = threading.Thread(target=self._loop, name="gradviz-sweep-worker", daemon=True)
+        self.thread.start()
+
+    def _start(self):
+        import subprocess
+        import sys
+        return subprocess.Popen([sys.executable, "-m", "gradviz_core.runs.sweep_worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def _loop(self) -> None:
+        import queue
+        while not self.ended:
+            try:
+                settings = self.jobs_q.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if self.proc is None or self.proc.poll() is not None:
+                    self.proc = self._start()
+                self.proc.stdin.write(json.dumps([self.graph_file, settings, self.epochs]) + "\n")
+                self.proc.stdin.flush()
+                line = self.proc.stdout.readline()
+                record = json.loads(line) if line else None
+            except (OSError, ValueError):
+                record = None
+            if self.ended:
+                return
+            if record is None:  # the worker process died under this run
+                code = self.proc.poll() if self.proc else None
+                record = {"settings": settings, "epochs": self.epochs, "status": "error",
+                          "message": f"its process ended (exit code {code})"}
+                self.proc = None
+            self.out_q.put(record)
+
+    def end(self) -> None:
+        self.ended = True
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 LABELS = {"val_acc": "validation accuracy", "test_acc": "test accuracy", "train_acc": "training accuracy",
@@ -286,3 +335,20 @@ def drawing(axes: list[Axis], records: list[dict], planned: int | None = None) -
             mark = (math.log10(x) if a.log else x, score(top))
         out["scatters"].append({"key": a.key, "log": a.log, "points": points, "best": mark})
     return out
+
+
+def ranked(records: list[dict]) -> list[dict]:
+    """Best first; failed runs last."""
+    return sorted(records, key=lambda r: -(metric(r)[1] if r.get("status") != "error" and metric(r)[1] is not None
+                                           else -math.inf))
+
+
+def score_text(record: dict) -> str:
+    """A run's score as the table shows it: 97.0%, a loss, or why it failed."""
+    if record.get("status") == "error":
+        return "error: " + record.get("message", "")
+    key, value = metric(record)
+    if value is None:
+        return "—"
+    text = f"{100 * value:.1f}%" if key.endswith("acc") else f"{-value:.4g}"
+    return text + (f" ({record['status']})" if record.get("status") not in ("done", None) else "")
