@@ -268,7 +268,7 @@ NODES = [  # (type, name, every parameter of the brick, away from its default)
     ("Linear", "fc1", {"units": 6, "init": "xavier_avg", "init_scale": 0.02, "bias_init": 0.125, "bias": False}),
     ("BatchNorm", "bn", {"momentum": 0.8, "eps": 1e-3}),
     ("LeakyReLU", "act", {"alpha": 0.05}),
-    ("Dropout", "drop", {"p": 0.25, "mode": "test_scaling", "seed": 4}),
+    ("Dropout", "drop", {"p": 0.25, "mode": "test_scaling", "p_means": "keep", "seed": 4}),
     ("Linear", "dec", {"units": 64, "init": "uniform", "init_scale": 0.05, "bias_init": -0.25, "bias": False}),
     ("Target", "t", {"encoding": "real", "of": "input", "column": 3}),
     ("Flatten", "tflat", {}),

@@ -56,7 +56,7 @@ MENUS = [
                 ("St&op", "train_session.stop", "Ctrl+.", "train_actions.stop"),
                 ("&Reset weights", "train_session.reset", "Ctrl+Shift+R", "train_actions.reset"), "-",
                 ("&Keep the trained weights", "keep_trained_weights", "Ctrl+K", "train_actions.keep"), "-",
-                ("S&weep meta-parameters…", "sweep_dialog", None, None,
+                ("S&weep meta-parameters…", "sweep_dialog", "Ctrl+Shift+W", None,
                  "train the graph over a grid or random draws of settings, in parallel, and compare")]),
     ("&Window", ["docks"]),
     ("&Help", [("&Lessons…", "show_lessons", "F1")]),  # brings back a lesson panel that was closed

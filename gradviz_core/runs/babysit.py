@@ -88,11 +88,12 @@ def from_diagnostics(record: dict, saturating: dict[str, tuple[float, float]],
                                "below the healthy 1e-3: the learning rate is probably too low"))
     acts = record["activations"]
     for node, st in acts.items():
-        if st.get("dead", 0) > DEAD_SHARE and not symmetric:
+        if st.get("dead", 0) > DEAD_SHARE:
+            advice = ("the weights started equal, so LeakyReLU alone would not help: see the symmetry warning"
+                      if symmetric else "check the biases and the learning rate, or try LeakyReLU")
             out.append(Warning("dead_relu", node, st["dead"],
                                f"{node}: {100 * st['dead']:.0f}% of its ReLUs are dead (0 for every sample, so "
-                               "they get no gradient): check the biases and the learning rate, or try "
-                               "LeakyReLU"))
+                               f"they get no gradient): {advice}"))
         if node in saturating and st.get("saturated", 0) > SATURATED_SHARE:
             out.append(Warning("saturated", node, st["saturated"],
                                f"{node}: {100 * st['saturated']:.0f}% of its outputs sit at the flat ends of "
