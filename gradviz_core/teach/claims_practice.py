@@ -256,6 +256,38 @@ PREPROCESSING = [C("none: it diverges", "none diverges", "==", 1),
                  C("whitening trains too", "whiten val_acc", ">=", 0.9)]
 
 
+# ---- 11b: dropout at test time ------------------------------------------------------------------
+
+def dropout(t: Trial) -> dict:
+    """4,000 training iterations of the two Dropout nodes (each its own masks), against test time."""
+    import numpy as np
+    from gradviz_core.runs.run import Run
+    r = Run(t.load("lesson_dropout.json"), np.float64)
+    sums, n = {"s_inv": 0.0, "s_lec": 0.0}, 4000
+    kept = []
+    for step in range(n):
+        r.feed(None, None, step=step)
+        v = r.program.forward(True)
+        for k in sums:
+            sums[k] += float(v[k])
+        kept.append(float(np.mean(v["inverted"] != 0)))
+    test = r.program.forward(False)
+    inv, lec = float(test["s_inv"]), float(test["s_lec"])
+    return {"inverted: test-time sum": inv, "lectures: test-time sum": lec,
+            "inverted: |mean training sum / test sum − 1|": abs(sums["s_inv"] / n / inv - 1),
+            "lectures: |mean training sum / test sum − 1|": abs(sums["s_lec"] / n / lec - 1),
+            "inverted: |share of units kept − 0.5|": abs(float(np.mean(kept)) - 0.5)}
+
+
+DROPOUT = [C("inverted: nothing is done at test time (Σh = 18)", "inverted: test-time sum", "==", 18),
+           C("keep with p, scale at test: every unit times p = 0.5 (9)", "lectures: test-time sum", "==", 9),
+           C("inverted: the training outputs average to the test output (within 1%)",
+             "inverted: |mean training sum / test sum − 1|", "<", 0.01),
+           C("test-time scaling: the training outputs average to the test output (within 1%)",
+             "lectures: |mean training sum / test sum − 1|", "<", 0.01),
+           C("p = 0.5 drops half of the units (within 2 points)", "inverted: |share of units kept − 0.5|", "<", 0.02)]
+
+
 # ---- 17: random search against a grid ----------------------------------------------------------
 
 SEARCH_GRID = ("training.lr=0.01,0.316,10", "reg.lam=1e-6,1e-5,1e-4")
@@ -312,6 +344,7 @@ LESSONS: list[Lesson] = [
     _lesson("13", "digits_convnet.json", convnet, CONVNET, "split_seed"),
     _lesson("14", "lesson_finetuning.json", finetuning, FINETUNING),
     _lesson("15", "lesson_babysitting.json", babysitting, BABYSITTING, "seed"),
+    _lesson("11b", "lesson_dropout.json", dropout, DROPOUT),
     _lesson("16", "lesson_preprocessing.json", preprocessing, PREPROCESSING, "split_seed"),
     _lesson("17", "lesson_search.json", search, SEARCH, "seed"),
 ]
