@@ -314,7 +314,8 @@ def cmd_info(args) -> int:
         count = graph.param_count(name) or 0
         nodes.append({"name": name, "type": b.type_name, "shape": _shape_text(graph.shapes.get(name)),
                       "params": count, "formula": b.param_count_text(shapes) if count else "",
-                      "frozen": name in settings.freeze})
+                      "frozen": name in settings.freeze,
+                      "arithmetic": b.arithmetic(shapes) if graph.shapes.get(name) is not None else []})
     batch = settings.batch_size or (len(graph.splits().train) if graph.data else 1)
     weights, acts = graph_bytes(graph, batch, 4)
     out = {"title": graph.title, "nodes": nodes, "total_params": graph.total_params(),
@@ -328,6 +329,9 @@ def cmd_info(args) -> int:
     for n in nodes:
         print(f"{n['name']:<14} {n['type']:<20} {n['shape']:<18} {n['params']:>10,}  {n['formula']}"
               + ("  (frozen)" if n["frozen"] else ""))
+    for n in nodes:
+        if n["arithmetic"]:
+            print(f"\n{n['name']} ({n['type']}):\n  " + "\n  ".join(n["arithmetic"]))
     print(f"\ntotal {out['total_params']:,} parameters; training needs about {fmt_bytes(weights + acts)} "
           f"(weights with gradients {fmt_bytes(weights)}, activations at a batch of {batch} {fmt_bytes(acts)})")
     if settings.init_from:

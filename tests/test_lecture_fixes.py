@@ -122,3 +122,29 @@ def test_the_inspector_and_the_exports_say_which_probability_p_is(qtbot, tmp_pat
     qtbot.addWidget(inspector)
     inspector.show_node(g, "drop")
     assert "q = p = 0.8" in inspector.formulas.text()
+
+
+def test_gradviz_info_writes_each_convolutions_arithmetic_with_alexnets_numbers(examples_dir):
+    """The output size, the neurons, and the parameters with and without sharing, for every conv
+    layer: conv1 of AlexNet is the lecture's 55, 290,400 neurons and 105,705,600 unshared."""
+    import json as _json
+    code, out, err = cli("info", examples_dir / "lesson_alexnet.json")
+    assert code == 0, err
+    block = out.split("\nconv1 (Conv2D):\n")[1].split("\n\n")[0]
+    assert "(227 − 11 + 2·0)/4 + 1 = 55" in block
+    assert "neurons: K·H′·W′ = 96·55·55 = 290,400" in block
+    assert "34,944 shared" in block and "11·11·3 + 1 = 364: 290,400·364 = 105,705,600" in block
+    code, out, _ = cli("info", examples_dir / "digits_convnet.json", "--json")
+    nodes = {n["name"]: n for n in _json.loads(out)["nodes"]}
+    assert len(nodes["conv2"]["arithmetic"]) == 3 and nodes["fc"]["arithmetic"] == []
+
+
+def test_the_inspector_writes_a_convolutions_arithmetic(qtbot, examples_dir):
+    pytest.importorskip("pytestqt")
+    from gradviz.panels.inspector import Inspector
+    inspector = Inspector()
+    qtbot.addWidget(inspector)
+    inspector.show_node(fileformat.load(examples_dir / "digits_convnet.json"), "conv1")
+    text = inspector.formulas.text()
+    assert "(8 − 3 + 2·1)/1 + 1 = 8" in text and "neurons: K·H′·W′ = 8·8·8 = 512" in text
+    assert "512·10 = 5,120" in text

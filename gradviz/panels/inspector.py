@@ -56,8 +56,9 @@ class Inspector(QWidget):
         count_text = b.param_count_text(shapes) if count is not None else "—"
         self.title.setText(f"<b>{name}</b> · {b.type_name}<br><i>{b.doc}</i>")
         forward, backward = b.formulas()
+        sums = b.arithmetic(shapes) if graph.shapes.get(name) is not None else []
         self.formulas.setText(f"<b>forward</b>: {forward}<br><b>backward</b>: {backward}"
-                              f"<br><b>parameters</b>: {count_text}")
+                              f"<br><b>parameters</b>: {count_text}" + "".join(f"<br>{line}" for line in sums))
         form = QFormLayout(self.form_host)
         for spec in b.params:
             editor = self._editor(spec, b.config[spec.name], name, self._form)

@@ -86,6 +86,27 @@ class Conv2D(Brick):
             return f"({ff}·D)·K + K = ({fh}·{fw}·{d})·{k} + {k} = {n}"
         return f"({ff}·D)·K = ({fh}·{fw}·{d})·{k} = {n}"
 
+    def arithmetic(self, shapes):
+        """The output size, the neurons, and the parameters with and without parameter sharing."""
+        _, c, h, w = shapes["x"]
+        k, p, g = (self.config[x] for x in ("filters", "padding", "groups"))
+        fh, fw, sh, sw = self._dims()
+        oh, ow = (h - fh + 2 * p) // sh + 1, (w - fw + 2 * p) // sw + 1
+        lines = []
+        for axis, size, f, st, out in (("H", h, fh, sh, oh), ("W", w, fw, sw, ow)):
+            if axis == "W" and (h, fh, sh) == (w, fw, sw):
+                break
+            name = "W" if (h, fh, sh) == (w, fw, sw) else axis
+            lines.append(f"output {name}′ = ({name} − F + 2P)/S + 1 = ({size} − {f} + 2·{p})/{st} + 1 = {out}")
+        neurons = k * oh * ow
+        lines.append(f"neurons: K·H′·W′ = {k}·{oh}·{ow} = {neurons:,}")
+        each = fh * fw * (c // g) + (1 if self.config["bias"] else 0)
+        seen = f"{fh}·{fw}·{c // g}" + (" + 1" if self.config["bias"] else "")
+        lines.append(f"parameters: {self.param_count(shapes):,} shared (one filter slides over the whole input); "
+                     f"without sharing each neuron has its own {seen} = {each:,}: {neurons:,}·{each:,} = "
+                     f"{neurons * each:,}")
+        return lines
+
     def init_weights(self, shapes, rng, dtype):
         c = self.config
         ws = self.weight_shapes(shapes)

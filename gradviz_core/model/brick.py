@@ -144,6 +144,11 @@ class Brick:
         """Called by the run before each iteration's forward pass on ``stochastic`` bricks: every
         forward pass within one iteration (a stepped pass, a gradient check) sees the same draw."""
 
+    def arithmetic(self, shapes: dict[str, Shape]) -> list[str]:
+        """Lines of the lectures' arithmetic for this node, numbers filled in (a convolution's output
+        size, its neurons, its parameters with and without sharing); none for most bricks."""
+        return []
+
     def formulas(self) -> tuple[str, str]:
         """(forward, backward) as this node computes them, its settings filled in where they change
         the formula (the inspector and the canvas's tooltip show these; the palette, the class's)."""
