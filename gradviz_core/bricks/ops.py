@@ -104,7 +104,9 @@ class Max(_Binary):
     numpy_op = ('np.maximum({a}, {b})', {'a': '{g} * ({a} >= {b})', 'b': '{g} * ({a} < {b})'})
     torch_op = "torch.maximum({a}, {b})"
     symbol = 'max'
-    doc = "max(a, b): routes the gradient to the larger input (to a on a tie)."
+    doc = ("max(a, b): routes the gradient to the larger input. At a tie max has no derivative and the "
+           "lectures' rule does not decide which input wins: gradviz gives the whole gradient to a, one "
+           "subgradient of many (any split that adds up to it is one).")
     forward_text = "out = max(a, b)"
     backward_text = "dL/da = dL/dout · [a ≥ b];  dL/db = dL/dout · [a < b]"
     has_kink = True

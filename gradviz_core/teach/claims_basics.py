@@ -172,7 +172,8 @@ def saturation(t: Trial) -> dict:
     _, a01 = _grads(t.load("lesson_saturation.json", "gradviz:set?leaky.alpha=0.1"))
     return {"σ′(0)": float(d["s_mid"]), "σ′(−10)": float(d["s_lo"]), "σ′(10)": float(d["s_hi"]),
             "ReLU′(−3)": float(d["r_in"]), "leaky′(−3)": float(d["l_in"]),
-            "σ′(−2)": float(lo2["s_lo"]), "leaky′(−3), α = 0.1": float(a01["l_in"])}
+            "σ′(−2)": float(lo2["s_lo"]), "leaky′(−3), α = 0.1": float(a01["l_in"]),
+            "ReLU′(0), the kink": float(d["k_in"]), "tanh′(0)": float(d["t_mid"]), "tanh′(3)": float(d["t_hi"])}
 
 
 SATURATION = [C("at 0 the sigmoid passes a quarter", "σ′(0)", "==", 0.25),
@@ -181,7 +182,10 @@ SATURATION = [C("at 0 the sigmoid passes a quarter", "σ′(0)", "==", 0.25),
               C("the dead ReLU passes exactly 0", "ReLU′(−3)", "==", 0),
               C("the leaky ReLU passes 0.01", "leaky′(−3)", "==", 0.01),
               C("at −2 the sigmoid passes about 0.1", "σ′(−2)", ">", 0.1),
-              C("with α = 0.1 the leaky ReLU passes 0.1", "leaky′(−3), α = 0.1", "==", 0.1)]
+              C("with α = 0.1 the leaky ReLU passes 0.1", "leaky′(−3), α = 0.1", "==", 0.1),
+              C("at its kink the ReLU passes 0 (the slope from the left)", "ReLU′(0), the kink", "==", 0),
+              C("tanh passes 1 at 0", "tanh′(0)", "==", 1),
+              C("tanh passes about 0.0099 at 3", "tanh′(3)", "<", 0.00990), C("(and not less)", "tanh′(3)", ">", 0.00985)]
 
 
 # ---- 7: initialization --------------------------------------------------------------
