@@ -256,6 +256,32 @@ PREPROCESSING = [C("none: it diverges", "none diverges", "==", 1),
                  C("whitening trains too", "whiten val_acc", ">=", 0.9)]
 
 
+# ---- 8b: learning-rate schedules ------------------------------------------------------------------
+
+STEP = "gradviz:set?training.schedule=step&training.step_every=25&training.step_factor=0.3"
+PLATEAU = "gradviz:set?training.schedule=plateau&training.plateau_patience=3"
+
+
+def schedules(t: Trial) -> dict:
+    f = "lesson_schedules.json"
+    const = t.train(f, "gradviz:set?training.schedule=constant")
+    step, plateau = t.train(f, STEP), t.train(f, PLATEAU)
+    return {"constant val_acc": const.val_acc, "step val_acc": step.val_acc, "plateau val_acc": plateau.val_acc,
+            "step − constant val_acc": step.val_acc - const.val_acc,
+            "plateau − constant val_acc": plateau.val_acc - const.val_acc,
+            "step: |η in the last epoch − 0.054|": abs(step.history[-1]["lr"] - 0.054),
+            "plateau: η halved at least twice": flag(plateau.history[-1]["lr"] <= 0.5 + 1e-12)}
+
+
+SCHEDULES = [C("a constant η = 2 stays at 90% or below (the minibatches' noise)", "constant val_acc", "<=", 0.9),
+             C("step decay reaches 95%", "step val_acc", ">=", 0.95),
+             C("halving on a plateau reaches 95%", "plateau val_acc", ">=", 0.95),
+             C("step decay beats the constant rate", "step − constant val_acc", ">", 0),
+             C("halving on a plateau beats it too", "plateau − constant val_acc", ">", 0),
+             C("step decay ends at 2·0.3³ = 0.054", "step: |η in the last epoch − 0.054|", "<", 1e-9),
+             C("the plateau rule halved η at least twice", "plateau: η halved at least twice", "==", 1)]
+
+
 # ---- 11b: dropout at test time ------------------------------------------------------------------
 
 def dropout(t: Trial) -> dict:
@@ -344,6 +370,7 @@ LESSONS: list[Lesson] = [
     _lesson("13", "digits_convnet.json", convnet, CONVNET, "split_seed"),
     _lesson("14", "lesson_finetuning.json", finetuning, FINETUNING),
     _lesson("15", "lesson_babysitting.json", babysitting, BABYSITTING, "seed"),
+    _lesson("8b", "lesson_schedules.json", schedules, SCHEDULES, "seed"),
     _lesson("11b", "lesson_dropout.json", dropout, DROPOUT),
     _lesson("16", "lesson_preprocessing.json", preprocessing, PREPROCESSING, "split_seed"),
     _lesson("17", "lesson_search.json", search, SEARCH, "seed"),
