@@ -256,6 +256,28 @@ PREPROCESSING = [C("none: it diverges", "none diverges", "==", 1),
                  C("whitening trains too", "whiten val_acc", ">=", 0.9)]
 
 
+# ---- 7b: He against Xavier on a deep ReLU net ---------------------------------------------------
+
+def he_init(t: Trial) -> dict:
+    out = {}
+    for name, link in (("He", "gradviz:set?*.init=he"), ("Xavier", "gradviz:set?*.init=xavier")):
+        tr = t.trainer("lesson_he.json", link)
+        r = tr.run()
+        acts = tr.diagnostics[0]["activations"]
+        out[f"{name}: std(act10)/std(act1) at the start"] = acts["act10"]["std"] / acts["act1"]["std"]
+        out[f"{name} warns: the std shrinks"] = flag("std_collapse" in basics.codes(r))
+        out[f"{name} train_acc"] = r.train_acc
+    return out
+
+
+HE = [C("He keeps the activations' spread through ten ReLU layers", "He: std(act10)/std(act1) at the start", ">", 0.3),
+      C("Xavier lets it shrink, about √2 per layer", "Xavier: std(act10)/std(act1) at the start", "<", 0.1),
+      C("Xavier: the warning \"the activations' std shrinks\"", "Xavier warns: the std shrinks", "==", 1),
+      C("He: no such warning", "He warns: the std shrinks", "==", 0),
+      C("with Adam both train: Xavier 95% or more", "Xavier train_acc", ">=", 0.95),
+      C("and He 80% or more", "He train_acc", ">=", 0.8)]
+
+
 # ---- 8b: learning-rate schedules ------------------------------------------------------------------
 
 STEP = "gradviz:set?training.schedule=step&training.step_every=25&training.step_factor=0.3"
@@ -370,6 +392,7 @@ LESSONS: list[Lesson] = [
     _lesson("13", "digits_convnet.json", convnet, CONVNET, "split_seed"),
     _lesson("14", "lesson_finetuning.json", finetuning, FINETUNING),
     _lesson("15", "lesson_babysitting.json", babysitting, BABYSITTING, "seed"),
+    _lesson("7b", "lesson_he.json", he_init, HE, "seed"),
     _lesson("8b", "lesson_schedules.json", schedules, SCHEDULES, "seed"),
     _lesson("11b", "lesson_dropout.json", dropout, DROPOUT),
     _lesson("16", "lesson_preprocessing.json", preprocessing, PREPROCESSING, "split_seed"),
