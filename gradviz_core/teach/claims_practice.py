@@ -168,6 +168,30 @@ CONVNET = [C("about 98% test accuracy", "test_acc", ">=", 0.95),
            C("a one-pixel shift is a big change: accuracy drops", "shift 1 − none: test_acc", "<", 0)]
 
 
+# ---- 13c: grouped convolution --------------------------------------------------------------------
+
+def groups(t: Trial) -> dict:
+    out = {}
+    for g in (1, 2, 8):
+        link = f"gradviz:set?conv2.groups={g}"
+        out[f"{g} groups: conv2's parameters"] = float(t.load("lesson_groups.json", link).param_count("conv2"))
+        out[f"{g} groups: test_acc"] = t.train("lesson_groups.json", link).test_acc
+    out["1 group − 2 groups, test_acc"] = out["1 groups: test_acc"] - out["2 groups: test_acc"]
+    bad = t.load("lesson_groups.json", "gradviz:set?conv2.groups=3")
+    out["groups = 3 is refused, naming G"] = flag(any("groups G = 3 must divide" in p.message for p in bad.problems))
+    return out
+
+
+GROUPS = [C("1 group: (3·3·8)·16 + 16 = 1,168 parameters", "1 groups: conv2's parameters", "==", 1168),
+          C("2 groups: (3·3·8/2)·16 + 16 = 592", "2 groups: conv2's parameters", "==", 592),
+          C("8 groups (depthwise): 160", "8 groups: conv2's parameters", "==", 160),
+          C("one group learns the digits (93% or more)", "1 groups: test_acc", ">=", 0.93),
+          C("two groups too (90% or more)", "2 groups: test_acc", ">=", 0.9),
+          C("two groups lose less than 5 points for half the weights", "1 group − 2 groups, test_acc", "<", 0.05),
+          C("eight groups still 88% or more", "8 groups: test_acc", ">=", 0.88),
+          C("groups = 3 does not divide 8 channels: refused, naming G", "groups = 3 is refused, naming G", "==", 1)]
+
+
 # ---- 14: fine-tuning -----------------------------------------------------------------------------------
 
 DRAWS = 4
@@ -395,6 +419,7 @@ LESSONS: list[Lesson] = [
     _lesson("7b", "lesson_he.json", he_init, HE, "seed"),
     _lesson("8b", "lesson_schedules.json", schedules, SCHEDULES, "seed"),
     _lesson("11b", "lesson_dropout.json", dropout, DROPOUT),
+    _lesson("13c", "lesson_groups.json", groups, GROUPS, "split_seed"),
     _lesson("16", "lesson_preprocessing.json", preprocessing, PREPROCESSING, "split_seed"),
     _lesson("17", "lesson_search.json", search, SEARCH, "seed"),
 ]
