@@ -26,6 +26,7 @@ import numpy as np
 
 from gradviz_core.errors import GraphError
 from gradviz_core.model.graph import Graph
+from gradviz_core.formats.torch_data import labels as _labels  # noqa: F401 - the NumPy script's too
 from gradviz_core.runs.run import Run
 
 OPTIMIZERS = {"sgd": "torch.optim.SGD(params, lr={lr}, momentum={momentum})",
@@ -251,10 +252,6 @@ def arrays_file(arrays: dict[str, np.ndarray]) -> bytes:
 def arrays_name(script: str | Path) -> str:
     """The arrays file beside ``net.py``: ``net.arrays.npz``."""
     return Path(script).with_suffix(".arrays.npz").name
-
-
-def _labels(y: np.ndarray) -> np.ndarray:
-    return y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float32)
 
 
 def _kwargs(kw: dict) -> str:

@@ -237,14 +237,18 @@ def _relative(path: Path, base: Path, script_dir: Path) -> str:
         return str(full)
 
 
+def labels(y: np.ndarray) -> np.ndarray:
+    """Labels as the exported files take them: class indices as int64, real values as float32."""
+    return y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float32)
+
+
 def generated_arrays(run) -> dict[str, np.ndarray]:
     """The split, preprocessed samples of generated data, as the arrays file holds them."""
-    from gradviz_core.formats.pytorch import _labels
     data = {}
     if run.splits is None:
         return data
     for name in ("train", "val", "test"):
         ds = getattr(run.splits, name)
         if ds is not None and len(ds):
-            data[f"X_{name}"], data[f"y_{name}"] = ds.X.astype(np.float32), _labels(ds.y)
+            data[f"X_{name}"], data[f"y_{name}"] = ds.X.astype(np.float32), labels(ds.y)
     return data
