@@ -90,6 +90,16 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("checkpoint", help="a state_dict saved by torch.save (.pt, .pth)")
     w.add_argument("-o", "--output", metavar="GRAPH.json",
                    help="write the graph with these weights here (default: into FILE, beside its own)")
+    ws = sub.add_parser("worksheet", help="a stepped trace to hand out: the graph, blanks to fill in, and the "
+                        "answer key on pages of its own (HTML or PDF)")
+    ws.add_argument("file", help="a graph file (.json)")
+    ws.add_argument("-o", "--output", required=True, metavar="SHEET.html|SHEET.pdf", help="the worksheet to write")
+    ws.add_argument("--steps", default="all", metavar="N|all",
+                    help="the first N steps of the forward and backward passes (default: all)")
+    ws.add_argument("--blanks", choices=("values", "gradients", "both"), default="both",
+                    help="what the students fill in: the forward values, the chain rule's local derivatives "
+                         "and products, or both (default both)")
+    ws.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     sw = sub.add_parser("sweep", help="search meta-parameters: train the graph over a grid of settings or "
                         "settings drawn at random, in parallel, resumable; a table, a plot, --json")
     sw.add_argument("file", help="a graph file (.json)")
@@ -130,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 VIEWS = ("window", "dashboard", "boundary", "loss", "convnet", "diagnostics", "compare")
-VERBS = ("step", "gradcheck", "train", "info", "render", "export", "import", "import-weights", "sweep", "bench")
+VERBS = ("step", "gradcheck", "train", "info", "render", "export", "import", "import-weights", "sweep", "worksheet", "bench")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         with np.errstate(all="ignore"):  # NaN and inf are shown as values, not warned about
             verbs = {"step": cmd_step, "gradcheck": cmd_gradcheck, "train": cmd_train, "info": cmd_info,
                      "render": cmd_render,
-                     "export": cmd_export, "import": cmd_import, "import-weights": cmd_import_weights, "sweep": cmd_sweep,
+                     "export": cmd_export, "import": cmd_import, "import-weights": cmd_import_weights, "sweep": cmd_sweep, "worksheet": cmd_worksheet,
                      "bench": cmd_bench}
             return verbs[args.verb](args)
     except GradvizError as exc:
@@ -452,6 +462,22 @@ def cmd_export(args) -> int:
     for path, data in files.items():
         atomic_write(path, data, typed=args.output if path == Path(args.output) else path)
     print("wrote " + " and ".join(str(p) for p in reversed(files)))
+    return 0
+
+
+def cmd_worksheet(args) -> int:
+    from gradviz_core.errors import GradvizError
+    from gradviz_core.model.fileformat import find
+    from gradviz_core.teach.worksheet import questions
+    if not args.output.lower().endswith((".html", ".pdf")):
+        raise GradvizError(f"-o {args.output}: the worksheet is an .html or a .pdf file")
+    graph = _load_checked(args.file, args.set)
+    check_output(args.output)
+    sheet = questions(graph, args.steps, args.blanks)  # bad --steps: said before any window opens
+    from gradviz.app.render import worksheet
+    worksheet(str(find(args.file)), args.output, args.set, args.steps, args.blanks)
+    asked = sum(len(i["blanks"]) for i in sheet["items"])
+    print(f"wrote {args.output}: {len(sheet['items'])} lines, {asked} blanks, and the answer key")
     return 0
 
 

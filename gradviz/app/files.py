@@ -184,6 +184,38 @@ class DocumentFiles:
                                      "(Ctrl+Z undoes it)", 10000)
         return True
 
+    def export_worksheet(self, name: str | None = None) -> bool:
+        """File > Export worksheet: the graph as the canvas draws it, the stepped values and the chain
+        rule with blanks, and the answer key (``gradviz worksheet``), as HTML or PDF."""
+        import tempfile
+
+        from gradviz.app.render import write_worksheet
+        from gradviz.sessions.worksheets import questions
+        try:
+            sheet = questions(self.graph)
+        except GradvizError as exc:
+            QMessageBox.warning(self, "Cannot make a worksheet", str(exc))
+            return False
+        if name is None:
+            stem = self.path.stem if self.path else "worksheet"
+            name, _ = QFileDialog.getSaveFileName(self, "Export worksheet", f"{stem}-worksheet.pdf",
+                                                  "PDF (*.pdf);;Web page (*.html)")
+        if not name:
+            return False
+        if not name.lower().endswith((".pdf", ".html")):
+            name += ".pdf"
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                picture = Path(tmp) / "graph.png"
+                self.export_image(str(picture))
+                write_worksheet(sheet, picture.read_bytes(), name)
+        except (GradvizError, OSError) as exc:
+            QMessageBox.warning(self, "Cannot export the worksheet", str(exc))
+            return False
+        blanks = sum(len(i["blanks"]) for i in sheet["items"])
+        self.statusBar().showMessage(f"Wrote {name}: {blanks} blanks, and the answer key on pages of its own", 10000)
+        return True
+
     def export_code(self, to: str, name: str | None = None) -> bool:
         """The graph as a PyTorch file, a NumPy study script or an ONNX model (``gradviz
         export``), the scripts with their arrays file beside them; a graph that cannot be

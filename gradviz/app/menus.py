@@ -17,7 +17,9 @@ _STANDARD = {"New": QKeySequence.New, "Open": QKeySequence.Open, "Save": QKeySeq
 MENUS = [
     ("&File", [("&New", "new", "New"), ("&Open…", "open_dialog", "Open"), "recent",
                ("&Save", "save", "Save"), ("Save &As…", "save_as", "SaveAs"),
-               ("&Export image…", "export_dialog"), ("Export to &PyTorch…", "export_code:pytorch"),
+               ("&Export image…", "export_dialog"), ("Export a &worksheet…", "export_worksheet", None, None,
+                                                      "the stepped values and the chain rule with blanks to "
+                                                      "fill in, and the answer key (PDF or HTML)"), ("Export to &PyTorch…", "export_code:pytorch"),
                ("Export a &NumPy study script…", "export_code:numpy"), ("Export to &ONNX…", "export_code:onnx"),
                ("&Import weights from PyTorch…", "import_weights", None, None,
                 "the weights a PyTorch export trained (its --save checkpoint), checked by name and shape"),

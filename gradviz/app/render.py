@@ -131,3 +131,66 @@ def save_sweep_plot(drawing: dict, path: str, size=(900, 420)) -> None:
     app.processEvents()
     if not saved:
         raise OutputError(f"{path}: the image could not be written")
+
+
+def worksheet(path: str, output: str, sets=(), steps: str = "all", blanks: str = "both") -> None:
+    """``gradviz worksheet``: the graph drawn as the canvas draws it, then the questions and the
+    answer key (``teach.worksheet``), as an HTML page (the picture inline) or a PDF."""
+    import base64
+    import tempfile
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from gradviz.app.main_window import MainWindow
+    from gradviz.app.start import quiet_qt_messages
+    from gradviz_core.model.overrides import apply_set
+    from gradviz.sessions.worksheets import questions, to_html
+    quiet_qt_messages()
+    app = QApplication.instance() or QApplication([])
+    w = MainWindow(path, restore=False)
+    for item in sets:
+        apply_set(w.graph, item)
+    w.undo.setClean()
+    sheet = questions(w.graph, steps, blanks)
+    with tempfile.TemporaryDirectory() as tmp:
+        picture = os.path.join(tmp, "graph.png")
+        w.export_image(picture)
+        data = open(picture, "rb").read()
+    _close(app, w)
+    write_worksheet(sheet, data, output)
+
+
+def write_worksheet(sheet: dict, picture: bytes, output: str) -> None:
+    """A worksheet (``teach.worksheet.questions``) with the graph's picture (PNG bytes) as an HTML
+    page (the picture inline) or an A4 PDF, written whole or not at all."""
+    from pathlib import Path
+
+    from gradviz_core.model.fileformat import atomic_write
+    from gradviz.sessions.worksheets import to_html
+    if output.lower().endswith(".html"):
+        import base64
+        page = to_html(sheet, "data:image/png;base64," + base64.b64encode(picture).decode("ascii"))
+        atomic_write(Path(output), page.encode("utf-8"))
+        return
+    import tempfile
+
+    from PySide6.QtCore import QByteArray, QMarginsF, QUrl
+    from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+    image = QImage.fromData(QByteArray(picture))
+    doc = QTextDocument()
+    doc.addResource(QTextDocument.ImageResource, QUrl("graph.png"), image)
+    with tempfile.TemporaryDirectory(dir=Path(output).resolve().parent) as tmp:
+        pdf = str(Path(tmp) / "sheet.pdf")
+        writer = QPdfWriter(pdf)
+        writer.setResolution(96)  # the document's pixels are the screen's: text at its reading size
+        writer.setPageLayout(QPageLayout(QPageSize(QPageSize.A4), QPageLayout.Portrait, QMarginsF(15, 15, 15, 15)))
+        writer.setTitle(f"Worksheet: {sheet['title']}")
+        page = writer.pageLayout().paintRectPixels(writer.resolution()).size()
+        doc.setHtml(to_html(sheet, "graph.png", min(page.width() - 40, image.width() // 2)))  # drawn at 2×
+        doc.setPageSize(page.toSizeF())
+        doc.print_(writer)
+        del writer
+        if not os.path.getsize(pdf):
+            raise OutputError(f"{output}: the PDF could not be written")
+        atomic_write(Path(output), Path(pdf).read_bytes())
