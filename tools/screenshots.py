@@ -53,6 +53,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:  # every run afresh: the picture is of this code
             subprocess.run([sys.executable, "-m", "gradviz", "sweep", str(ROOT / "examples" / graph), *args,
                             "--results", str(Path(tmp) / "r.jsonl"), "--plot", str(out / name)], check=True, cwd=ROOT)
+    # the worksheet's first page, as printed (pdftoppm, from poppler-utils, draws it)
+    import shutil
+    if shutil.which("pdftoppm"):
+        with tempfile.TemporaryDirectory() as tmp:
+            pdf = str(Path(tmp) / "sheet.pdf")
+            subprocess.run([sys.executable, "-m", "gradviz", "worksheet", str(ROOT / "examples" / "sigmoid_neuron.json"),
+                            "-o", pdf], check=True, cwd=ROOT)
+            subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", pdf,
+                            str(out / "worksheet-neuron")], check=True)
     for name, graph, epochs, view in TRAINED:
         subprocess.run([sys.executable, "-m", "gradviz", "render", str(ROOT / "examples" / graph), "-o",
                         str(out / name), "--train", epochs, "--view", view, "--size", "1400x900"],
