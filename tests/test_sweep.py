@@ -183,3 +183,19 @@ def test_train_sweep_in_the_window_shows_each_run_as_it_ends_and_stops(qtbot, mo
     start = time.monotonic()
     w.close()
     assert time.monotonic() - start < 15 and not w.sweeper.running
+
+
+def test_a_run_that_fails_is_recorded_with_its_reason_and_the_sweep_goes_on(tmp_path):
+    """A setting whose run cannot train (an empty data file) fails that run only, with the reason
+    in its record and in the table; the other run ends as it should."""
+    import shutil
+    shutil.copy(EXAMPLES / "lesson_preprocessing.json", tmp_path / "g.json")
+    shutil.copy(EXAMPLES / "lesson_preprocessing.csv", tmp_path / "lesson_preprocessing.csv")
+    (tmp_path / "empty.csv").write_text("a,b,label\n")
+    code, out, err = cli("sweep", tmp_path / "g.json", "--grid", "data.path=lesson_preprocessing.csv,empty.csv",
+                         "--grid", "training.epochs=2", "--results", tmp_path / "r.jsonl")
+    assert code == 0, err
+    kept = {r["settings"]["data.path"]: r for r in _lines(tmp_path / "r.jsonl")}
+    assert kept["lesson_preprocessing.csv"]["status"] in ("done", "diverged")
+    assert kept["empty.csv"]["status"] == "error" and "empty.csv" in kept["empty.csv"]["message"]
+    assert "error: " in out and "empty.csv" in out

@@ -21,7 +21,12 @@ def main() -> None:
     from gradviz_core.runs.sweep import run_one
     for line in sys.stdin:
         graph_file, settings, epochs = json.loads(line)
-        sys.stdout.write(json.dumps(run_one(graph_file, settings, epochs)) + "\n")
+        try:
+            record = run_one(graph_file, settings, epochs)
+        except Exception as exc:  # noqa: BLE001 - the run's record says what went wrong; the sweep goes on
+            record = {"settings": settings, "epochs": epochs, "status": "error",
+                      "message": f"internal error: {type(exc).__name__}: {exc} (please report this)"}
+        sys.stdout.write(json.dumps(record) + "\n")
         sys.stdout.flush()
 
 
