@@ -549,9 +549,9 @@ def cmd_sweep(args) -> int:
         print("  ".join(k.ljust(w) for k, w in zip(keys, width)) + f"  {measure}")
         for r in ranked:
             print("  ".join(str(r["settings"].get(k, "")).ljust(w) for k, w in zip(keys, width)) + "  "
-                  + _sweep_score(r))
+                  + sw.score_text(r))
         if top:
-            print("best: " + ", ".join(f"{k} = {v}" for k, v in top["settings"].items()) + f" ({_sweep_score(top)})")
+            print("best: " + ", ".join(f"{k} = {v}" for k, v in top["settings"].items()) + f" ({sw.score_text(top)})")
     if args.plot:
         from gradviz.app.render import save_sweep_plot
         save_sweep_plot(sw.drawing(grids + ranges, records, len(runs)), args.plot)
@@ -564,13 +564,9 @@ def keys_of(grids, ranges) -> list[str]:
     return [a.key for a in grids + ranges]
 
 
-def _sweep_score(record) -> str:
-    from gradviz_core.runs.sweep import score_text
-    return score_text(record)
-
-
 def _sweep_row(record) -> str:
-    return ", ".join(f"{k} = {v}" for k, v in record["settings"].items()) + f": {_sweep_score(record)}"
+    from gradviz_core.runs.sweep import score_text
+    return ", ".join(f"{k} = {v}" for k, v in record["settings"].items()) + f": {score_text(record)}"
 
 
 def cmd_import_weights(args) -> int:

@@ -9,19 +9,7 @@ from gradviz_core.fsio import OutputError
 
 def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: str | None = None,
            sets=(), train: int | None = None, view: str = "window", race: bool = False) -> None:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
-    from gradviz.app.start import quiet_qt_messages
-    from gradviz.app.main_window import MainWindow
-    from gradviz_core.model.overrides import apply_set
-
-    quiet_qt_messages()
-    app = QApplication.instance() or QApplication([])
-    w = MainWindow(path, restore=False)
-    for item in sets:
-        apply_set(w.graph, item)
-    w.undo.setClean()
+    app, w = _window(path, sets)
     w.resize(*size)
     w.show()
     app.processEvents()
@@ -61,6 +49,28 @@ def render(path: str, output: str, steps: str = "0", size=(1280, 800), select: s
     elif not w.grab().save(output):
         raise OutputError(f"{output}: the image could not be written")
     _close(app, w)
+
+
+def _offscreen_app():
+    """The QApplication, offscreen unless a display was asked for, Qt's chatter quieted."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from gradviz.app.start import quiet_qt_messages
+    quiet_qt_messages()
+    return QApplication.instance() or QApplication([])
+
+
+def _window(path: str, sets=()):
+    """(the application, a window on the graph file with the --set overrides, its undo clean)."""
+    from gradviz.app.main_window import MainWindow
+    from gradviz_core.model.overrides import apply_set
+    app = _offscreen_app()
+    w = MainWindow(path, restore=False)
+    for item in sets:
+        apply_set(w.graph, item)
+    w.undo.setClean()
+    return app, w
 
 
 def _close(app, w) -> None:
@@ -113,13 +123,8 @@ def train_in_window(app, w, epochs: int, view: str, size=(1280, 800)):
 
 def save_sweep_plot(drawing: dict, path: str, size=(900, 420)) -> None:
     """A sweep's plot (``runs.sweep.drawing``) as a PNG, drawn offscreen."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
-    from gradviz.app.start import quiet_qt_messages
     from gradviz.panels.sweep import SweepView
-    quiet_qt_messages()
-    app = QApplication.instance() or QApplication([])
+    app = _offscreen_app()
     view = SweepView()
     view.resize(size[0], size[1] if drawing["heatmap"] else max(size[1], 300 * len(drawing["scatters"]) + 60))
     view.show_drawing(drawing)
@@ -136,22 +141,10 @@ def save_sweep_plot(drawing: dict, path: str, size=(900, 420)) -> None:
 def worksheet(path: str, output: str, sets=(), steps: str = "all", blanks: str = "both") -> None:
     """``gradviz worksheet``: the graph drawn as the canvas draws it, then the questions and the
     answer key (``teach.worksheet``), as an HTML page (the picture inline) or a PDF."""
-    import base64
     import tempfile
 
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
-    from gradviz.app.main_window import MainWindow
-    from gradviz.app.start import quiet_qt_messages
-    from gradviz_core.model.overrides import apply_set
-    from gradviz.sessions.worksheets import questions, to_html
-    quiet_qt_messages()
-    app = QApplication.instance() or QApplication([])
-    w = MainWindow(path, restore=False)
-    for item in sets:
-        apply_set(w.graph, item)
-    w.undo.setClean()
+    from gradviz.sessions.worksheets import questions
+    app, w = _window(path, sets)
     sheet = questions(w.graph, steps, blanks)
     with tempfile.TemporaryDirectory() as tmp:
         picture = os.path.join(tmp, "graph.png")

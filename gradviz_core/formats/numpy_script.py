@@ -19,7 +19,8 @@ import numpy as np
 
 from gradviz_core.runs.engine import backward_nodes
 from gradviz_core.errors import GraphError
-from gradviz_core.formats.pytorch import _labels, arrays_name
+from gradviz_core.formats.pytorch import arrays_name
+from gradviz_core.formats.torch_data import labels as _labels
 from gradviz_core.model.graph import Graph
 from gradviz_core.runs.run import Run
 

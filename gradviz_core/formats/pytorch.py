@@ -26,7 +26,6 @@ import numpy as np
 
 from gradviz_core.errors import GraphError
 from gradviz_core.model.graph import Graph
-from gradviz_core.formats.torch_data import labels as _labels  # noqa: F401 - the NumPy script's too
 from gradviz_core.runs.run import Run
 
 OPTIMIZERS = {"sgd": "torch.optim.SGD(params, lr={lr}, momentum={momentum})",
