@@ -480,7 +480,9 @@ def train(epochs={s["epochs"]!r}, batch_size={s["batch_size"] or None!r}, lr={s[
         return _train(epochs, batch_size, lr, seed, device, data, save, world, rank)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        return _train(epochs, batch_size, lr, seed, device, data, save, world, rank)
+        model = _train(epochs, batch_size, lr, seed, device, data, save, world, rank)
+        dist.barrier()  # rank 0 tests and saves last: the group ends when every process is done
+        return model
     finally:
         dist.destroy_process_group()
 
